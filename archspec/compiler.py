@@ -1,0 +1,20 @@
+"""The pipeline in one place: spec file → resolved spec → IR (→ passes → backends, by the caller)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from .ir.graph import Network
+from .ir.lower import lower
+from .spec.loader import load_spec
+from .spec.model import ResolvedSpec
+
+
+def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> ResolvedSpec:
+    """Read a spec and everything it extends or imports."""
+    return load_spec(path, spec_path)
+
+
+def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> Network:
+    """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
+    return lower(load_spec(path, spec_path))

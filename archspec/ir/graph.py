@@ -1,0 +1,140 @@
+"""The graph IR: a tree of modules, each holding a small dataflow graph of nodes.
+
+Node kinds (``Node.op``):
+
+* an op name from the registry (``conv``, ``add`` …): a leaf operation;
+* ``"call"``: applies a child ``Module`` (a block instance or a sequence);
+  ``Node.child`` is that module. Two call nodes may apply one module
+  (shared weights); only the first owns it.
+
+Every node has a local ``name`` that is unique in its module: the value name
+used by ``from`` references and, for ops with state, the attribute name in the
+emitted ``nn.Module`` — so spec names choose the ``state_dict`` keys. Nodes are
+kept in spec order, which is a topological order (``lint`` checks it).
+Shapes exclude the batch dimension and are those of the spec's default input.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Iterator
+
+import networkx as nx
+
+from ..errors import Span
+from ..ops import OPS, Shape
+
+
+@dataclass
+class Node:
+    name: str
+    op: str
+    attrs: dict[str, Any]
+    inputs: list[str]
+    span: Span
+    shape: Shape | None = None
+    child: "Module | None" = None
+    shares: str | None = None  # name of the node whose module this one reuses
+    item: Any = None  # the spec Item it came from, for code generation and --explain
+    origins: dict[str, Span | str] = field(default_factory=dict)
+
+    @property
+    def is_call(self) -> bool:
+        return self.op == "call"
+
+
+@dataclass
+class Module:
+    """A container: the network, a block instance, or a sequence (nn.Sequential)."""
+
+    path: str  # dotted attribute path from the network; "" for the network itself
+    kind: str  # "network" | "block" | "sequential"
+    class_name: str
+    span: Span
+    block: str | None = None  # block definition name, for kind "block"
+    args: dict[str, Any] = field(default_factory=dict)  # resolved block arguments (in_channels included)
+    inputs: list[str] = field(default_factory=lambda: ["x"])
+    input_shapes: list[Shape | None] = field(default_factory=list)
+    nodes: list[Node] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    output_keys: list[str] | None = None  # names of a dict output, when the outputs are named
+    aliases: dict[str, str] = field(default_factory=dict)  # disabled optional node -> the value it passes on
+
+    def node(self, name: str) -> Node | None:
+        for node in self.nodes:
+            if node.name == name:
+                return node
+        return None
+
+    def value(self, name: str) -> str:
+        """The value a reference denotes, following disabled optional nodes."""
+        seen = set()
+        while name in self.aliases and name not in seen:
+            seen.add(name)
+            name = self.aliases[name]
+        return name
+
+    def value_shape(self, name: str) -> Shape | None:
+        name = self.value(name)
+        if name in self.inputs:
+            return self.input_shapes[self.inputs.index(name)] if self.input_shapes else None
+        node = self.node(name)
+        return node.shape if node else None
+
+    def output_shapes(self) -> list[Shape | None]:
+        return [self.value_shape(name) for name in self.outputs]
+
+    def graph(self) -> nx.DiGraph:
+        """This module's dataflow as a networkx graph (inputs and nodes; edges carry the input position)."""
+        graph = nx.DiGraph()
+        for name in self.inputs:
+            graph.add_node(name, op="input")
+        for node in self.nodes:
+            graph.add_node(node.name, op=node.op, node=node)
+            for position, source in enumerate(node.inputs):
+                graph.add_edge(self.value(source), node.name, position=position)
+        return graph
+
+
+@dataclass
+class Network:
+    name: str  # the spec name, also the factory function's name
+    root: Module
+    input_shape: Shape
+    spec_path: str
+    spec_hash: str
+    doc: str = ""
+    blocks: dict[str, Any] = field(default_factory=dict)  # BlockDef by name, for code generation
+
+    def modules(self) -> Iterator[Module]:
+        """Every module once, parents before children (shared modules are not repeated)."""
+        stack = [self.root]
+        while stack:
+            module = stack.pop()
+            yield module
+            stack.extend(reversed([n.child for n in module.nodes if n.child is not None and n.shares is None]))
+
+
+def lint(network: Network) -> list[str]:
+    """Check the IR's invariants; returns problems (empty when sound). A failure is a compiler bug."""
+    problems = []
+    for module in network.modules():
+        where = module.path or network.name
+        seen = set(module.inputs)
+        for node in module.nodes:
+            if node.name in seen:
+                problems.append(f"{where}: name '{node.name}' is defined twice")
+            if node.op != "call" and node.op not in OPS:
+                problems.append(f"{where}.{node.name}: unknown op '{node.op}'")
+            if node.is_call and node.child is None:
+                problems.append(f"{where}.{node.name}: call without a module")
+            for source in node.inputs:
+                if module.value(source) not in seen:
+                    problems.append(f"{where}.{node.name}: input '{source}' is not defined before it")
+            seen.add(node.name)
+        for output in module.outputs:
+            if module.value(output) not in seen:
+                problems.append(f"{where}: output '{output}' is not defined")
+        if not nx.is_directed_acyclic_graph(module.graph()):
+            problems.append(f"{where}: the dataflow has a cycle")
+    return problems

@@ -1,0 +1,545 @@
+"""Lowering: a ResolvedSpec becomes the graph IR.
+
+Walks the spec's body in order, evaluating expressions, expanding blocks,
+`seq` and `repeat`, resolving `from` references, and inferring each node's
+output shape at the spec's default input size. Input-dependent attributes
+(a conv's input channels, a linear layer's input features) are fixed here, as
+a constructor argument fixes them in PyTorch; `passes.shapes` re-checks them
+for any other input size.
+
+Problems are collected, not raised one at a time: a node that fails gets no
+shape, and nodes that read it skip their checks, so one mistake gives one error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Diagnostics, Span, SpecError, did_you_mean
+from ..names import attribute_problem
+from ..ops import AUTO, OPS, Op, Shape, ShapeError
+from ..spec.model import ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
+from ..spec.values import evaluate_text, typed_value
+from .graph import Module, Network, Node, lint
+
+MAX_NODES = 500_000
+MAX_BLOCK_DEPTH = 32
+_INTERPOLATION = re.compile(r"\{([^{}]*)\}")
+
+
+@dataclass
+class _Scope:
+    """Where items are being added: a module, its defaults, and the value the next item reads."""
+
+    module: Module
+    defaults: dict[str, dict[str, Value]]
+    sequential: bool
+    block: BlockDef | None = None
+    current: str | None = None
+    spans: dict[str, Span] = field(default_factory=dict)  # name -> where it was defined
+
+
+def lower(spec: ResolvedSpec) -> Network:
+    """Build the IR of a resolved spec; raises SpecError with every problem found."""
+    diagnostics = Diagnostics()
+    network = _Lowering(spec, diagnostics).network()
+    diagnostics.check()
+    problems = lint(network)
+    if problems:
+        raise AssertionError("archspec built an inconsistent graph (a bug): " + "; ".join(problems))
+    return network
+
+
+def spec_hash(spec: ResolvedSpec) -> str:
+    """sha256 of the resolved spec in a canonical form (key order in mappings does not matter)."""
+    blocks = {name: {"params": {p: [d.type, d.default] for p, d in b.params.items()}, "body": _raw_items(b.body),
+                     "inputs": b.inputs, "outputs": b.outputs, "class": b.class_name,
+                     "defaults": {op: {k: v.value for k, v in attrs.items()} for op, attrs in b.defaults.items()}}
+              for name, b in spec.blocks.items()}
+    canonical = {
+        "name": spec.name.value, "class": spec.class_name.value, "input": spec.input.value,
+        "params": {k: v.value for k, v in spec.params.items()},
+        "defaults": {op: {k: v.value for k, v in attrs.items()} for op, attrs in spec.defaults.items()},
+        "blocks": blocks, "body": _raw_items(spec.body),
+        "outputs": spec.outputs.value if spec.outputs else None,
+    }
+    text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _raw_items(items: list[Item]) -> list[Any]:
+    return [{"op": item.op, "attrs": {k: v for k, v in item.attrs.items() if k != "body"},
+             "body": _raw_items(item.body)} for item in items]
+
+
+class _Lowering:
+    def __init__(self, spec: ResolvedSpec, diagnostics: Diagnostics):
+        self.spec = spec
+        self.diagnostics = diagnostics
+        self.node_count = 0
+        self.block_stack: list[str] = []
+
+    # ------------------------------------------------------------ network
+
+    def network(self) -> Network:
+        spec = self.spec
+        try:
+            shape = typed_value(spec.input.value, "shape", {}, spec.input.span, "'input'", minimum=1)
+        except SpecError as error:
+            self.diagnostics.extend(error)
+            shape = (3, 224, 224)
+        root = Module(path="", kind="network", class_name=spec.class_name.value, span=spec.body_span,
+                      inputs=["input"], input_shapes=[shape])
+        scope = _Scope(module=root, defaults=spec.defaults, sequential=False, current="input")
+        self.body(spec.body, scope, spec.param_env())
+        self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
+                         spec.outputs.span if spec.outputs else spec.body_span)
+        network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
+                          spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks)
+        choose_inplace(network)
+        return network
+
+    def set_outputs(self, module: Module, scope: _Scope, raw: Any, span: Span) -> None:
+        if raw is None:
+            module.outputs = [scope.current] if scope.current else []
+            return
+        if isinstance(raw, str):
+            refs, keys = [raw], None
+        elif isinstance(raw, list) and all(isinstance(r, str) for r in raw) and raw:
+            refs, keys = list(raw), None
+        elif isinstance(raw, dict) and all(isinstance(r, str) for r in raw.values()) and raw:
+            refs, keys = list(raw.values()), list(raw)
+        else:
+            self.diagnostics.error(span, "'outputs' is a name, a list of names, or a mapping of output names "
+                                   "to layer names")
+            module.outputs = [scope.current] if scope.current else []
+            return
+        outputs = []
+        for ref in refs:
+            try:
+                outputs.append(self.reference(ref, scope, span))
+            except SpecError as error:
+                self.diagnostics.extend(error)
+        module.outputs, module.output_keys = outputs, keys
+
+    # ------------------------------------------------------------ bodies and items
+
+    def body(self, items: list[Item], scope: _Scope, env: dict[str, Any]) -> None:
+        for item in items:
+            try:
+                self.item(item, scope, env)
+            except SpecError as error:
+                self.diagnostics.extend(error)
+                self.placeholder(item, scope, env)
+
+    def placeholder(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
+        """Stand in for a failed item so that later references to it do not cascade into more errors."""
+        try:
+            name = self.item_name(item, scope, env)
+        except SpecError:
+            return
+        if name is None or scope.module.node(name) is not None or item.kind == "repeat":
+            return
+        scope.module.nodes.append(Node(name=name, op="identity", attrs={}, inputs=[], span=item.span, item=item))
+        scope.current = name
+
+    def item(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
+        if item.kind == "repeat":
+            self.repeat(item, scope, env)
+            return
+        if item.condition is not None and not self.enabled(item, scope, env):
+            return
+        inputs = self.inputs(item, scope)
+        name = self.item_name(item, scope, env)
+        self.count_node(item)
+        if item.share is not None:
+            node = self.shared(item, scope, name, inputs)
+        elif item.kind == "op":
+            node = self.op_node(item, scope, env, name, inputs)
+        elif item.kind == "seq":
+            node = self.seq_node(item, scope, env, name, inputs)
+        else:
+            node = self.block_node(item, scope, env, name, inputs)
+        scope.module.nodes.append(node)
+        scope.spans[node.name] = item.span
+        scope.current = node.name
+
+    def count_node(self, item: Item) -> None:
+        self.node_count += 1
+        if self.node_count > MAX_NODES:
+            raise SpecError.at(item.span, f"the network has more than {MAX_NODES} layers",
+                               hint="check the repeat counts")
+
+    def enabled(self, item: Item, scope: _Scope, env: dict[str, Any]) -> bool:
+        span = item.attrs.value_span("if")
+        enabled = typed_value(item.condition, "bool", env, span, "'if'")
+        if enabled:
+            return True
+        if scope.block is not None and not scope.sequential and item.name is None:
+            raise SpecError.at(span, "a layer with 'if' inside a block needs a 'name'",
+                               hint="later layers refer to it by that name; when disabled it passes its input on")
+        if item.name is not None and not scope.sequential:
+            inputs = self.inputs(item, scope)
+            if len(inputs) != 1:
+                raise SpecError.at(span, "only a layer with one input can be disabled with 'if'")
+            name = self.item_name(item, scope, env)
+            scope.module.aliases[name] = inputs[0]
+            scope.spans[name] = item.span
+        return False
+
+    # ------------------------------------------------------------ names and references
+
+    def item_name(self, item: Item, scope: _Scope, env: dict[str, Any]) -> str | None:
+        module = scope.module
+        if item.name is None:
+            if scope.sequential:
+                return str(len(module.nodes))
+            return self.auto_name(item, scope)
+        span = item.attrs.value_span("name")
+        if not isinstance(item.name, (str, int)) or isinstance(item.name, bool):
+            raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
+        name = self.interpolate(str(item.name), env, span)
+        problem = None if (scope.sequential and name.isdigit()) else attribute_problem(name)
+        if problem:
+            raise SpecError.at(span, f"invalid name: {problem}", hint="names become attribute names in the "
+                               "generated PyTorch code; use letters, digits and underscores")
+        if name in module.inputs:
+            raise SpecError.at(span, f"'{name}' is already the name of this scope's input")
+        if module.node(name) is not None or name in module.aliases:
+            first = scope.spans.get(name)
+            where = f" (first defined at line {first.line})" if first else ""
+            raise SpecError.at(span, f"duplicate name '{name}'{where}",
+                               hint="names must be unique within a block or the network")
+        return name
+
+    def auto_name(self, item: Item, scope: _Scope) -> str:
+        module = scope.module
+        taken = {n.name for n in module.nodes} | set(module.aliases) | set(module.inputs)
+        base = item.op.lstrip("$")
+        stateful = item.kind != "op" or _has_params(OPS[item.op])
+        if not stateful and base not in taken:
+            return base
+        index = 1 if stateful else 2
+        while f"{base}{index}" in taken:
+            index += 1
+        return f"{base}{index}"
+
+    def interpolate(self, text: str, env: dict[str, Any], span: Span) -> str:
+        def replace(match: re.Match) -> str:
+            value = evaluate_text(match.group(1), env, span)
+            return str(value)
+        return _INTERPOLATION.sub(replace, text)
+
+    def inputs(self, item: Item, scope: _Scope) -> list[str]:
+        raw = item.inputs
+        span = item.attrs.value_span("from") if "from" in item.attrs else item.span
+        if raw is None:
+            if scope.current is None:
+                raise SpecError.at(item.span, "this layer has no input", hint="add 'from: <name>'")
+            return [scope.current]
+        if scope.sequential:
+            raise SpecError.at(span, "inside a 'seq' each layer reads the previous one; 'from' is not allowed",
+                               hint="define a block for layers that branch or merge")
+        refs = [raw] if isinstance(raw, str) else raw
+        if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
+            raise SpecError.at(span, "'from' is a layer name or a list of layer names")
+        return [self.reference(ref, scope, span) for ref in refs]
+
+    def reference(self, ref: str, scope: _Scope, span: Span) -> str:
+        module = scope.module
+        if ref in module.inputs or module.node(ref) is not None or ref in module.aliases:
+            return ref
+        later = self.defined_later(ref, scope)
+        if later:
+            raise SpecError.at(span, f"'{ref}' is defined later (line {later.line}); a layer can only read "
+                               "earlier outputs", hint="reorder the layers; references cannot form a cycle")
+        known = list(module.inputs) + [n.name for n in module.nodes] + list(module.aliases)
+        raise SpecError.at(span, f"unknown layer '{ref}'", did_you_mean(ref, known) or
+                           (f"names defined so far: {', '.join(known[-8:])}" if known else None))
+
+    def defined_later(self, ref: str, scope: _Scope) -> Span | None:
+        body = scope.block.body if scope.block else self.spec.body
+        for item in _walk(body):
+            if item.name == ref:
+                return item.attrs.value_span("name")
+        return None
+
+    # ------------------------------------------------------------ ops
+
+    def op_node(self, item: Item, scope: _Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
+        op = OPS[item.op]
+        self.check_arity(op, item, inputs)
+        attrs, origins = self.op_attrs(item, op, scope, env)
+        node = Node(name=name, op=op.name, attrs=attrs, inputs=inputs, span=item.span, item=item,
+                    origins=origins)
+        shapes = [scope.module.value_shape(source) for source in inputs]
+        if all(shape is not None for shape in shapes):
+            node.shape = self.infer(op, node, shapes, scope)
+        return node
+
+    def check_arity(self, op: Op, item: Item, inputs: list[str]) -> None:
+        arity = op.arity
+        if isinstance(arity, int) and len(inputs) != arity:
+            raise SpecError.at(item.span, f"'{op.name}' takes {arity} input{'s' if arity > 1 else ''}, "
+                               f"got {len(inputs)}")
+        if isinstance(arity, tuple) and len(inputs) < arity[0]:
+            raise SpecError.at(item.span, f"'{op.name}' merges at least {arity[0]} inputs, got {len(inputs)}",
+                               hint="list them with 'from: [a, b]'")
+
+    def op_attrs(self, item: Item, op: Op, scope: _Scope, env: dict[str, Any]
+                 ) -> tuple[dict[str, Any], dict[str, Span | str]]:
+        given = {k: v for k, v in item.attrs.items() if k not in ITEM_KEYS}
+        problems = []
+        for key in given:
+            if key not in op.attrs:
+                hint = did_you_mean(key, list(op.attrs) + list(ITEM_KEYS)) or (
+                    f"'{op.name}' takes: {', '.join(op.attrs)}" if op.attrs else f"'{op.name}' takes no attributes")
+                problems.append(SpecError.at(item.attrs.key_span(key), f"'{op.name}' has no attribute '{key}'",
+                                             hint))
+        attrs: dict[str, Any] = {}
+        origins: dict[str, Span | str] = {}
+        defaults = scope.defaults.get(op.name, {})
+        for attr_name, attr in op.attrs.items():
+            if attr_name in given:
+                raw, span = given[attr_name], item.attrs.value_span(attr_name)
+            elif attr_name in defaults:
+                raw, span = defaults[attr_name].value, defaults[attr_name].span
+            elif attr.inferred:
+                continue
+            elif attr.required:
+                problems.append(SpecError.at(item.span, f"'{op.name}' needs '{attr_name}'"
+                                             + (f" ({attr.doc})" if attr.doc else "")))
+                continue
+            else:
+                attrs[attr_name] = _normalise_default(attr.kind, attr.default)
+                origins[attr_name] = "op default"
+                continue
+            try:
+                attrs[attr_name] = typed_value(raw, attr.kind, env, span, f"'{attr_name}' of {op.name}",
+                                               attr.minimum)
+                origins[attr_name] = span
+            except SpecError as error:
+                problems.append(error)
+        if problems:
+            raise SpecError([d for error in problems for d in error.diagnostics])
+        return op.resolve_auto(attrs), origins
+
+    def infer(self, op: Op, node: Node, shapes: list[Shape], scope: _Scope) -> Shape | None:
+        try:
+            op.complete(node.attrs, shapes)
+            missing = [a for a, spec in op.attrs.items() if spec.inferred and a not in node.attrs]
+            if missing:
+                raise ShapeError(f"cannot infer '{missing[0]}' from an input of shape "
+                                 f"{'x'.join(map(str, shapes[0]))}")
+            return op.infer(node.attrs, shapes)
+        except ShapeError as error:
+            path = _join(scope.module.path, node.name)
+            raise SpecError.at(node.span, f"{op.name} '{path}' {error.message}", error.hint) from None
+
+    # ------------------------------------------------------------ containers
+
+    def seq_node(self, item: Item, scope: _Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
+        if len(inputs) != 1:
+            raise SpecError.at(item.span, "a 'seq' takes one input")
+        child = self.new_sequence(item, scope, name, inputs)
+        self.body(item.body, _Scope(module=child, defaults=scope.defaults, sequential=True, block=scope.block,
+                                    current="input"), env)
+        return self.finish_container(item, child, name, inputs)
+
+    def new_sequence(self, item: Item, scope: _Scope, name: str, inputs: list[str]) -> Module:
+        return Module(path=_join(scope.module.path, name), kind="sequential", class_name="Sequential",
+                      span=item.span, inputs=["input"],
+                      input_shapes=[scope.module.value_shape(inputs[0])])
+
+    def finish_container(self, item: Item, child: Module, name: str, inputs: list[str]) -> Node:
+        if not child.outputs:
+            last = child.nodes[-1].name if child.nodes else "input"
+            child.outputs = [last]
+        shapes = child.output_shapes()
+        return Node(name=name, op="call", attrs={}, inputs=inputs, span=item.span, child=child, item=item,
+                    shape=shapes[0] if len(shapes) == 1 else None)
+
+    def repeat(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
+        count = typed_value(item.count, "int", env, item.attrs.value_span("count"), "'count'", minimum=0)
+        if item.condition is not None and not typed_value(item.condition, "bool", env,
+                                                          item.attrs.value_span("if"), "'if'"):
+            return
+        if item.name is None:
+            for index in range(count):
+                self.body(item.body, scope, {**env, item.var: index})
+            return
+        inputs = self.inputs(item, scope)
+        name = self.item_name(item, scope, env)
+        child = self.new_sequence(item, scope, name, inputs)
+        inner = _Scope(module=child, defaults=scope.defaults, sequential=True, block=scope.block, current="input")
+        for index in range(count):
+            self.body(item.body, inner, {**env, item.var: index})
+        if count == 0:
+            raise SpecError.at(item.attrs.value_span("count"), f"repeat '{name}' has count 0 and would be empty")
+        node = self.finish_container(item, child, name, inputs)
+        scope.module.nodes.append(node)
+        scope.spans[name] = item.span
+        scope.current = name
+
+    def block_node(self, item: Item, scope: _Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
+        block = self.block_def(item, env)
+        if block.name in self.block_stack:
+            raise SpecError.at(item.span, f"block '{block.name}' uses itself",
+                               hint="blocks cannot be recursive; use 'repeat'")
+        if len(self.block_stack) >= MAX_BLOCK_DEPTH:
+            raise SpecError.at(item.span, f"blocks are nested deeper than {MAX_BLOCK_DEPTH}")
+        if len(inputs) != len(block.inputs):
+            raise SpecError.at(item.span, f"block '{block.name}' takes {len(block.inputs)} input(s) "
+                               f"({', '.join(block.inputs)}), got {len(inputs)}")
+        args = self.block_args(item, block, env)
+        shapes = [scope.module.value_shape(source) for source in inputs]
+        child = Module(path=_join(scope.module.path, name), kind="block", class_name=block.class_name,
+                       span=item.span, block=block.name, args=args, inputs=list(block.inputs),
+                       input_shapes=shapes)
+        if any(shape is None for shape in shapes):
+            return Node(name=name, op="call", attrs={}, inputs=inputs, span=item.span, child=child, item=item)
+        channels = [shape[0] for shape in shapes]
+        child.args["in_channels"] = channels[0] if len(channels) == 1 else channels
+        inner = _Scope(module=child, defaults=block.defaults, sequential=False, block=block,
+                       current=block.inputs[0])
+        self.block_stack.append(block.name)
+        try:
+            self.body(block.body, inner, {**args, "in_channels": child.args["in_channels"]})
+        finally:
+            self.block_stack.pop()
+        self.set_outputs(child, inner, block.outputs, block.outputs_span or block.span)
+        return self.finish_container(item, child, name, inputs)
+
+    def block_def(self, item: Item, env: dict[str, Any]) -> BlockDef:
+        name = item.op
+        if name.startswith("$"):
+            value = env.get(name[1:])
+            if not isinstance(value, str):
+                raise SpecError.at(item.span, f"'{name}' names a parameter that should hold a block name; "
+                                   f"'{name[1:]}' is {value!r}")
+            name = value
+        block = self.spec.blocks.get(name)
+        if block is None:
+            known = list(OPS) + list(self.spec.blocks) + ["seq", "repeat"]
+            raise SpecError.at(item.span, f"unknown op or block '{name}'", did_you_mean(name, known) or
+                               "ops: " + ", ".join(sorted(OPS)))
+        return block
+
+    def block_args(self, item: Item, block: BlockDef, env: dict[str, Any]) -> dict[str, Any]:
+        given = {k: v for k, v in item.attrs.items() if k not in ITEM_KEYS}
+        problems, args = [], {}
+        for key in given:
+            if key not in block.params:
+                hint = did_you_mean(key, list(block.params) + list(ITEM_KEYS)) or (
+                    f"block '{block.name}' takes: {', '.join(block.params) or 'no parameters'}")
+                problems.append(SpecError.at(item.attrs.key_span(key), f"block '{block.name}' has no parameter "
+                                             f"'{key}'", hint))
+        for param in block.params.values():
+            if param.name in given:
+                try:
+                    args[param.name] = typed_value(given[param.name], param.type, env,
+                                                   item.attrs.value_span(param.name), f"'{param.name}'")
+                except SpecError as error:
+                    problems.append(error)
+            elif param.required:
+                problems.append(SpecError.at(item.span, f"block '{block.name}' needs parameter '{param.name}' "
+                                             f"({param.type})"))
+            else:
+                args[param.name] = param.default
+        if problems:
+            raise SpecError([d for error in problems for d in error.diagnostics])
+        return args
+
+    def shared(self, item: Item, scope: _Scope, name: str, inputs: list[str]) -> Node:
+        span = item.attrs.value_span("share")
+        owner = scope.module.node(item.share)
+        if owner is None or owner.shares is not None:
+            raise SpecError.at(span, f"'share' must name an earlier layer that owns weights; "
+                               f"'{item.share}' is not one", did_you_mean(item.share, [n.name for n in
+                                                                                   scope.module.nodes]))
+        extra = [k for k in item.attrs if k not in ITEM_KEYS]
+        if extra:
+            raise SpecError.at(item.attrs.key_span(extra[0]), "a layer that shares weights takes its attributes "
+                               f"from '{owner.name}'; remove '{extra[0]}'")
+        owner_kind = owner.item.op if owner.item else owner.op
+        if owner_kind != item.op:
+            raise SpecError.at(item.span, f"'{item.op}' cannot share the weights of '{owner.name}', "
+                               f"which is a '{owner_kind}'")
+        from ..passes.shapes import module_output_shapes
+
+        node = Node(name=name, op=owner.op, attrs=owner.attrs, inputs=inputs, span=item.span,
+                    child=owner.child, shares=owner.name, item=item, origins=owner.origins)
+        shapes = [scope.module.value_shape(source) for source in inputs]
+        if any(shape is None for shape in shapes):
+            return node
+        try:
+            if node.is_call:
+                outputs = module_output_shapes(owner.child, shapes)
+                node.shape = outputs[0] if len(outputs) == 1 else None
+            else:
+                node.shape = OPS[owner.op].infer(owner.attrs, shapes)
+        except SpecError:
+            raise
+        except ShapeError as error:
+            raise SpecError.at(item.span, f"'{name}' shares '{owner.name}' but {error.message}", error.hint)
+        return node
+
+
+def _has_params(op: Op) -> bool:
+    """Whether an op owns weights for some attribute values (used to pick conv1-style auto names)."""
+    return any(a.inferred for a in op.attrs.values())
+
+
+def _normalise_default(kind: str, value: Any) -> Any:
+    if kind == "pair" and isinstance(value, int):
+        return (value, value)
+    return value
+
+
+def _join(path: str, name: str) -> str:
+    return f"{path}.{name}" if path else name
+
+
+def _walk(items: list[Item]):
+    for item in items:
+        yield item
+        yield from _walk(item.body)
+
+
+# ------------------------------------------------------------ in-place activations
+
+# Ops whose output autograd does not keep, so an in-place activation may overwrite it.
+_OVERWRITABLE = {"conv", "bn", "linear", "add", "concat", "maxpool", "avgpool", "adaptive_avgpool",
+                 "adaptive_maxpool"}
+
+
+def choose_inplace(network: Network) -> None:
+    """Make activations in-place where nothing else reads their input, as torchvision writes them.
+
+    An in-place ReLU overwrites its input, so it is safe only when the input is
+    produced in the same module by an op that autograd does not need the
+    output of, and no other layer (or output) reads it.
+    """
+    for module in network.modules():
+        readers: dict[str, int] = {}
+        for node in module.nodes:
+            for source in node.inputs:
+                value = module.value(source)
+                readers[value] = readers.get(value, 0) + 1
+        for output in module.outputs:
+            readers[module.value(output)] = readers.get(module.value(output), 0) + 1
+        for node in module.nodes:
+            op = OPS.get(node.op)
+            if op is None or op.group != "activation" or node.origins.get("inplace") != "op default":
+                continue
+            if node.shares is not None or any(n.shares == node.name for n in module.nodes):
+                continue
+            source = module.value(node.inputs[0])
+            producer = module.node(source)
+            if producer is not None and producer.op in _OVERWRITABLE and readers.get(source) == 1:
+                node.attrs["inplace"] = True
+                node.origins["inplace"] = "in-place: nothing else reads the input"

@@ -1,0 +1,209 @@
+"""The op registry: one class per operation holds everything archspec knows about it.
+
+Each op declares its attributes (with types and defaults) and implements every
+rule: shape inference, parameter and cost counting, receptive-field geometry
+and PyTorch code generation. `register` refuses a class that leaves a rule out,
+so a forgotten rule fails at import, not as a silent zero in a report.
+
+Shapes exclude the batch dimension: ``(C, H, W)`` for feature maps, ``(F,)``
+for vectors.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Callable, ClassVar
+
+Shape = tuple[int, ...]
+
+REQUIRED = object()
+AUTO = object()  # a default that depends on other attributes or on the input
+
+
+class ShapeError(Exception):
+    """An op cannot accept its inputs. The pass that catches it adds the location."""
+
+    def __init__(self, message: str, hint: str | None = None):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+
+
+@dataclass(frozen=True)
+class Attr:
+    """One attribute of an op.
+
+    kind: ``int`` | ``pair`` (an int or [h, w]) | ``float`` | ``bool`` | ``choice``.
+    inferred: filled from the input shapes when the spec leaves it out
+    (``in`` channels of a conv); given explicitly, it is checked instead.
+    """
+
+    kind: str
+    default: Any = REQUIRED
+    minimum: int | float | None = None
+    inferred: bool = False
+    choices: tuple[str, ...] = ()
+    doc: str = ""
+
+    @property
+    def required(self) -> bool:
+        return self.default is REQUIRED
+
+
+@dataclass(frozen=True)
+class Window:
+    """Receptive-field geometry of a sliding window along one axis (Araujo et al., 2019)."""
+
+    kernel: int
+    stride: int
+    padding: int
+
+
+class CodeArgs:
+    """Attribute values for code generation: concrete values or Python source of an expression."""
+
+    def __init__(self, values: dict[str, Any], sources: dict[str, str]):
+        self.values = values  # concrete values, where known
+        self.sources = sources  # python source for every attribute
+
+    def src(self, name: str) -> str:
+        return self.sources[name]
+
+    def is_value(self, name: str, value: Any) -> bool:
+        return name in self.values and _same(self.values[name], value)
+
+    def keyword(self, name: str, torch_name: str, torch_default: Any) -> list[str]:
+        """`torch_name=value`, or nothing when the value is torch's default."""
+        if self.is_value(name, torch_default):
+            return []
+        return [f"{torch_name}={self.src(name)}"]
+
+
+def _same(a: Any, b: Any) -> bool:
+    if isinstance(a, tuple) and not isinstance(b, tuple):
+        return all(x == b for x in a) and type(b) is not bool
+    return a == b and type(a) is type(b)
+
+
+class Op:
+    """Base of all ops. Subclasses set the class attributes and implement the rules."""
+
+    name: ClassVar[str]
+    attrs: ClassVar[dict[str, Attr]] = {}
+    # Number of inputs: an int, or (minimum, None) for "at least".
+    arity: ClassVar[int | tuple[int, None]] = 1
+    # Emitted as an nn.Module attribute (True) or as a call in forward (False).
+    module: ClassVar[bool] = True
+    # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
+    # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
+    channels: ClassVar[str] = "same"
+    # Diagram colour group and a short description, for docs and renderers.
+    group: ClassVar[str] = "other"
+    summary: ClassVar[str] = ""
+
+    RULES: ClassVar[tuple[str, ...]] = ("infer", "params", "macs", "other_ops", "rf", "emit")
+
+    # --- attributes that depend on the input (default: none)
+    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
+        """Fill `inferred` attributes that the spec left out, from the input shapes."""
+        return attrs
+
+    def resolve_auto(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        """Replace AUTO defaults that depend on other attributes (a pool's stride = its kernel)."""
+        return attrs
+
+    # --- rules every op implements
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        raise NotImplementedError
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        raise NotImplementedError
+
+    def buffers(self, attrs: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        raise NotImplementedError
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        raise NotImplementedError
+
+    def rf(self, attrs: dict[str, Any]) -> tuple[Window, Window] | str:
+        """Window per spatial axis, or 'pointwise', 'global' (output sees the whole input), 'merge'."""
+        raise NotImplementedError
+
+    def emit(self, args: CodeArgs) -> str:
+        """Python source constructing the module (module ops) or a template with {0}, {1} for inputs."""
+        raise NotImplementedError
+
+
+OPS: dict[str, Op] = {}
+
+
+def register(cls: type[Op]) -> type[Op]:
+    """Add an op class to the registry, refusing one that leaves a rule out."""
+    missing = [rule for rule in Op.RULES if getattr(cls, rule) is getattr(Op, rule)]
+    if missing:
+        raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}")
+    if cls.name in OPS:
+        raise TypeError(f"op '{cls.name}' is registered twice")
+    OPS[cls.name] = cls()
+    return cls
+
+
+# ---------------------------------------------------------------- helpers shared by op rules
+
+
+def prod(values: Shape) -> int:
+    return math.prod(values)
+
+
+def require_rank(inputs: list[Shape], rank: int, what: str) -> Shape:
+    shape = inputs[0]
+    if len(shape) != rank:
+        if rank == 3:
+            raise ShapeError(f"{what} expects a feature map (C, H, W), got a tensor of shape {fmt_shape(shape)}",
+                             hint="it cannot follow 'flatten' or 'linear'")
+        raise ShapeError(f"{what} expects a vector of features, got shape {fmt_shape(shape)}",
+                         hint="add a 'flatten' (after an adaptive pool) before it")
+    return shape
+
+
+def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
+    """Output length of a sliding window, as PyTorch computes it."""
+    span = size + 2 * padding - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    # PyTorch drops a last window that would start in the right padding.
+    if (out - 1) * stride >= size + padding:
+        out -= 1
+    return out
+
+
+def fmt_shape(shape: Shape) -> str:
+    return "x".join(str(d) for d in shape)
+
+
+def pair_source(args: CodeArgs, name: str) -> str:
+    """A pair attribute as torchvision writes it: `3` when square, `(3, 5)` otherwise."""
+    value = args.values.get(name)
+    if isinstance(value, tuple) and len(set(value)) == 1:
+        return repr(value[0])
+    return args.src(name)
+
+
+def pair_keyword(args: CodeArgs, name: str, torch_name: str, torch_default: int) -> list[str]:
+    if args.is_value(name, (torch_default, torch_default)):
+        return []
+    return [f"{torch_name}={pair_source(args, name)}"]
+
+
+def call(function: str, positional: list[str], keywords: list[str]) -> str:
+    return f"{function}({', '.join(positional + keywords)})"
+
+
+Checker = Callable[[dict[str, Any]], None]

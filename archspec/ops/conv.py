@@ -1,0 +1,70 @@
+"""Convolution."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import (Attr, CodeArgs, Op, Shape, ShapeError, Window, call, fmt_shape, pair_keyword, pair_source,
+                   prod, register, require_rank, window_out)
+
+
+@register
+class Conv(Op):
+    channels = "out"
+    name = "conv"
+    group = "conv"
+    summary = "2-D convolution (nn.Conv2d)"
+    attrs = {
+        "out": Attr("int", minimum=1, doc="output channels"),
+        "kernel": Attr("pair", minimum=1, doc="kernel size, an int or [h, w]"),
+        "stride": Attr("pair", 1, minimum=1),
+        "padding": Attr("pair", 0, minimum=0),
+        "dilation": Attr("pair", 1, minimum=1),
+        "groups": Attr("int", 1, minimum=1),
+        "bias": Attr("bool", True),
+        "in": Attr("int", minimum=1, inferred=True, doc="input channels; inferred from the input"),
+    }
+
+    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
+        if "in" not in attrs and len(inputs[0]) == 3:
+            attrs["in"] = inputs[0][0]
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        c, h, w = require_rank(inputs, 3, "conv")
+        if c != attrs["in"]:
+            raise ShapeError(f"expects {attrs['in']} input channels, got {c}")
+        groups = attrs["groups"]
+        if attrs["in"] % groups or attrs["out"] % groups:
+            raise ShapeError(f"groups={groups} must divide both input channels ({attrs['in']}) "
+                             f"and output channels ({attrs['out']})")
+        sizes = tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
+                      zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
+        if min(sizes) < 1:
+            raise ShapeError(f"the {attrs['kernel'][0]}x{attrs['kernel'][1]} kernel does not fit the "
+                             f"{h}x{w} input (output would be {sizes[0]}x{sizes[1]})",
+                             hint="use a larger input or more padding")
+        return (attrs["out"], *sizes)
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        weight = attrs["out"] * (attrs["in"] // attrs["groups"]) * prod(attrs["kernel"])
+        return weight + (attrs["out"] if attrs["bias"] else 0)
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return prod(output) * (attrs["in"] // attrs["groups"]) * prod(attrs["kernel"])
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return prod(output) if attrs["bias"] else 0  # one addition per output for the bias
+
+    def rf(self, attrs: dict[str, Any]) -> tuple[Window, Window]:
+        return tuple(Window(d * (k - 1) + 1, s, p) for k, s, p, d in
+                     zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
+
+    def emit(self, args: CodeArgs) -> str:
+        keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
+        keywords += pair_keyword(args, "stride", "stride", 1)
+        keywords += pair_keyword(args, "padding", "padding", 0)
+        keywords += pair_keyword(args, "dilation", "dilation", 1)
+        keywords += args.keyword("groups", "groups", 1)
+        keywords += args.keyword("bias", "bias", True)
+        return call("nn.Conv2d", [args.src("in"), args.src("out")], keywords)

@@ -1,0 +1,48 @@
+"""Fully connected layers."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, register, require_rank
+
+
+@register
+class Linear(Op):
+    channels = "out"
+    name = "linear"
+    group = "linear"
+    summary = "fully connected layer (nn.Linear)"
+    attrs = {
+        "out": Attr("int", minimum=1, doc="output features"),
+        "bias": Attr("bool", True),
+        "in": Attr("int", minimum=1, inferred=True, doc="input features; inferred from the input"),
+    }
+
+    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
+        if "in" not in attrs and len(inputs[0]) == 1:
+            attrs["in"] = inputs[0][0]
+        return attrs
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        (features,) = require_rank(inputs, 1, "linear")
+        if features != attrs["in"]:
+            raise ShapeError(f"expects {attrs['in']} input features, got {features}",
+                             hint="the spatial size before 'flatten' differs from the one this layer was built "
+                                  "for; an adaptive pool before 'flatten' makes it independent of the input size")
+        return (attrs["out"],)
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        return attrs["out"] * attrs["in"] + (attrs["out"] if attrs["bias"] else 0)
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return attrs["out"] * attrs["in"]
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return attrs["out"] if attrs["bias"] else 0
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "global"
+
+    def emit(self, args: CodeArgs) -> str:
+        return call("nn.Linear", [args.src("in"), args.src("out")], args.keyword("bias", "bias", True))

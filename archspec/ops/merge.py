@@ -1,0 +1,78 @@
+"""Ops that merge several tensors: element-wise sum and channel concatenation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Attr, CodeArgs, Op, Shape, ShapeError, fmt_shape, prod, register
+
+
+@register
+class Add(Op):
+    name = "add"
+    group = "merge"
+    summary = "element-wise sum of two or more tensors of one shape"
+    arity = (2, None)
+    module = False
+    attrs = {}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        first = inputs[0]
+        for shape in inputs[1:]:
+            if shape != first:
+                raise ShapeError(f"cannot add tensors of shapes {' and '.join(fmt_shape(s) for s in inputs)}",
+                                 hint="a projection (1x1 conv with the same stride) on the skip path "
+                                      "makes the shapes agree")
+        return first
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return (len(inputs) - 1) * prod(output)
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "merge"
+
+    def emit(self, args: CodeArgs) -> str:
+        count = args.values["inputs"]
+        return " + ".join(f"{{{i}}}" for i in range(count))
+
+
+@register
+class Concat(Op):
+    channels = "sum"
+    name = "concat"
+    group = "merge"
+    summary = "concatenation along channels"
+    arity = (2, None)
+    module = False
+    attrs = {}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        first = inputs[0]
+        for shape in inputs[1:]:
+            if len(shape) != len(first) or shape[1:] != first[1:]:
+                raise ShapeError("cannot concatenate tensors of shapes "
+                                 f"{' and '.join(fmt_shape(s) for s in inputs)}: all but the channels must agree",
+                                 hint="crop or resize one of them first")
+        return (sum(s[0] for s in inputs), *first[1:])
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0  # a copy, no arithmetic
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "merge"
+
+    def emit(self, args: CodeArgs) -> str:
+        count = args.values["inputs"]
+        return "torch.cat([" + ", ".join(f"{{{i}}}" for i in range(count)) + "], 1)"

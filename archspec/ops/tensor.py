@@ -1,0 +1,71 @@
+"""Ops that reshape or pass tensors through: flatten, dropout, identity."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .base import Attr, CodeArgs, Op, Shape, call, prod, register
+
+
+class _Passthrough(Op):
+    def params(self, attrs: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+
+@register
+class Flatten(_Passthrough):
+    channels = "none"
+    name = "flatten"
+    group = "reshape"
+    summary = "flatten all but the batch dimension into a vector"
+    module = False
+    attrs = {}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return (prod(inputs[0]),)
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "global"
+
+    def emit(self, args: CodeArgs) -> str:
+        return "torch.flatten({0}, 1)"
+
+
+@register
+class Dropout(_Passthrough):
+    name = "dropout"
+    group = "regularise"
+    summary = "dropout (identity in eval mode)"
+    attrs = {"p": Attr("float", 0.5, minimum=0), "inplace": Attr("bool", False)}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "pointwise"
+
+    def emit(self, args: CodeArgs) -> str:
+        return call("nn.Dropout", [], args.keyword("p", "p", 0.5) + args.keyword("inplace", "inplace", False))
+
+
+@register
+class Identity(_Passthrough):
+    name = "identity"
+    group = "reshape"
+    summary = "passes its input through (nn.Identity)"
+    attrs = {}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def rf(self, attrs: dict[str, Any]) -> str:
+        return "pointwise"
+
+    def emit(self, args: CodeArgs) -> str:
+        return "nn.Identity()"

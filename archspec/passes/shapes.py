@@ -1,0 +1,85 @@
+"""Shape inference for any input size, over the IR.
+
+Lowering fixes every constructor argument at the spec's default input; this
+pass asks whether the same network accepts another input and what every
+tensor's shape is then. It never builds a tensor.
+
+>>> from archspec.compiler import compile_spec
+>>> network = compile_spec("specs/resnet/resnet50.yaml")
+>>> infer_shapes(network, (3, 320, 256)).shapes["layer4"]
+(2048, 10, 8)
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostics, SpecError
+from ..ir.graph import Module, Network
+from ..ops import OPS, Shape, ShapeError
+from ..ops.base import fmt_shape
+
+
+@dataclass
+class ShapeResult:
+    shapes: dict[str, Shape]  # full value path -> shape, for every node that could be inferred
+    outputs: list[Shape | None]
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+
+    @property
+    def ok(self) -> bool:
+        return not self.diagnostics.errors
+
+
+def infer_shapes(network: Network, input_shape: Shape) -> ShapeResult:
+    """Shapes of every value for `input_shape` (C, H, W); problems are collected, not raised."""
+    diagnostics = Diagnostics()
+    shapes: dict[str, Shape] = {}
+    local = _run(network.root, [tuple(input_shape)], "", shapes, diagnostics)
+    outputs = [local.get(network.root.value(name)) for name in network.root.outputs]
+    return ShapeResult(shapes, outputs, diagnostics)
+
+
+def module_output_shapes(module: Module, input_shapes: list[Shape]) -> list[Shape | None]:
+    """Output shapes of one module for other input shapes (a shared block applied again); raises SpecError."""
+    diagnostics = Diagnostics()
+    local = _run(module, input_shapes, module.path, {}, diagnostics)
+    diagnostics.check()
+    return [local.get(module.value(name)) for name in module.outputs]
+
+
+def _run(module: Module, input_shapes: list[Shape | None], prefix: str, shapes: dict[str, Shape],
+         diagnostics: Diagnostics) -> dict[str, Shape | None]:
+    local: dict[str, Shape | None] = dict(zip(module.inputs, input_shapes))
+    for node in module.nodes:
+        path = f"{prefix}.{node.name}" if prefix else node.name
+        inputs = [local.get(module.value(source)) for source in node.inputs]
+        shape = None
+        if all(s is not None for s in inputs):
+            if node.is_call:
+                inner = _run(node.child, inputs, path, shapes, diagnostics)
+                outs = [inner.get(node.child.value(name)) for name in node.child.outputs]
+                shape = outs[0] if len(outs) == 1 else None
+            elif node.op in OPS:
+                shape = _infer_op(node, inputs, path, diagnostics)
+        local[node.name] = shape
+        if shape is not None:
+            shapes[path] = shape
+    return local
+
+
+def _infer_op(node, inputs: list[Shape], path: str, diagnostics: Diagnostics) -> Shape | None:
+    try:
+        return OPS[node.op].infer(node.attrs, inputs)
+    except ShapeError as error:
+        got = " and ".join(fmt_shape(s) for s in inputs)
+        diagnostics.error(node.span, f"{node.op} '{path}' {error.message} (input {got})", error.hint)
+        return None
+
+
+def check_input(network: Network, input_shape: Shape) -> ShapeResult:
+    """Like infer_shapes, but raises SpecError when the network cannot take the input."""
+    result = infer_shapes(network, input_shape)
+    if not result.ok:
+        raise SpecError(result.diagnostics.errors)
+    return result

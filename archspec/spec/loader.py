@@ -1,0 +1,390 @@
+"""Spec files → ResolvedSpec: reads YAML, follows `extends` and `import`, merges, parses bodies.
+
+`extends` makes a variant from a family: the variant's `params`, `defaults` and
+`blocks` are merged key by key over the family's, every other top-level key
+replaces the family's. A variant may only set parameters its family declares,
+so a typo is an error instead of a silently ignored value. `import` brings the
+`blocks` of other files. Both resolve relative to the file that names them and
+may not leave the folder of the spec being compiled (or a folder given with
+``--spec-path``).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path
+from ..ops import OPS
+from .expr import is_identifier
+from .model import BlockDef, Item, ParamDecl, ResolvedSpec, Value
+from .yaml_source import Map, Seq, load_yaml_file, make_map
+
+TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
+                  "blocks", "body", "outputs")
+BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs")
+MAX_EXTENDS_DEPTH = 16
+MAX_IMPORT_DEPTH = 16
+PARAM_TYPES = ("int", "float", "bool", "str", "list")
+SPEC_VERSION = 1
+
+
+@dataclass
+class _Context:
+    roots: list[Path]
+    diagnostics: Diagnostics = field(default_factory=Diagnostics)
+    files: list[str] = field(default_factory=list)
+    cache: dict[Path, Map] = field(default_factory=dict)
+
+
+def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> ResolvedSpec:
+    """Load a spec file and everything it extends and imports; raises SpecError with every problem found."""
+    path = Path(path)
+    context = _Context(roots=[path.resolve().parent, *(Path(p).resolve() for p in spec_path)])
+    spec = _load(path, context, chain=())
+    context.diagnostics.check()
+    return spec
+
+
+def _read(path: Path, context: _Context) -> Map:
+    key = path.resolve()
+    if key not in context.cache:
+        display = display_path(path)
+        root = load_yaml_file(path, display)
+        if not isinstance(root, Map):
+            raise SpecError.at(Span(display, 1, 1), "a spec file must be a mapping of keys such as "
+                               "'name', 'params' and 'body'")
+        context.cache[key] = root
+        context.files.append(display)
+    return context.cache[key]
+
+
+def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpec:
+    root = _read(path, context)
+    _check_keys(root, TOP_LEVEL_KEYS, "top-level key", context.diagnostics)
+    _check_version(root, context.diagnostics)
+    parent = None
+    if "extends" in root:
+        target = _linked_path(root, "extends", path, context)
+        if target.resolve() in chain or target.resolve() == path.resolve():
+            raise SpecError.at(root.value_span("extends"), f"'extends' cycle: {target.name} extends itself",
+                               hint="a variant extends its family, never the reverse")
+        if len(chain) >= MAX_EXTENDS_DEPTH:
+            raise SpecError.at(root.value_span("extends"), f"'extends' is nested deeper than {MAX_EXTENDS_DEPTH}")
+        if not target.is_file():
+            raise SpecError.at(root.value_span("extends"), f"the family file '{root['extends']}' does not exist")
+        parent = _load(target, context, chain + (path.resolve(),))
+    blocks = dict(parent.blocks) if parent else {}
+    for block in _imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)):
+        blocks.setdefault(block.name, block)
+    for block in _parse_blocks(root, context.diagnostics):
+        blocks[block.name] = block
+    return _merge(root, path, parent, blocks, context)
+
+
+def _check_version(root: Map, diagnostics: Diagnostics) -> None:
+    if "archspec" in root and root["archspec"] != SPEC_VERSION:
+        diagnostics.error(root.value_span("archspec"),
+                          f"this is archspec spec format {SPEC_VERSION}; the file asks for {root['archspec']!r}")
+
+
+def _check_keys(mapping: Map, allowed: tuple[str, ...], what: str, diagnostics: Diagnostics) -> None:
+    for key in mapping:
+        if key not in allowed:
+            hint = did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}"
+            diagnostics.error(mapping.key_span(key), f"unknown {what} '{key}'", hint)
+
+
+def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any = None,
+                 span: Span | None = None) -> Path:
+    value = root[key] if value is None else value
+    span = span or root.value_span(key)
+    if not isinstance(value, str) or not value:
+        raise SpecError.at(span, f"'{key}' takes a file path, got {value!r}")
+    if Path(value).is_absolute():
+        raise SpecError.at(span, f"'{key}' must be a path relative to the spec, got the absolute path {value!r}",
+                           hint="move the file next to the spec, or pass its folder with --spec-path")
+    target = (path.parent / value).resolve()
+    if any(target.is_relative_to(root) for root in context.roots):
+        return target
+    for root in context.roots[1:]:
+        candidate = (root / value).resolve()
+        if candidate.is_relative_to(root) and candidate.is_file():
+            return candidate
+    raise SpecError.at(span, f"'{value}' is outside the spec's folder",
+                       hint="a spec may only read files in its own folder tree; "
+                            "pass another folder with --spec-path to allow it")
+
+
+def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
+                     chain: tuple[Path, ...]) -> list[BlockDef]:
+    if "import" not in root:
+        return []
+    imports = root["import"]
+    if isinstance(imports, str):
+        imports, spans = [imports], [root.value_span("import")]
+    elif isinstance(imports, Seq):
+        spans = imports.spans
+    else:
+        raise SpecError.at(root.value_span("import"), "'import' takes a file path or a list of them")
+    if depth >= MAX_IMPORT_DEPTH:
+        raise SpecError.at(root.value_span("import"), f"imports are nested deeper than {MAX_IMPORT_DEPTH}")
+    found: list[BlockDef] = []
+    for value, span in zip(imports, spans):
+        target = _linked_path(root, "import", path, context, value=value, span=span)
+        if target in chain:
+            raise SpecError.at(span, f"import cycle: {target.name} is already being imported",
+                               hint="move the shared blocks into a file that imports nothing")
+        if not target.is_file():
+            raise SpecError.at(span, f"imported file '{value}' does not exist")
+        imported = _read(target, context)
+        found += _imported_blocks(imported, target, context, depth + 1, chain + (target,))
+        found += _parse_blocks(imported, context.diagnostics)
+    return found
+
+
+def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str, BlockDef],
+           context: _Context) -> ResolvedSpec:
+    diagnostics = context.diagnostics
+    display = display_path(path)
+    file_span = Span(display, 1, 1)
+
+    def value(key: str, fallback: Value | None) -> Value | None:
+        return Value(root[key], root.value_span(key), display) if key in root else fallback
+
+    name = value("name", parent.name if parent else Value(path.stem, file_span, display))
+    if not isinstance(name.value, str) or not is_identifier(name.value):
+        diagnostics.error(name.span, f"the spec name {name.value!r} is not a valid Python identifier",
+                          hint="it names the factory function of the emitted file, e.g. 'resnet50'")
+        name = Value(path.stem if is_identifier(path.stem) else "network", name.span, display)
+    class_name = value("class", parent.class_name if parent else None) or Value(
+        _camel(name.value), name.span, "derived from the name")
+    params = _merge_params(root, parent, display, diagnostics)
+    defaults = _merge_defaults(root, parent, display, diagnostics)
+    if "body" in root:
+        body = parse_body(root["body"], root.value_span("body"), diagnostics)
+        body_span = root.value_span("body")
+    elif parent:
+        body, body_span = parent.body, parent.body_span
+    else:
+        diagnostics.error(file_span, "the spec has no 'body'", hint="list the network's layers under 'body:'")
+        body, body_span = [], file_span
+    input_value = value("input", parent.input if parent else None)
+    if input_value is None:
+        diagnostics.error(file_span, "the spec has no 'input' shape", hint="add e.g. 'input: [3, 224, 224]'")
+        input_value = Value([3, 224, 224], file_span, "missing")
+    doc = root.get("doc", parent.doc if parent else "")
+    return ResolvedSpec(
+        path=display, name=name, class_name=class_name, doc=doc if isinstance(doc, str) else "",
+        input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
+        outputs=value("outputs", parent.outputs if parent else None), files=list(context.files))
+
+
+def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
+                  diagnostics: Diagnostics) -> dict[str, Value]:
+    params = dict(parent.params) if parent else {}
+    given = root.get("params")
+    if given is None:
+        return params
+    if not isinstance(given, Map):
+        diagnostics.error(root.value_span("params"), "'params' must be a mapping of names to values")
+        return params
+    for key, raw in given.items():
+        if parent is not None and key not in parent.params:
+            hint = did_you_mean(key, parent.params) or (
+                "declared parameters: " + ", ".join(parent.params) if parent.params else "it declares none")
+            diagnostics.error(given.key_span(key), f"unknown parameter '{key}': the family does not declare it",
+                              hint)
+            continue
+        if not is_identifier(key):
+            diagnostics.error(given.key_span(key), f"parameter name '{key}' is not a valid identifier")
+            continue
+        if parent is not None and not _same_type(parent.params[key].value, raw):
+            expected = type(parent.params[key].value).__name__
+            diagnostics.error(given.value_span(key), f"parameter '{key}' is {expected} in the family, "
+                              f"got {raw!r}")
+            continue
+        params[key] = Value(raw, given.value_span(key), display)
+    return params
+
+
+def _same_type(old: Any, new: Any) -> bool:
+    if isinstance(old, bool) or isinstance(new, bool):
+        return isinstance(old, bool) == isinstance(new, bool)
+    if isinstance(old, (int, float)) and isinstance(new, (int, float)):
+        return not (isinstance(old, int) and isinstance(new, float))
+    return type(old) is type(new) or isinstance(old, list) and isinstance(new, list) or old is None
+
+
+def _merge_defaults(root: Map, parent: ResolvedSpec | None, display: str,
+                    diagnostics: Diagnostics) -> dict[str, dict[str, Value]]:
+    merged = {op: dict(attrs) for op, attrs in (parent.defaults.items() if parent else ())}
+    given = root.get("defaults")
+    if given is None:
+        return merged
+    if not isinstance(given, Map):
+        diagnostics.error(root.value_span("defaults"), "'defaults' maps op names to attribute values, "
+                          "e.g. 'conv: {kernel: 3, padding: 1}'")
+        return merged
+    for op_name, attrs in given.items():
+        op = OPS.get(op_name)
+        if op is None:
+            diagnostics.error(given.key_span(op_name), f"unknown op '{op_name}' in defaults",
+                              did_you_mean(op_name, OPS))
+            continue
+        if not isinstance(attrs, Map):
+            diagnostics.error(given.value_span(op_name), f"defaults for '{op_name}' must be a mapping")
+            continue
+        for attr, raw in attrs.items():
+            if attr not in op.attrs:
+                diagnostics.error(attrs.key_span(attr), f"op '{op_name}' has no attribute '{attr}'",
+                                  did_you_mean(attr, op.attrs) or f"attributes: {', '.join(op.attrs)}")
+                continue
+            merged.setdefault(op_name, {})[attr] = Value(raw, attrs.value_span(attr), display)
+    return merged
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.split("_") if part) or "Network"
+
+
+# ---------------------------------------------------------------- blocks
+
+
+def _parse_blocks(root: Map, diagnostics: Diagnostics) -> list[BlockDef]:
+    blocks = root.get("blocks")
+    if blocks is None:
+        return []
+    if not isinstance(blocks, Map):
+        diagnostics.error(root.value_span("blocks"), "'blocks' maps block names to their definitions")
+        return []
+    parsed = []
+    for name, definition in blocks.items():
+        span = blocks.key_span(name)
+        if not is_identifier(name):
+            diagnostics.error(span, f"block name '{name}' is not a valid identifier")
+            continue
+        if name in OPS or name in ("seq", "repeat"):
+            diagnostics.error(span, f"block name '{name}' is already the name of an op",
+                              hint="choose another name for the block")
+            continue
+        if not isinstance(definition, Map):
+            diagnostics.error(blocks.value_span(name), f"block '{name}' must be a mapping with 'params' and 'body'")
+            continue
+        _check_keys(definition, BLOCK_KEYS, "block key", diagnostics)
+        if "body" not in definition:
+            diagnostics.error(span, f"block '{name}' has no 'body'")
+            continue
+        class_name = definition.get("class", _camel(name))
+        if not isinstance(class_name, str) or not is_identifier(class_name):
+            diagnostics.error(definition.value_span("class"), f"class name {class_name!r} is not a valid identifier")
+            class_name = _camel(name)
+        inputs = definition.get("inputs", ["input"])
+        if isinstance(inputs, str):
+            inputs = [inputs]
+        if not isinstance(inputs, list) or not inputs or not all(isinstance(i, str) and is_identifier(i)
+                                                                 for i in inputs):
+            diagnostics.error(definition.value_span("inputs"), "'inputs' is a list of input names, e.g. [x]")
+            inputs = ["input"]
+        parsed.append(BlockDef(
+            name=name, span=span, file=span.file, params=_param_decls(definition, diagnostics),
+            body=parse_body(definition["body"], definition.value_span("body"), diagnostics),
+            class_name=class_name, doc=definition.get("doc", "") if isinstance(definition.get("doc"), str) else "",
+            inputs=list(inputs), outputs=definition.get("outputs"),
+            outputs_span=definition.value_span("outputs") if "outputs" in definition else None,
+            defaults=_merge_defaults(root, None, span.file, diagnostics) if "defaults" in root else {}))
+    return parsed
+
+
+def _param_decls(definition: Map, diagnostics: Diagnostics) -> dict[str, ParamDecl]:
+    params = definition.get("params")
+    if params is None:
+        return {}
+    if not isinstance(params, Map):
+        diagnostics.error(definition.value_span("params"), "block 'params' maps names to defaults or types")
+        return {}
+    decls = {}
+    for name, raw in params.items():
+        span = params.key_span(name)
+        if not is_identifier(name) or name in ("in_channels", "self"):
+            diagnostics.error(span, f"'{name}' cannot name a block parameter",
+                              hint="'in_channels' is provided by archspec; names must be Python identifiers")
+            continue
+        if isinstance(raw, str) and raw in PARAM_TYPES:
+            decls[name] = ParamDecl(name, raw, None, True, span)
+        elif raw is None:
+            diagnostics.error(params.value_span(name), f"parameter '{name}' needs a default value or a type",
+                              hint=f"write a default, or one of {', '.join(PARAM_TYPES)} to make it required")
+        else:
+            decls[name] = ParamDecl(name, _type_of(raw), raw, False, span)
+    return decls
+
+
+def _type_of(value: Any) -> str:
+    for python_type, name in ((bool, "bool"), (int, "int"), (float, "float"), (str, "str"), (list, "list")):
+        if isinstance(value, python_type):
+            return name
+    return "str"
+
+
+# ---------------------------------------------------------------- bodies
+
+
+def parse_body(raw: Any, span: Span, diagnostics: Diagnostics) -> list[Item]:
+    """Parse a `body` list into Items, reporting malformed entries."""
+    if not isinstance(raw, Seq):
+        diagnostics.error(span, "'body' must be a list of layers")
+        return []
+    items = []
+    for index, entry in enumerate(raw):
+        item = _parse_item(entry, raw.item_span(index), diagnostics)
+        if item is not None:
+            items.append(item)
+    return items
+
+
+def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None:
+    if isinstance(entry, str):
+        return Item(kind=_kind(entry), op=entry, span=span, attrs=make_map(span))
+    if not isinstance(entry, Map) or len(entry) != 1:
+        diagnostics.error(span, "each layer is an op name or a one-key mapping like 'conv: {out: 64, kernel: 3}'",
+                          hint="check the indentation: the attributes belong inside the op's mapping")
+        return None
+    (op, attrs), = entry.items()
+    key_span = entry.key_span(op)
+    if attrs is None:
+        attrs = make_map(key_span)
+    if not isinstance(attrs, Map):
+        diagnostics.error(entry.value_span(op), f"the attributes of '{op}' must be a mapping, got {attrs!r}",
+                          hint=f"write e.g. '{op}: {{name: x}}'")
+        return None
+    item = Item(kind=_kind(op), op=op, span=key_span, attrs=attrs)
+    item.name = attrs.get("name")
+    item.inputs = attrs.get("from")
+    item.condition = attrs.get("if")
+    share = attrs.get("share")
+    if share is not None and not isinstance(share, str):
+        diagnostics.error(attrs.value_span("share"), "'share' names an earlier layer whose weights are reused")
+    item.share = share if isinstance(share, str) else None
+    if item.kind in ("seq", "repeat"):
+        if "body" not in attrs:
+            diagnostics.error(key_span, f"'{op}' needs a 'body' list")
+        else:
+            item.body = parse_body(attrs["body"], attrs.value_span("body"), diagnostics)
+    if item.kind == "repeat":
+        item.count = attrs.get("count")
+        if item.count is None:
+            diagnostics.error(key_span, "'repeat' needs a 'count'")
+        var = attrs.get("as", "i")
+        if not isinstance(var, str) or not is_identifier(var):
+            diagnostics.error(attrs.value_span("as"), f"'as' names the loop index; {var!r} is not a valid name")
+            var = "i"
+        item.var = var
+    return item
+
+
+def _kind(op: str) -> str:
+    if op in ("seq", "repeat"):
+        return op
+    return "op" if op in OPS else "block"

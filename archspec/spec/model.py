@@ -1,0 +1,92 @@
+"""The resolved spec: what a spec file means after `extends` and `import`, before elaboration.
+
+Values here are still unevaluated (expressions stay strings); every one keeps
+the span of the text it came from, so later stages can point back at it and
+`archspec resolve --explain` can say where each value was set.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..errors import Span
+from .yaml_source import Map
+
+# Keys an item may carry besides the attributes of its op or block.
+ITEM_KEYS = ("name", "from", "if", "share", "doc")
+CONTAINER_KEYS = ("body",)
+REPEAT_KEYS = ("count", "as", "body")
+
+
+@dataclass
+class Value:
+    """A spec value and where it was written."""
+
+    value: Any
+    span: Span
+    origin: str = ""  # "variant", "family", … for --explain
+
+
+@dataclass
+class Item:
+    """One entry of a body: an op, a block instance, a `seq` or a `repeat`."""
+
+    kind: str  # "op" | "block" | "seq" | "repeat"
+    op: str  # op name, block name (or "$param" naming one), "seq" or "repeat"
+    span: Span
+    attrs: Map
+    name: Any = None
+    inputs: Any = None  # the raw `from`
+    condition: Any = None  # the raw `if`
+    share: str | None = None
+    body: list["Item"] = field(default_factory=list)
+    count: Any = None
+    var: str = "i"
+
+
+@dataclass
+class BlockDef:
+    """A user-defined composite block: parameters, a body and its outputs."""
+
+    name: str
+    span: Span
+    file: str
+    params: dict[str, "ParamDecl"]
+    body: list[Item]
+    class_name: str
+    doc: str = ""
+    inputs: list[str] = field(default_factory=lambda: ["input"])
+    outputs: Any = None
+    outputs_span: Span | None = None
+    defaults: dict[str, dict[str, "Value"]] = field(default_factory=dict)  # of the file that defines it
+
+
+@dataclass
+class ParamDecl:
+    """A block parameter: its type and default (None when required)."""
+
+    name: str
+    type: str  # int | float | bool | str | list
+    default: Any
+    required: bool
+    span: Span
+
+
+@dataclass
+class ResolvedSpec:
+    path: str
+    name: Value
+    class_name: Value
+    doc: str
+    input: Value
+    params: dict[str, Value]
+    defaults: dict[str, dict[str, Value]]
+    blocks: dict[str, BlockDef]
+    body: list[Item]
+    body_span: Span
+    outputs: Value | None
+    files: list[str]  # every file read, in order
+
+    def param_env(self) -> dict[str, Any]:
+        return {name: value.value for name, value in self.params.items()}
