@@ -1,2 +1,221 @@
-def main():
-    pass
+"""The `archspec` command: parses arguments, calls the library, prints. No logic of its own.
+
+Exit codes: 0 success, 1 spec errors (located diagnostics on stderr, or a JSON
+document with --json), 2 usage errors.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any, Callable, List, Optional
+
+import typer
+
+from archspec.errors import Diagnostic, SpecError
+
+app = typer.Typer(
+    name="archspec",
+    help="Validate, analyse and compile declarative CNN specs to PyTorch.",
+    add_completion=False,
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+    rich_markup_mode=None,
+)
+
+JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
+INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input size CxHxW (or HxW, or S for SxS).")
+SPEC_PATH_OPTION = typer.Option(None, "--spec-path", help="Another folder that imports may read from.")
+
+
+def _emit(document: Any) -> None:
+    sys.stdout.write(json.dumps(document, indent=2) + "\n")
+
+
+def _fail(error: SpecError, as_json: bool) -> None:
+    if as_json:
+        _emit({"ok": False, "errors": [d.to_json() for d in error.diagnostics]})
+    else:
+        for diagnostic in error.diagnostics:
+            sys.stderr.write(diagnostic.render() + "\n")
+        count = len(error.diagnostics)
+        sys.stderr.write(f"{count} error{'s' if count != 1 else ''}\n")
+    raise typer.Exit(1)
+
+
+def _run(as_json: bool, action: Callable[[], Any]) -> Any:
+    """Run `action`, turning spec errors and refused writes into exit code 1 with readable output."""
+    from archspec.output import OutputError
+
+    try:
+        return action()
+    except SpecError as error:
+        _fail(error, as_json)
+    except OutputError as error:
+        if as_json:
+            _emit({"ok": False, "errors": [{"message": str(error)}]})
+        else:
+            sys.stderr.write(f"error: {error}\n")
+        raise typer.Exit(1)
+
+
+def _input_shape(text: Optional[str], network: Any) -> Optional[tuple[int, ...]]:
+    if text is None:
+        return None
+    try:
+        parts = [int(p) for p in text.lower().replace(",", "x").split("x")]
+    except ValueError:
+        parts = []
+    if not parts or len(parts) > 3 or min(parts) < 1:
+        raise typer.BadParameter(f"'{text}' is not a size: write CxHxW, HxW or S", param_hint="--input")
+    if len(parts) == 1:
+        parts = parts * 2
+    if len(parts) == 2:
+        parts = [network.input_shape[0], *parts]
+    return tuple(parts)
+
+
+def _spec_paths(values: Optional[List[Path]]) -> tuple[Path, ...]:
+    return tuple(values or ())
+
+
+def _warnings(diagnostics: list[Diagnostic]) -> None:
+    for diagnostic in diagnostics:
+        sys.stderr.write(diagnostic.render() + "\n")
+
+
+@app.command()
+def validate(
+    specs: List[Path] = typer.Argument(..., help="Spec files to check."),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Check specs: syntax, references, types and every shape, reporting all errors with their location."""
+    from archspec.compiler import compile_spec
+    from archspec.passes.shapes import check_input
+
+    results, failed = [], []
+    for spec in specs:
+        try:
+            network = compile_spec(spec, _spec_paths(spec_path))
+            shape = _input_shape(input, network)
+            if shape is not None:
+                check_input(network, shape)
+            results.append({"spec": str(spec), "ok": True, "name": network.name,
+                            "input": list(shape or network.input_shape)})
+        except SpecError as error:
+            failed.extend(error.diagnostics)
+            results.append({"spec": str(spec), "ok": False, "errors": [d.to_json() for d in error.diagnostics]})
+    if as_json:
+        _emit({"ok": not failed, "specs": results})
+    else:
+        for result in results:
+            if result["ok"]:
+                sys.stdout.write(f"ok: {result['spec']} ({result['name']}, input "
+                                 f"{'x'.join(map(str, result['input']))})\n")
+        if failed:
+            _fail(SpecError(failed), False)
+    if failed:
+        raise typer.Exit(1)
+
+
+@app.command()
+def build(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py)."),
+    check: bool = typer.Option(False, "--check", help="Compare with the existing file instead of writing; "
+                               "exit 1 if it differs."),
+    force: bool = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one "
+                               "edited by hand."),
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Emit a standalone PyTorch module file (needs only torch to run)."""
+    from archspec.backends.pytorch import emit_pytorch
+    from archspec.compiler import compile_spec
+    from archspec.output import refuse_overwrite, write_atomic
+    from archspec.passes.cost import analyse_cost
+
+    def action() -> dict[str, Any]:
+        network = compile_spec(spec, _spec_paths(spec_path))
+        source = emit_pytorch(network)
+        target = output or Path(f"{network.name}.py")
+        params = analyse_cost(network).total.params
+        document = {"ok": True, "output": str(target), "class": network.root.class_name,
+                    "factory": network.name, "params": params}
+        if check:
+            current = target.read_text(encoding="utf-8") if target.is_file() else None
+            document["up_to_date"] = current == source
+            document["ok"] = document["up_to_date"]
+            return document
+        refuse_overwrite(target, force)
+        write_atomic(target, source)
+        return document
+
+    document = _run(as_json, action)
+    if as_json:
+        _emit(document)
+    elif check:
+        state = "is up to date" if document["up_to_date"] else "differs from what the spec generates"
+        sys.stdout.write(f"{document['output']} {state}\n")
+    else:
+        sys.stdout.write(f"wrote {document['output']}: class {document['class']}, factory "
+                         f"{document['factory']}(), {document['params']:,} parameters\n")
+    if not document["ok"]:
+        raise typer.Exit(1)
+
+
+@app.command()
+def summary(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Every layer with its output shape and parameter count."""
+    from archspec.backends.report import summary_json, summary_text
+    from archspec.compiler import compile_spec
+    from archspec.passes.cost import analyse_cost
+
+    def action() -> tuple[Any, Any]:
+        network = compile_spec(spec, _spec_paths(spec_path))
+        return network, analyse_cost(network, _input_shape(input, network))
+
+    network, report = _run(as_json, action)
+    if as_json:
+        _emit(summary_json(network, report))
+    else:
+        sys.stdout.write(summary_text(network, report) + "\n")
+
+
+@app.command()
+def resolve(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    explain: bool = typer.Option(False, "--explain", help="Show where every value came from."),
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The fully resolved spec: after extends, parameters, defaults and block expansion."""
+    from archspec.backends.report import resolved_json, resolved_text
+    from archspec.compiler import resolve_spec
+    from archspec.ir.lower import lower
+
+    def action() -> tuple[Any, Any]:
+        resolved = resolve_spec(spec, _spec_paths(spec_path))
+        return resolved, lower(resolved)
+
+    resolved, network = _run(as_json, action)
+    if as_json:
+        _emit(resolved_json(resolved, network))
+    else:
+        sys.stdout.write(resolved_text(resolved, network, explain) + "\n")
+
+
+def main() -> None:
+    app()
+
+
+if __name__ == "__main__":
+    main()
