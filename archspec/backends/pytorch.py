@@ -103,7 +103,7 @@ def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], out
         # would overwrite it (optional submodules write a variable of their own).
         between = steps[index + 1:last_use.get(step.name, index + 1)]
         adjacent_only = all(other.optional for other in between) and step.name not in outputs
-        is_final = step.name in outputs and index == len(steps) - 1
+        is_final = outputs == [step.name] and index == len(steps) - 1
         holder_dead = holder is None or last_use.get(holder, -1) <= index
         if step.optional is None and holder_dead and (adjacent_only or is_final):
             target, holder = chain_var, step.name

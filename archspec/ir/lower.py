@@ -294,10 +294,14 @@ class _Lowering:
                  ) -> tuple[dict[str, Any], dict[str, Span | str]]:
         given = {k: v for k, v in item.attrs.items() if k not in ITEM_KEYS}
         problems = []
+        misspelled = set()  # attributes a misspelling was meant to set: not reported missing as well
         for key in given:
             if key not in op.attrs:
-                hint = did_you_mean(key, list(op.attrs) + list(ITEM_KEYS)) or (
-                    f"'{op.name}' takes: {', '.join(op.attrs)}" if op.attrs else f"'{op.name}' takes no attributes")
+                hint = did_you_mean(key, list(op.attrs) + list(ITEM_KEYS))
+                if hint:
+                    misspelled.add(hint.split("'")[1])
+                hint = hint or (f"'{op.name}' takes: {', '.join(op.attrs)}" if op.attrs
+                                else f"'{op.name}' takes no attributes")
                 problems.append(SpecError.at(item.attrs.key_span(key), f"'{op.name}' has no attribute '{key}'",
                                              hint))
         attrs: dict[str, Any] = {}
@@ -311,6 +315,8 @@ class _Lowering:
             elif attr.inferred:
                 continue
             elif attr.required:
+                if attr_name in misspelled:
+                    continue
                 problems.append(SpecError.at(item.span, f"'{op.name}' needs '{attr_name}'"
                                              + (f" ({attr.doc})" if attr.doc else "")))
                 continue

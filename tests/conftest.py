@@ -1,0 +1,37 @@
+"""Shared helpers for the tests: the repository root, shipped specs, and importing emitted code."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+import sys
+from pathlib import Path
+from types import ModuleType
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+SPECS = ROOT / "specs"
+
+# Setting ARCHSPEC_ACCEPT=1 makes golden tests write what the code produces now instead of comparing.
+ACCEPT = os.environ.get("ARCHSPEC_ACCEPT") == "1"
+
+
+def shipped_specs() -> dict[str, Path]:
+    """Every shipped spec by model name (the file's stem)."""
+    return {path.stem: path for path in sorted(SPECS.rglob("*.yaml"))}
+
+
+def import_file(path: Path, name: str) -> ModuleType:
+    spec = importlib.util.spec_from_file_location(name, path)
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.fixture
+def at_root(monkeypatch: pytest.MonkeyPatch) -> Path:
+    """Run from the repository root, so diagnostics show paths like specs/resnet/resnet50.yaml."""
+    monkeypatch.chdir(ROOT)
+    return ROOT
