@@ -213,6 +213,98 @@ def resolve(
         sys.stdout.write(resolved_text(resolved, network, explain) + "\n")
 
 
+def _sizes(text: str, network: Any) -> list[tuple[int, ...]]:
+    return [_input_shape(part, network) for part in text.split(",") if part.strip()]
+
+
+@app.command()
+def flops(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    input: Optional[str] = INPUT_OPTION,
+    by: str = typer.Option("layer", "--by", help="Rows per layer, block or stage."),
+    top: Optional[int] = typer.Option(None, "--top", min=1, help="Also list the K costliest layers."),
+    sizes: Optional[str] = typer.Option(None, "--sizes", help="Comma-separated input sizes: one row each."),
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Parameters, MACs, FLOPs, element-wise work and activation memory, exact, without building a model."""
+    from archspec.backends import analysis
+    from archspec.compiler import compile_spec
+    from archspec.passes.cost import analyse_cost
+
+    if by not in ("layer", "block", "stage"):
+        raise typer.BadParameter(f"'{by}' is not one of: layer, block, stage", param_hint="--by")
+
+    def action() -> Any:
+        network = compile_spec(spec, _spec_paths(spec_path))
+        if sizes is not None:
+            return network, analysis.sizes_rows(network, _sizes(sizes, network))
+        return network, analyse_cost(network, _input_shape(input, network))
+
+    network, result = _run(as_json, action)
+    if sizes is not None:
+        if as_json:
+            _emit({"name": network.name, "sizes": result})
+        else:
+            sys.stdout.write(analysis.sizes_text(network, result) + "\n")
+    elif as_json:
+        _emit(analysis.flops_json(network, result, by, top))
+    else:
+        sys.stdout.write(analysis.flops_text(network, result, by, top) + "\n")
+
+
+@app.command()
+def rf(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Receptive field, effective stride and centre offset of every layer and stage (exact rationals)."""
+    from archspec.backends import analysis
+    from archspec.compiler import compile_spec
+    from archspec.passes.receptive_field import receptive_fields
+
+    def action() -> Any:
+        network = compile_spec(spec, _spec_paths(spec_path))
+        return network, receptive_fields(network, _input_shape(input, network))
+
+    network, report = _run(as_json, action)
+    if as_json:
+        _emit(analysis.rf_json(network, report))
+    else:
+        _warnings(report.diagnostics.warnings)
+        sys.stdout.write(analysis.rf_text(network, report) + "\n")
+
+
+@app.command()
+def compare(
+    a: Path = typer.Argument(..., help="First spec."),
+    b: Path = typer.Argument(..., help="Second spec."),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Two specs side by side: parameters, MACs, activations, receptive field, and the stages that differ."""
+    from archspec.backends import analysis
+    from archspec.compiler import compile_spec
+    from archspec.passes.cost import analyse_cost
+    from archspec.passes.receptive_field import receptive_fields
+
+    def action() -> Any:
+        networks = [compile_spec(path, _spec_paths(spec_path)) for path in (a, b)]
+        shapes = [_input_shape(input, network) for network in networks]
+        costs = [analyse_cost(n, s) for n, s in zip(networks, shapes)]
+        fields = [receptive_fields(n, s) for n, s in zip(networks, shapes)]
+        return analysis.compare_json(networks, costs, fields)
+
+    document = _run(as_json, action)
+    if as_json:
+        _emit(document)
+    else:
+        sys.stdout.write(analysis.compare_text(document) + "\n")
+
+
 def main() -> None:
     app()
 

@@ -122,7 +122,8 @@ def test_resolve_explains_origins() -> None:
     assert document["params"]["layers"] == {"value": [3, 4, 6, 3], "from": "specs/resnet/resnet50.yaml:7"}
 
 
-@pytest.mark.parametrize("command", [["validate"], ["build", "-o", "{tmp}/m.py"], ["summary"], ["resolve"]])
+@pytest.mark.parametrize("command", [["validate"], ["build", "-o", "{tmp}/m.py"], ["summary"], ["resolve"],
+                                     ["flops", "--top", "3"], ["rf"], ["compare", RESNET18]])
 def test_commands_do_not_import_torch(command: list[str], tmp_path: Path) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in command[1:]]
     code = (
@@ -134,3 +135,41 @@ def test_commands_do_not_import_torch(command: list[str], tmp_path: Path) -> Non
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
+
+
+def test_flops_json_document() -> None:
+    document = json.loads(archspec("flops", "specs/resnet/resnet50.yaml", "--json", "--top", "2").stdout)
+    assert document["input"] == [3, 224, 224]
+    assert set(document["total"]) >= {"params", "macs", "flops", "other_ops", "activations"}
+    assert document["total"]["flops"] == 2 * document["total"]["macs"]
+    assert sum(n["macs"] for n in document["nodes"]) == document["total"]["macs"]
+    assert {"name", "op", "output_shape", "params", "macs"} <= set(document["nodes"][0])
+    stages = json.loads(archspec("flops", "specs/resnet/resnet50.yaml", "--json", "--by", "stage").stdout)
+    assert [n["name"] for n in stages["nodes"]][4:8] == ["layer1", "layer2", "layer3", "layer4"]
+    assert archspec("flops", "specs/resnet/resnet50.yaml", "--by", "module").returncode == 2
+
+
+def test_flops_against_input_sizes() -> None:
+    document = json.loads(archspec("flops", "specs/alexnet/alexnet.yaml", "--sizes", "224,320,40", "--json").stdout)
+    rows = document["sizes"]
+    assert [r["ok"] for r in rows] == [True, True, False]
+    assert rows[1]["macs"] > rows[0]["macs"]
+    assert "does not fit" in rows[2]["error"]
+
+
+def test_rf_json_names_every_stage() -> None:
+    document = json.loads(archspec("rf", "specs/resnet/resnet50.yaml", "--json").stdout)
+    by_name = {n["name"]: n for n in document["nodes"]}
+    assert by_name["layer4"] == {"name": "layer4", "rf": [427, 427], "stride": [32, 32], "start": [0, 0]}
+    assert {"layer1", "layer2", "layer3", "layer1.0"} <= set(by_name)
+    vgg = json.loads(archspec("rf", "specs/vgg/vgg16.yaml", "--json").stdout)
+    assert {n["name"]: n["rf"] for n in vgg["nodes"]}["features"] == [212, 212]
+
+
+def test_compare_shows_where_the_cost_differs() -> None:
+    result = archspec("compare", "specs/resnet/resnet50_v1.yaml", "specs/resnet/resnet50.yaml", "--json")
+    document = json.loads(result.stdout)
+    assert document["delta"]["params"] == 0 and document["delta"]["macs"] > 0
+    differing = [s["stage"] for s in document["stages"] if s["delta"]["macs"]]
+    assert differing == ["layer2", "layer3", "layer4"]
+    assert (document["a"]["rf"], document["b"]["rf"]) == ([483, 483], [427, 427])

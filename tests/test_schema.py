@@ -122,9 +122,12 @@ REJECTED = {
     "attributes on a layer that shares weights": "input: [3, 32, 32]\n"
                                                  "body: [conv: {name: a, out: 3, kernel: 1}, "
                                                  "conv: {share: a, out: 3}]",
+    "a layer name with a dash": "input: [3, 32, 32]\nbody: [relu: {name: my-relu}]",
+    "a layer name that shadows nn.Module": "input: [3, 32, 32]\nbody: [relu: {name: forward}]",
     "an item that is a number": "input: [3, 32, 32]\nbody: [3]",
     "an item name with a dash": "input: [3, 32, 32]\nbody: [my-block]",
     "seq without a body": "input: [3, 32, 32]\nbody: [seq: {name: s}]",
+    # The compiler ignores unknown keys on seq and repeat; the schema catches the typo.
     "unknown key on a seq": "input: [3, 32, 32]\nbody: [seq: {body: [relu], count: 2}]",
     "repeat without a count": "input: [3, 32, 32]\nbody: [repeat: {body: [relu]}]",
     "a repeat index that is not a name": "input: [3, 32, 32]\nbody: [repeat: {count: 2, as: 1x, body: [relu]}]",

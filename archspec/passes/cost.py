@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from ..errors import SpecError
 from ..ir.flat import NETWORK_INPUT, flatten
-from ..ir.graph import Network
+from ..ir.graph import Network, Node
 from ..ops import OPS, Shape
 from .shapes import infer_shapes
 
@@ -56,6 +56,7 @@ class NodeCost:
     cost: Cost
     stage: str
     block: str
+    node: Node  # the IR node, for reports that need its attributes
 
     def to_json(self) -> dict:
         return {"name": self.name, "op": self.op, "output_shape": list(self.output_shape), **self.cost.to_json()}
@@ -90,7 +91,7 @@ def analyse_cost(network: Network, input_shape: Shape | None = None) -> CostRepo
             other_ops=op.other_ops(node.attrs, inputs, output),
             activations=_elements(output),
         )
-        report.nodes.append(NodeCost(leaf.path, node.op, output, cost, leaf.stage, leaf.block))
+        report.nodes.append(NodeCost(leaf.path, node.op, output, cost, leaf.stage, leaf.block, node))
         report.total.add(cost)
     return report
 

@@ -1,0 +1,249 @@
+"""Reports of the analysis passes: cost tables, cost against input size, receptive fields, comparisons."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from fractions import Fraction
+from typing import Any
+
+from ..errors import SpecError
+from ..ir.graph import Network
+from ..ops import OPS, Shape
+from ..ops.base import fmt_shape
+from ..passes.cost import Cost, CostReport, analyse_cost
+from ..passes.receptive_field import FieldReport
+from .report import human, table
+
+CONVENTIONS = {
+    "macs": "multiply-accumulates of convolutions and linear layers",
+    "flops": "2 x macs (the convention of torch.utils.flop_counter.FlopCounterMode; torchvision's 'GFLOPS' "
+             "column lists GMACs)",
+    "other_ops": "element-wise work, per output element: bn 2, activation 1 (sigmoid/tanh 4), add 1 per extra "
+                 "input, pooling 1 per window element, bias 1; adaptive pooling 1 per input element",
+    "params": "trainable parameters; buffers (batch-norm running statistics) are counted separately",
+    "activations": "elements of every intermediate output (what training keeps); bytes at 4 (fp32) and 2 (bf16)",
+}
+
+
+# ---------------------------------------------------------------- flops
+
+
+@dataclass
+class Row:
+    name: str
+    op: str
+    output_shape: Shape
+    cost: Cost
+
+
+def grouped_rows(report: CostReport, by: str) -> list[Row]:
+    """Rows per layer, or summed per block or per stage (in first-seen order)."""
+    if by == "layer":
+        return [Row(n.name, n.op, n.output_shape, n.cost) for n in report.nodes]
+    rows: dict[str, Row] = {}
+    for node in report.nodes:
+        key = node.block if by == "block" else node.stage
+        row = rows.get(key)
+        if row is None:
+            row = rows[key] = Row(key, node.op, node.output_shape, Cost())
+        elif row.op != node.op:
+            row.op = "block"
+        row.output_shape = node.output_shape
+        row.cost.add(node.cost)
+    return list(rows.values())
+
+
+def flops_json(network: Network, report: CostReport, by: str, top: int | None) -> dict[str, Any]:
+    total = report.total
+    document = {
+        "name": network.name,
+        "input": list(report.input_shape),
+        "conventions": CONVENTIONS,
+        "total": {**total.to_json(), "activation_bytes": {"fp32": 4 * total.activations,
+                                                          "bf16": 2 * total.activations}},
+        "by": by,
+        "nodes": [{"name": r.name, "op": r.op, "output_shape": list(r.output_shape), **r.cost.to_json()}
+                  for r in grouped_rows(report, by)],
+    }
+    if top:
+        document["top"] = [n.name for n in _costliest(report, top)]
+    return document
+
+
+def _costliest(report: CostReport, top: int) -> list:
+    return sorted(report.nodes, key=lambda n: (-n.cost.macs, n.name))[:top]
+
+
+def flops_text(network: Network, report: CostReport, by: str, top: int | None) -> str:
+    rows = [[r.name, r.op, fmt_shape(r.output_shape), human(r.cost.params), human(r.cost.macs),
+             human(r.cost.other_ops), human(r.cost.activations)] for r in grouped_rows(report, by)]
+    total = report.total
+    rows.append(["total", "", "", human(total.params), human(total.macs), human(total.other_ops),
+                 human(total.activations)])
+    headers = ["name", "op", "output", "params", "MACs", "other ops", "activations"]
+    lines = [f"{network.name} at input {fmt_shape(report.input_shape)}", "",
+             table(headers, rows, right={3, 4, 5, 6}), "",
+             f"params {total.params:,}   buffers {total.buffers:,}",
+             f"MACs {total.macs:,} ({human(total.macs)})   FLOPs {total.flops:,} ({human(total.flops)})",
+             f"other ops {total.other_ops:,}   activations {total.activations:,} "
+             f"({_bytes(4 * total.activations)} fp32, {_bytes(2 * total.activations)} bf16)"]
+    if top:
+        lines += ["", f"the {top} costliest layers:"]
+        costly = _costliest(report, top)
+        lines.append(table(["name", "op", "MACs", "share"],
+                           [[n.name, n.op, human(n.cost.macs), f"{100 * n.cost.macs / max(total.macs, 1):.1f}%"]
+                            for n in costly], right={2, 3}))
+    lines += ["", "MACs: multiply-accumulates of convs and linear layers; FLOPs = 2 x MACs (FlopCounterMode's "
+              "convention; torchvision's 'GFLOPS' are GMACs). Element-wise work is in 'other ops'."]
+    return "\n".join(lines)
+
+
+def _bytes(count: int) -> str:
+    for unit, size in (("GiB", 2**30), ("MiB", 2**20), ("KiB", 2**10)):
+        if count >= size:
+            return f"{count / size:.1f} {unit}"
+    return f"{count} B"
+
+
+# ---------------------------------------------------------------- cost against input size
+
+
+def sizes_rows(network: Network, sizes: list[Shape]) -> list[dict[str, Any]]:
+    """One row per input size: MACs, activations and output shapes, or why the network cannot take it."""
+    rows = []
+    for shape in sizes:
+        try:
+            report = analyse_cost(network, shape)
+        except SpecError as error:
+            rows.append({"input": list(shape), "ok": False, "error": error.diagnostics[0].headline()})
+            continue
+        rows.append({"input": list(shape), "ok": True, "macs": report.total.macs,
+                     "activations": report.total.activations,
+                     "outputs": [list(s) for s in report.output_shapes if s]})
+    return rows
+
+
+def sizes_text(network: Network, rows: list[dict[str, Any]]) -> str:
+    body = []
+    for row in rows:
+        size = "x".join(map(str, row["input"]))
+        if row["ok"]:
+            body.append([size, human(row["macs"]), human(row["activations"]),
+                         ", ".join("x".join(map(str, o)) for o in row["outputs"])])
+        else:
+            body.append([size, "-", "-", "cannot take this input: " + row["error"].split(": error: ", 1)[-1]])
+    return f"{network.name}: cost against input size\n\n" + table(["input", "MACs", "activations", "output"],
+                                                                  body, right={1, 2})
+
+
+# ---------------------------------------------------------------- receptive fields
+
+
+def _exact(value: Fraction) -> str:
+    return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def rf_names(network: Network, report: FieldReport) -> list[str]:
+    """Every leaf in order, each container (`layer1`, `layer1.0`) right after its last leaf."""
+    containers: dict[str, list[str]] = {}
+    for name in report.fields:
+        if name not in report.order and name != "input":
+            containers.setdefault(_leaf_of(report, name), []).append(name)
+    names = []
+    for leaf in report.order:
+        names.append(leaf)
+        names.extend(sorted(containers.get(leaf, []), key=lambda n: (-n.count("."), n)))
+    return names
+
+
+def _leaf_of(report: FieldReport, container: str) -> str:
+    target = report.fields[container]
+    prefix = container + "."
+    candidates = [leaf for leaf in report.order if leaf.startswith(prefix) and report.fields[leaf] == target]
+    return candidates[-1] if candidates else report.order[-1]
+
+
+def rf_json(network: Network, report: FieldReport) -> dict[str, Any]:
+    return {"name": network.name, "input": list(network.input_shape),
+            "nodes": [report.fields[name].to_json(name) for name in rf_names(network, report)],
+            "warnings": [d.to_json() for d in report.diagnostics.warnings]}
+
+
+def rf_text(network: Network, report: FieldReport) -> str:
+    rows = []
+    for name in rf_names(network, report):
+        field = report.fields[name]
+        rows.append([name, "x".join(map(str, field.size)), "x".join(_exact(v) for v in field.stride),
+                     ", ".join(_exact(v) for v in field.start)])
+    return (f"{network.name}: receptive fields at input {fmt_shape(network.input_shape)} "
+            "(size, effective stride, centre of the first unit's field in input pixels)\n\n"
+            + table(["name", "field", "stride", "centre"], rows, right={1, 2}))
+
+
+# ---------------------------------------------------------------- compare
+
+
+def compare_json(networks: list[Network], costs: list[CostReport], fields: list[FieldReport]) -> dict[str, Any]:
+    stages = []
+    for network in networks:
+        for node in network.root.nodes:
+            if node.name not in stages:
+                stages.append(node.name)
+    per_stage = []
+    for stage in stages:
+        entry: dict[str, Any] = {"stage": stage}
+        for label, report, field_report in zip(("a", "b"), costs, fields):
+            cost = Cost()
+            for node in report.nodes:
+                if node.stage == stage:
+                    cost.add(node.cost)
+            entry[label] = {"params": cost.params, "macs": cost.macs, "activations": cost.activations}
+            if stage in field_report.fields:
+                entry[label]["rf"] = list(field_report.fields[stage].size)
+        entry["delta"] = {k: entry["b"][k] - entry["a"][k] for k in ("params", "macs", "activations")}
+        per_stage.append(entry)
+    return {
+        "a": _side(networks[0], costs[0], fields[0]),
+        "b": _side(networks[1], costs[1], fields[1]),
+        "delta": {k: getattr(costs[1].total, k) - getattr(costs[0].total, k)
+                  for k in ("params", "macs", "activations")},
+        "stages": per_stage,
+    }
+
+
+def _side(network: Network, cost: CostReport, fields: FieldReport) -> dict[str, Any]:
+    # The last feature map before pooling over the whole input, where a receptive field means something.
+    spatial = [node.name for node in cost.nodes if len(node.output_shape) == 3
+               and OPS[node.op].rf(node.node.attrs) not in ("global", "adaptive")]
+    last = spatial[-1] if spatial else None
+    return {"name": network.name, "spec": network.spec_path, "input": list(cost.input_shape),
+            "params": cost.total.params, "macs": cost.total.macs, "activations": cost.total.activations,
+            "last_feature_map": last, "rf": list(fields.fields[last].size) if last else None}
+
+
+def compare_text(document: dict[str, Any]) -> str:
+    a, b = document["a"], document["b"]
+
+    def delta(x: int, y: int) -> str:
+        if x == 0:
+            return "+0" if y == 0 else "new"
+        return f"{'+' if y >= x else ''}{100 * (y - x) / x:.1f}%"
+
+    rows = [[key, human(a[key]), human(b[key]), delta(a[key], b[key])] for key in ("params", "macs", "activations")]
+    rows.append(["rf (last feature map)", "x".join(map(str, a["rf"] or [])), "x".join(map(str, b["rf"] or [])),
+                 ""])
+    stage_rows = []
+    for entry in document["stages"]:
+        if entry["a"]["macs"] == entry["b"]["macs"] and entry["a"]["params"] == entry["b"]["params"]:
+            continue
+        stage_rows.append([entry["stage"], human(entry["a"]["params"]), human(entry["b"]["params"]),
+                           human(entry["a"]["macs"]), human(entry["b"]["macs"]),
+                           delta(entry["a"]["macs"], entry["b"]["macs"])])
+    text = (f"A: {a['name']} ({a['spec']})\nB: {b['name']} ({b['spec']})\n\n"
+            + table(["", "A", "B", "B vs A"], rows, right={1, 2, 3}))
+    if stage_rows:
+        text += "\n\nstages that differ:\n" + table(["stage", "params A", "params B", "MACs A", "MACs B",
+                                                      "MACs B vs A"], stage_rows, right={1, 2, 3, 4, 5})
+    else:
+        text += "\n\nno stage differs in parameters or MACs"
+    return text

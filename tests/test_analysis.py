@@ -1,0 +1,238 @@
+"""Static analysis is exact: checked against FlopCounterMode, parameter counts and measured receptive fields."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+
+from archspec.compiler import compile_spec
+from archspec.errors import SpecError
+from archspec.passes.cost import analyse_cost
+from archspec.passes.receptive_field import receptive_fields
+
+from .conftest import ROOT, import_file, shipped_specs
+
+SIZES = [(224, 224), (320, 256), (640, 480)]
+
+
+def emitted_model(name: str, path: Path, tmp_path: Path, device: str = "cpu"):
+    import torch
+
+    from archspec.backends.pytorch import emit_pytorch
+
+    network = compile_spec(path)
+    target = tmp_path / f"{name}_analysis.py"
+    target.write_text(emit_pytorch(network))
+    factory = getattr(import_file(target, f"{name}_analysis"), network.name)
+    with torch.device(device):
+        return network, factory()
+
+
+@pytest.mark.parametrize("name", sorted(shipped_specs()))
+def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
+    """FlopCounterMode on the emitted module (meta tensors: nothing is computed) agrees exactly."""
+    torch = pytest.importorskip("torch")
+    from torch.utils.flop_counter import FlopCounterMode
+
+    network, model = emitted_model(name, shipped_specs()[name], tmp_path, device="meta")
+    channels = network.input_shape[0]
+    for height, width in SIZES:
+        counter = FlopCounterMode(display=False)
+        with counter:
+            model(torch.empty(1, channels, height, width, device="meta"))
+        report = analyse_cost(network, (channels, height, width))
+        assert report.total.flops == counter.get_total_flops(), (name, height, width)
+        assert report.total.macs * 2 == report.total.flops
+    assert analyse_cost(network).total.params == sum(p.numel() for p in model.parameters())
+    assert analyse_cost(network).total.buffers == sum(b.numel() for b in model.buffers())
+
+
+def spec_file(tmp_path: Path, text: str) -> Path:
+    path = tmp_path / "net.yaml"
+    path.write_text(text)
+    return path
+
+
+@pytest.mark.parametrize("channels,size", [(64, 56), (128, 28), (32, 17)])
+def test_bottleneck_arithmetic(tmp_path: Path, channels: int, size: int) -> None:
+    """A bottleneck of inner width C costs 4HWC^2 + 9HWC^2 + 4HWC^2 = 17HWC^2; two 3x3 convs cost 18HWC^2."""
+    c, hw = channels, size * size
+    bottleneck = spec_file(tmp_path, f"""
+input: [{4 * c}, {size}, {size}]
+defaults: {{conv: {{bias: false}}}}
+body:
+  - conv: {{out: {c}, kernel: 1}}
+  - conv: {{out: {c}, kernel: 3, padding: 1}}
+  - conv: {{out: {4 * c}, kernel: 1}}
+""")
+    assert analyse_cost(compile_spec(bottleneck)).total.macs == 17 * hw * c * c
+    basic = spec_file(tmp_path, f"""
+input: [{c}, {size}, {size}]
+defaults: {{conv: {{bias: false, kernel: 3, padding: 1, out: {c}}}}}
+body: [conv, conv]
+""")
+    assert analyse_cost(compile_spec(basic)).total.macs == 18 * hw * c * c
+
+
+@pytest.mark.parametrize("layers,kernel", [(1, 3), (2, 3), (3, 3), (5, 5), (4, 7)])
+def test_stacked_convs_receptive_field(tmp_path: Path, layers: int, kernel: int) -> None:
+    """L stacked FxF stride-1 convolutions see 1 + L(F - 1) pixels."""
+    spec = spec_file(tmp_path, f"""
+input: [1, 64, 64]
+defaults: {{conv: {{out: 1, kernel: {kernel}, padding: {kernel // 2}}}}}
+body: {['conv'] * layers}
+""")
+    report = receptive_fields(compile_spec(spec))
+    last = report.order[-1]
+    assert report.of(last).size == (1 + layers * (kernel - 1),) * 2
+    assert report.of(last).stride == (Fraction(1), Fraction(1))
+
+
+def test_paper_and_torchvision_resnet50_differ_where_the_stride_sits() -> None:
+    """The paper's 3.8 GFLOPs and torchvision's 4.1: the v1.5 3x3 conv strides at the higher resolution."""
+    v1 = analyse_cost(compile_spec(ROOT / "specs/resnet/resnet50_v1.yaml"))
+    v15 = analyse_cost(compile_spec(ROOT / "specs/resnet/resnet50.yaml"))
+    assert round(v1.total.macs / 1e9, 1) == 3.9 and round(v15.total.macs / 1e9, 2) == 4.09
+    assert v1.total.params == v15.total.params
+    differing = {n.block for n, m in zip(v1.nodes, v15.nodes) if n.cost.macs != m.cost.macs}
+    assert differing == {"layer2.0", "layer3.0", "layer4.0"}
+
+
+def test_unfit_input_size_is_a_located_error() -> None:
+    network = compile_spec(ROOT / "specs/vgg/vgg11.yaml")
+    with pytest.raises(SpecError) as error:
+        analyse_cost(network, (3, 20, 20))
+    first = error.value.diagnostics[0]
+    assert first.span.file == "specs/vgg/vgg.yaml" or first.span.file.endswith("specs/vgg/vgg.yaml")
+    assert "features." in first.message and "input 512x1x1" in first.message
+
+
+def test_fully_connected_layer_fixed_to_its_input_size(tmp_path: Path) -> None:
+    spec = spec_file(tmp_path, """
+input: [3, 32, 32]
+body:
+  - conv: {out: 8, kernel: 3, padding: 1}
+  - flatten
+  - linear: {name: fc, out: 10}
+""")
+    with pytest.raises(SpecError) as error:
+        analyse_cost(compile_spec(spec), (3, 64, 64))
+    assert "linear 'fc' expects 8192 input features, got 32768" in error.value.diagnostics[0].message
+
+
+def test_huge_networks_are_counted_exactly_and_instantly(tmp_path: Path) -> None:
+    """Exact integers, no tensors: a network of more than 10^12 parameters is analysed like any other."""
+    spec = spec_file(tmp_path, """
+input: [3, 8, 8]
+body:
+  - flatten
+  - linear: {out: 1000000}
+  - linear: {out: 1000000}
+  - linear: {out: 10}
+""")
+    report = analyse_cost(compile_spec(spec))
+    assert report.total.params == 192 * 10**6 + 10**6 + 10**12 + 10**6 + 10 * 10**6 + 10
+
+
+# ---------------------------------------------------------------- receptive fields, measured
+
+
+def _linearised(model):
+    """The emitted module with every layer replaced by one that has the same geometry but is linear,
+    positive and single-channel: ReLU -> identity, max-pool -> average pool, conv -> a 1-channel conv of
+    ones on the channel sum, batch norm -> identity. Which input pixels reach an output does not depend on
+    the number of channels, so the gradient's support is the receptive field, at a fraction of the cost."""
+    import torch
+    from torch import nn
+
+    class SupportConv(nn.Module):
+        def __init__(self, conv: nn.Conv2d):
+            super().__init__()
+            self.register_buffer("weight", torch.ones(1, 1, *conv.kernel_size, dtype=torch.float64))
+            self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+
+        def forward(self, x):
+            return nn.functional.conv2d(x.sum(1, keepdim=True), self.weight, None, self.stride, self.padding,
+                                        self.dilation)
+
+    def replacement(module):
+        if isinstance(module, nn.Conv2d):
+            return SupportConv(module)
+        if isinstance(module, nn.MaxPool2d):
+            assert module.dilation in (1, (1, 1))
+            return nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode)
+        if isinstance(module, (nn.BatchNorm2d, nn.ReLU, nn.Dropout)):
+            return nn.Identity()
+        return None
+
+    for parent in list(model.modules()):
+        for child_name, child in list(parent.named_children()):
+            new = replacement(child)
+            if new is not None:
+                setattr(parent, child_name, new)
+    return model.double().eval()
+
+
+def _stage_names(network) -> list[str]:
+    """Every named top-level layer whose output is a feature map and whose field is a window."""
+    from archspec.ops import OPS
+
+    names = []
+    for node in network.root.nodes:
+        if node.shape is None or len(node.shape) != 3:
+            continue
+        if not node.is_call and OPS[node.op].rf(node.attrs) in ("global", "adaptive"):
+            continue
+        names.append(node.name)
+    return names
+
+
+@pytest.mark.parametrize("name", sorted(shipped_specs()))
+def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
+    """Back-propagate from the centre unit of every named stage; the non-zero input gradient spans exactly
+    the analytic field, centred where the analysis says."""
+    torch = pytest.importorskip("torch")
+    network, model = emitted_model(name, shipped_specs()[name], tmp_path)
+    model = _linearised(model)
+    fields = receptive_fields(network)
+    stages = _stage_names(network)
+    assert stages, name
+    largest = max(max(fields.of(s).size) for s in stages)
+    side = -(-(largest + 64) // 32) * 32  # room on both sides so no border clips the centre unit's field
+    channels = network.input_shape[0]
+    at_size = receptive_fields(network, (channels, side, side))
+    from archspec.passes.shapes import infer_shapes
+
+    shapes = infer_shapes(network, (channels, side, side)).shapes
+    outputs = {}
+
+    class Enough(Exception):
+        """Raised after the last stage: the single-channel layers cannot feed the classifier."""
+
+    def keep(stage):
+        def hook(module, inputs, output):
+            outputs[stage] = output
+            if len(outputs) == len(stages):
+                raise Enough
+        return hook
+
+    for stage in stages:
+        getattr(model, stage).register_forward_hook(keep(stage))
+    image = torch.ones(1, channels, side, side, dtype=torch.float64, requires_grad=True)
+    with pytest.raises(Enough):
+        model(image)
+    for stage in stages:
+        field = at_size.of(stage)
+        assert field == fields.of(stage)  # a window's field does not depend on the input size
+        _, height, width = shapes[stage]
+        unit = (height // 2, width // 2)
+        (gradient,) = torch.autograd.grad(outputs[stage][0, :, unit[0], unit[1]].sum(), image, retain_graph=True)
+        rows = gradient[0].abs().sum(dim=(0, 2)).nonzero().flatten()
+        cols = gradient[0].abs().sum(dim=(0, 1)).nonzero().flatten()
+        for axis, hits, index in ((field.h, rows, unit[0]), (field.w, cols, unit[1])):
+            centre = axis.start + index * axis.jump
+            low, high = centre - Fraction(axis.size - 1, 2), centre + Fraction(axis.size - 1, 2)
+            assert 0 <= low and high <= side - 1, "the test input clips the field"
+            assert (hits.min().item(), hits.max().item()) == (low, high), (name, stage)
