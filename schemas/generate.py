@@ -306,7 +306,6 @@ def schema() -> dict[str, Any]:
         defs[f"defaults_{name}"] = op_defaults(op)
     return {
         "$schema": "https://json-schema.org/draft/2020-12/schema",
-        "$id": "https://archspec.dev/schemas/archspec.schema.json",
         "title": "archspec spec",
         "description": "A declarative CNN architecture spec, compiled to PyTorch by archspec.",
         "type": "object",

@@ -139,7 +139,8 @@ def sizes_text(network: Network, rows: list[dict[str, Any]]) -> str:
 # ---------------------------------------------------------------- receptive fields
 
 
-def _exact(value: Fraction) -> str:
+def _exact(value: int | Fraction) -> str:
+    value = Fraction(value)
     return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 

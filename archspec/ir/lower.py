@@ -41,6 +41,7 @@ class _Scope:
     block: BlockDef | None = None
     current: str | None = None
     spans: dict[str, Span] = field(default_factory=dict)  # name -> where it was defined
+    counters: dict[str, int] = field(default_factory=dict)  # next index to try for auto names
 
 
 def lower(spec: ResolvedSpec) -> Network:
@@ -144,7 +145,7 @@ class _Lowering:
             return
         if name is None or scope.module.node(name) is not None or item.kind == "repeat":
             return
-        scope.module.nodes.append(Node(name=name, op="identity", attrs={}, inputs=[], span=item.span, item=item))
+        scope.module.add(Node(name=name, op="identity", attrs={}, inputs=[], span=item.span, item=item))
         scope.current = name
 
     def item(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
@@ -164,7 +165,7 @@ class _Lowering:
             node = self.seq_node(item, scope, env, name, inputs)
         else:
             node = self.block_node(item, scope, env, name, inputs)
-        scope.module.nodes.append(node)
+        scope.module.add(node)
         scope.spans[node.name] = item.span
         scope.current = node.name
 
@@ -217,15 +218,20 @@ class _Lowering:
         return name
 
     def auto_name(self, item: Item, scope: _Scope) -> str:
+        """conv1, conv2 … for layers with weights; relu, relu2 … for those without."""
         module = scope.module
-        taken = {n.name for n in module.nodes} | set(module.aliases) | set(module.inputs)
+
+        def taken(name: str) -> bool:
+            return module.node(name) is not None or name in module.aliases or name in module.inputs
+
         base = item.op.lstrip("$")
         stateful = item.kind != "op" or _has_params(OPS[item.op])
-        if not stateful and base not in taken:
+        if not stateful and not taken(base):
             return base
-        index = 1 if stateful else 2
-        while f"{base}{index}" in taken:
+        index = scope.counters.get(base, 1 if stateful else 2)
+        while taken(f"{base}{index}"):
             index += 1
+        scope.counters[base] = index + 1
         return f"{base}{index}"
 
     def interpolate(self, text: str, env: dict[str, Any], span: Span) -> str:
@@ -387,7 +393,7 @@ class _Lowering:
         if count == 0:
             raise SpecError.at(item.attrs.value_span("count"), f"repeat '{name}' has count 0 and would be empty")
         node = self.finish_container(item, child, name, inputs)
-        scope.module.nodes.append(node)
+        scope.module.add(node)
         scope.spans[name] = item.span
         scope.current = name
 
@@ -538,11 +544,12 @@ def choose_inplace(network: Network) -> None:
                 readers[value] = readers.get(value, 0) + 1
         for output in module.outputs:
             readers[module.value(output)] = readers.get(module.value(output), 0) + 1
+        shared = {node.shares for node in module.nodes if node.shares is not None}
         for node in module.nodes:
             op = OPS.get(node.op)
             if op is None or op.group != "activation" or node.origins.get("inplace") != "op default":
                 continue
-            if node.shares is not None or any(n.shares == node.name for n in module.nodes):
+            if node.shares is not None or node.name in shared:
                 continue
             source = module.value(node.inputs[0])
             producer = module.node(source)

@@ -33,12 +33,14 @@ from .shapes import infer_shapes
 @dataclass(frozen=True)
 class Axis:
     size: int
-    jump: Fraction
-    start: Fraction  # centre of the first output unit's field, in input pixels
+    jump: int | Fraction
+    start: int | Fraction  # centre of the first output unit's field, in input pixels
 
     def through(self, window: Window) -> "Axis":
-        return Axis(self.size + (window.kernel - 1) * self.jump, self.jump * window.stride,
-                    self.start + (Fraction(window.kernel - 1, 2) - window.padding) * self.jump)
+        shift = _exact(Fraction(window.kernel - 1, 2) - window.padding) if window.kernel % 2 == 0 else (
+            (window.kernel - 1) // 2 - window.padding)
+        return Axis(_exact(self.size + (window.kernel - 1) * self.jump), _exact(self.jump * window.stride),
+                    _exact(self.start + shift * self.jump))
 
     @property
     def low(self) -> Fraction:
@@ -71,8 +73,16 @@ class Field:
                 "start": [_number(v) for v in self.start]}
 
 
+def _exact(value: int | Fraction) -> int | Fraction:
+    """Keep whole numbers as ints: Fraction arithmetic is slow, and most fields never need it."""
+    if isinstance(value, Fraction) and value.denominator == 1:
+        return value.numerator
+    return value
+
+
 def _number(value: Fraction) -> int | str:
     """An exact value for JSON: an int when whole, else the string 'p/q'."""
+    value = Fraction(value)
     return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
 
 
@@ -86,7 +96,7 @@ class FieldReport:
         return self.fields[name]
 
 
-INPUT_FIELD = Field(Axis(1, Fraction(1), Fraction(0)), Axis(1, Fraction(1), Fraction(0)))
+INPUT_FIELD = Field(Axis(1, 1, 0), Axis(1, 1, 0))
 
 
 def receptive_fields(network: Network, input_shape: Shape | None = None) -> FieldReport:
@@ -131,7 +141,7 @@ def _union(fields: list[Field], path: str, node, diagnostics: Diagnostics) -> Fi
         low = min(a.low for a in axes_in)
         high = max(a.high for a in axes_in)
         jump = max(a.jump for a in axes_in)
-        axes.append(Axis(int(high - low) + 1, jump, (low + high) / 2))
+        axes.append(Axis(int(high - low) + 1, jump, _exact(Fraction(low + high) / 2)))
     return Field(*axes)
 
 
