@@ -18,3 +18,17 @@ def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> Re
 def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> Network:
     """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
     return lower(load_spec(path, spec_path))
+
+
+def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
+                  input_shape: tuple[int, ...] | None = None) -> Network:
+    """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
+    (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
+    from .backends.pytorch import emit_pytorch
+    from .passes.shapes import check_input
+
+    network = compile_spec(path, spec_path)
+    emit_pytorch(network)
+    if input_shape is not None:
+        check_input(network, input_shape)
+    return network

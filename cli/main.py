@@ -93,18 +93,18 @@ def validate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check specs: syntax, references, types and every shape, reporting all errors with their location."""
-    from archspec.compiler import compile_spec
-    from archspec.passes.shapes import check_input
+    from archspec.compiler import compile_spec, validate_spec
 
     results, failed = [], []
     for spec in specs:
         try:
-            network = compile_spec(spec, _spec_paths(spec_path))
-            shape = _input_shape(input, network)
-            if shape is not None:
-                check_input(network, shape)
+            shape = _input_shape(input, compile_spec(spec, _spec_paths(spec_path))) if input else None
+            network = validate_spec(spec, _spec_paths(spec_path), shape)
+            if not as_json:
+                _warnings(network.warnings)
             results.append({"spec": str(spec), "ok": True, "name": network.name,
-                            "input": list(shape or network.input_shape)})
+                            "input": list(shape or network.input_shape),
+                            "warnings": [d.to_json() for d in network.warnings]})
         except SpecError as error:
             failed.extend(error.diagnostics)
             results.append({"spec": str(spec), "ok": False, "errors": [d.to_json() for d in error.diagnostics]})

@@ -116,6 +116,8 @@ def attr_schema(name: str, attr: Attr) -> dict[str, Any]:
         number: dict[str, Any] = {"type": "number"}
         if attr.minimum is not None:
             number["minimum"] = attr.minimum
+        if attr.maximum is not None:
+            number["maximum"] = attr.maximum
         schema = with_expression(number)
     elif attr.kind == "bool":
         schema = with_expression({"type": "boolean"})
@@ -139,6 +141,8 @@ def attr_description(attr: Attr) -> str:
     parts = [KIND_DOCS[attr.kind]]
     if attr.minimum is not None:
         parts.append(f"at least {attr.minimum}")
+    if attr.maximum is not None:
+        parts.append(f"at most {attr.maximum}")
     if attr.inferred:
         parts.append("inferred from the input when left out")
     elif attr.required:
@@ -349,11 +353,12 @@ def op_table() -> str:
     for name, op in OPS.items():
         inputs = str(op.arity) if isinstance(op.arity, int) else f"{op.arity[0]}+"
         lines.append(f"| `{name}` | {op.summary} | {inputs} |")
-    lines += ["", "| op | attribute | kind | minimum | default | notes |", "|---|---|---|---|---|---|"]
+    lines += ["", "| op | attribute | kind | range | default | notes |", "|---|---|---|---|---|---|"]
     for name, op in OPS.items():
         for attr_name, attr in op.attrs.items():
-            minimum = "" if attr.minimum is None else str(attr.minimum)
-            lines.append(f"| `{name}` | `{attr_name}` | {attr.kind} | {minimum} | {_default_cell(attr)} | "
+            bounds = [f"≥ {attr.minimum}"] if attr.minimum is not None else []
+            bounds += [f"≤ {attr.maximum}"] if attr.maximum is not None else []
+            lines.append(f"| `{name}` | `{attr_name}` | {attr.kind} | {', '.join(bounds)} | {_default_cell(attr)} | "
                          f"{attr.doc} |")
     return "\n".join(lines)
 

@@ -115,6 +115,7 @@ class Network:
     spec_hash: str
     doc: str = ""
     blocks: dict[str, Any] = field(default_factory=dict)  # BlockDef by name, for code generation
+    warnings: list[Any] = field(default_factory=list)  # Diagnostics of severity "warning" from lowering
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

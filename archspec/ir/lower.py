@@ -24,6 +24,7 @@ from ..names import attribute_problem
 from ..ops import AUTO, OPS, Op, Shape, ShapeError
 from ..spec.model import ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
 from ..spec.values import evaluate_text, typed_value
+from ..spec.yaml_source import Seq
 from .graph import Module, Network, Node, lint
 
 MAX_NODES = 500_000
@@ -49,6 +50,7 @@ def lower(spec: ResolvedSpec) -> Network:
     diagnostics = Diagnostics()
     network = _Lowering(spec, diagnostics).network()
     diagnostics.check()
+    network.warnings = diagnostics.warnings
     problems = lint(network)
     if problems:
         raise AssertionError("archspec built an inconsistent graph (a bug): " + "; ".join(problems))
@@ -95,6 +97,11 @@ class _Lowering:
             shape = (3, 224, 224)
         root = Module(path="", kind="network", class_name=spec.class_name.value, span=spec.body_span,
                       inputs=["input"], input_shapes=[shape])
+        if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] > 4:
+            self.diagnostics.warning(spec.input.span, f"input {list(shape)} looks channels-last",
+                                     hint="archspec (like PyTorch) reads 'input' as [channels, height, width]")
+        if not spec.body:
+            self.diagnostics.error(spec.body_span, "the body is empty", hint="list at least one layer")
         scope = _Scope(module=root, defaults=spec.defaults, sequential=False, current="input")
         self.body(spec.body, scope, spec.param_env())
         self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
@@ -149,6 +156,12 @@ class _Lowering:
         scope.current = name
 
     def item(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
+        if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:
+            raise SpecError.at(item.attrs.key_span("if"), "a layer with 'if' inside a block needs a 'name'",
+                               hint="later layers refer to it by that name; when disabled it passes its input on")
+        if item.share is not None and scope.sequential:
+            raise SpecError.at(item.attrs.key_span("share"), "'share' is not possible inside a 'seq'",
+                               hint="apply the shared layer in a block or the network body")
         if item.kind == "repeat":
             self.repeat(item, scope, env)
             return
@@ -180,9 +193,6 @@ class _Lowering:
         enabled = typed_value(item.condition, "bool", env, span, "'if'")
         if enabled:
             return True
-        if scope.block is not None and not scope.sequential and item.name is None:
-            raise SpecError.at(span, "a layer with 'if' inside a block needs a 'name'",
-                               hint="later layers refer to it by that name; when disabled it passes its input on")
         if item.name is not None and not scope.sequential:
             inputs = self.inputs(item, scope)
             if len(inputs) != 1:
@@ -253,11 +263,17 @@ class _Lowering:
         refs = [raw] if isinstance(raw, str) else raw
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
             raise SpecError.at(span, "'from' is a layer name or a list of layer names")
-        return [self.reference(ref, scope, span) for ref in refs]
+        spans = raw.spans if isinstance(raw, Seq) else [span] * len(refs)
+        return [self.reference(ref, scope, ref_span) for ref, ref_span in zip(refs, spans)]
 
     def reference(self, ref: str, scope: _Scope, span: Span) -> str:
         module = scope.module
-        if ref in module.inputs or module.node(ref) is not None or ref in module.aliases:
+        node = module.node(ref)
+        if node is not None and node.is_call and node.child is not None and len(node.child.outputs) > 1:
+            raise SpecError.at(span, f"'{ref}' is a block with {len(node.child.outputs)} outputs; a layer cannot "
+                               "read it as one tensor", hint="give the block a single output; reading one output "
+                               "of several is not supported yet")
+        if ref in module.inputs or node is not None or ref in module.aliases:
             return ref
         later = self.defined_later(ref, scope)
         if later:
@@ -332,7 +348,7 @@ class _Lowering:
                 continue
             try:
                 attrs[attr_name] = typed_value(raw, attr.kind, env, span, f"'{attr_name}' of {op.name}",
-                                               attr.minimum)
+                                               attr.minimum, attr.maximum)
                 origins[attr_name] = span
             except SpecError as error:
                 problems.append(error)
@@ -376,10 +392,9 @@ class _Lowering:
                     shape=shapes[0] if len(shapes) == 1 else None)
 
     def repeat(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
-        count = typed_value(item.count, "int", env, item.attrs.value_span("count"), "'count'", minimum=0)
-        if item.condition is not None and not typed_value(item.condition, "bool", env,
-                                                          item.attrs.value_span("if"), "'if'"):
+        if item.condition is not None and not self.enabled(item, scope, env):
             return
+        count = typed_value(item.count, "int", env, item.attrs.value_span("count"), "'count'", minimum=0)
         if item.name is None:
             for index in range(count):
                 self.body(item.body, scope, {**env, item.var: index})

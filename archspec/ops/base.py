@@ -42,6 +42,7 @@ class Attr:
     kind: str
     default: Any = REQUIRED
     minimum: int | float | None = None
+    maximum: int | float | None = None
     inferred: bool = False
     choices: tuple[str, ...] = ()
     doc: str = ""

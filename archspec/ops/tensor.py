@@ -42,7 +42,8 @@ class Dropout(_Passthrough):
     name = "dropout"
     group = "regularise"
     summary = "dropout (identity in eval mode)"
-    attrs = {"p": Attr("float", 0.5, minimum=0), "inplace": Attr("bool", False)}
+    attrs = {"p": Attr("float", 0.5, minimum=0, maximum=1, doc="probability of zeroing an element"),
+             "inplace": Attr("bool", False)}
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         return inputs[0]

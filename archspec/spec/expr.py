@@ -38,11 +38,12 @@ MAX_MAGNITUDE = 10**40
 class ExprError(Exception):
     """A problem in an expression; `offset` is the 0-based column inside the expression text."""
 
-    def __init__(self, message: str, offset: int = 0, hint: str | None = None):
+    def __init__(self, message: str, offset: int = 0, hint: str | None = None, length: int = 1):
         super().__init__(message)
         self.message = message
         self.offset = offset
         self.hint = hint
+        self.length = length
 
 
 # ---------------------------------------------------------------- tokens
@@ -419,7 +420,8 @@ def _evaluate(expr: Expr, env: Mapping[str, Any]) -> Any:
         if expr.name not in env:
             from ..errors import did_you_mean
 
-            raise ExprError(f"unknown name '{expr.name}'", expr.offset, did_you_mean(expr.name, env))
+            raise ExprError(f"unknown name '{expr.name}'", expr.offset, did_you_mean(expr.name, env),
+                            length=len(expr.name))
         return env[expr.name]
     if isinstance(expr, Unary):
         value = evaluate(expr.operand, env)

@@ -18,7 +18,7 @@ from typing import Any
 from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path
 from ..ops import OPS
 from .expr import is_identifier
-from .model import BlockDef, Item, ParamDecl, ResolvedSpec, Value
+from .model import CONTAINER_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
@@ -75,12 +75,15 @@ def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpe
         if not target.is_file():
             raise SpecError.at(root.value_span("extends"), f"the family file '{root['extends']}' does not exist")
         parent = _load(target, context, chain + (path.resolve(),))
+    # Closer definitions win: the family's blocks, then this file's imports, then its own blocks.
     blocks = dict(parent.blocks) if parent else {}
     for block in _imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)):
-        blocks.setdefault(block.name, block)
-    for block in _parse_blocks(root, context.diagnostics):
         blocks[block.name] = block
-    return _merge(root, path, parent, blocks, context)
+    spec = _merge(root, path, parent, blocks, context)
+    # A block defined here sees the defaults of this file's whole extends chain.
+    for block in _parse_blocks(root, context.diagnostics, spec.defaults):
+        spec.blocks[block.name] = block
+    return spec
 
 
 def _check_version(root: Map, diagnostics: Diagnostics) -> None:
@@ -140,7 +143,9 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
             raise SpecError.at(span, f"imported file '{value}' does not exist")
         imported = _read(target, context)
         found += _imported_blocks(imported, target, context, depth + 1, chain + (target,))
-        found += _parse_blocks(imported, context.diagnostics)
+        # After what it imports, so that a file's own definition of a name wins.
+        found += _parse_blocks(imported, context.diagnostics, _merge_defaults(imported, None, display_path(target),
+                                                                                context.diagnostics))
     return found
 
 
@@ -158,8 +163,12 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         diagnostics.error(name.span, f"the spec name {name.value!r} is not a valid Python identifier",
                           hint="it names the factory function of the emitted file, e.g. 'resnet50'")
         name = Value(path.stem if is_identifier(path.stem) else "network", name.span, display)
-    class_name = value("class", parent.class_name if parent else None) or Value(
-        _camel(name.value), name.span, "derived from the name")
+    inherited = parent.class_name if parent and parent.class_name.origin != "derived" else None
+    class_name = value("class", inherited) or Value(_camel(name.value), name.span, "derived")
+    if not isinstance(class_name.value, str) or not is_identifier(class_name.value):
+        diagnostics.error(class_name.span, f"class name {class_name.value!r} is not a valid Python identifier",
+                          hint="it names the nn.Module class of the emitted file, e.g. 'ResNet'")
+        class_name = Value(_camel(name.value), name.span, "derived")
     params = _merge_params(root, parent, display, diagnostics)
     defaults = _merge_defaults(root, parent, display, diagnostics)
     if "body" in root:
@@ -210,6 +219,8 @@ def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
 
 
 def _same_type(old: Any, new: Any) -> bool:
+    if old is None:
+        return True
     if isinstance(old, bool) or isinstance(new, bool):
         return isinstance(old, bool) == isinstance(new, bool)
     if isinstance(old, (int, float)) and isinstance(new, (int, float)):
@@ -252,7 +263,7 @@ def _camel(name: str) -> str:
 # ---------------------------------------------------------------- blocks
 
 
-def _parse_blocks(root: Map, diagnostics: Diagnostics) -> list[BlockDef]:
+def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[str, Value]]) -> list[BlockDef]:
     blocks = root.get("blocks")
     if blocks is None:
         return []
@@ -293,7 +304,7 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics) -> list[BlockDef]:
             class_name=class_name, doc=definition.get("doc", "") if isinstance(definition.get("doc"), str) else "",
             inputs=list(inputs), outputs=definition.get("outputs"),
             outputs_span=definition.value_span("outputs") if "outputs" in definition else None,
-            defaults=_merge_defaults(root, None, span.file, diagnostics) if "defaults" in root else {}))
+            defaults=defaults))
     return parsed
 
 
@@ -316,6 +327,9 @@ def _param_decls(definition: Map, diagnostics: Diagnostics) -> dict[str, ParamDe
         elif raw is None:
             diagnostics.error(params.value_span(name), f"parameter '{name}' needs a default value or a type",
                               hint=f"write a default, or one of {', '.join(PARAM_TYPES)} to make it required")
+        elif isinstance(raw, dict):
+            diagnostics.error(params.value_span(name), f"parameter '{name}' has a mapping as its default",
+                              hint="parameters hold numbers, strings, booleans or lists")
         else:
             decls[name] = ParamDecl(name, _type_of(raw), raw, False, span)
     return decls
@@ -372,6 +386,12 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
             diagnostics.error(key_span, f"'{op}' needs a 'body' list")
         else:
             item.body = parse_body(attrs["body"], attrs.value_span("body"), diagnostics)
+    if item.kind in ("seq", "repeat"):
+        allowed = ITEM_KEYS + (REPEAT_KEYS if item.kind == "repeat" else CONTAINER_KEYS)
+        _check_keys(attrs, allowed, f"key of '{item.kind}'", diagnostics)
+    if item.kind == "repeat" and "from" in attrs and "name" not in attrs:
+        diagnostics.error(attrs.key_span("from"), "an unnamed 'repeat' splices its layers into the body; "
+                          "it has no input of its own", hint="put 'from' on its first layer, or name the repeat")
     if item.kind == "repeat":
         item.count = attrs.get("count")
         if item.count is None:

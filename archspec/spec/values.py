@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
+from fractions import Fraction
 from typing import Any, Mapping
 
 from ..errors import Span, SpecError, source_line
@@ -19,11 +20,11 @@ KIND_NAMES = {
 }
 
 
-def expression_span(span: Span, offset: int) -> Span:
-    """The span of a character inside an expression string, skipping an opening quote."""
+def expression_span(span: Span, offset: int, length: int = 1) -> Span:
+    """The span of a token inside an expression string, skipping an opening quote."""
     line = source_line(span)
     quoted = line is not None and span.column - 1 < len(line) and line[span.column - 1] in "'\""
-    return replace(span, column=span.column + offset + (1 if quoted else 0), length=1)
+    return replace(span, column=span.column + offset + (1 if quoted else 0), length=length)
 
 
 def parse_expression(text: str, span: Span) -> Expr:
@@ -38,11 +39,11 @@ def evaluate_text(text: str, env: Mapping[str, Any], span: Span) -> Any:
     try:
         return evaluate(expr, env)
     except ExprError as exc:
-        raise SpecError.at(expression_span(span, exc.offset), exc.message, exc.hint) from None
+        raise SpecError.at(expression_span(span, exc.offset, exc.length), exc.message, exc.hint) from None
 
 
 def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: str,
-                minimum: int | float | None = None) -> Any:
+                minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
     """Evaluate `raw` as a value of `kind`; strings are expressions unless `kind` is 'str'."""
     value = raw
     if isinstance(raw, str) and kind not in ("str",):
@@ -51,19 +52,25 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
         value = [evaluate_text(v, env, span) if isinstance(v, str) else v for v in raw]
     checked = _check_kind(value, kind)
     if checked is None:
-        shown = repr(value) if value is raw else f"{raw!r} (= {value!r})"
+        shown = _show(value) if value is raw else f"{raw!r} (= {_show(value)})"
         raise SpecError.at(span, f"{what} must be {KIND_NAMES.get(kind, kind)}, got {shown}")
-    if minimum is not None:
-        numbers = checked if isinstance(checked, tuple) else (checked,)
-        if any(isinstance(n, (int, float)) and n < minimum for n in numbers):
-            raise SpecError.at(span, f"{what} must be at least {minimum}, got {_show(checked)}")
+    numbers = checked if isinstance(checked, tuple) else (checked,)
+    numbers = [n for n in numbers if isinstance(n, (int, float)) and not isinstance(n, bool)]
+    if minimum is not None and any(n < minimum for n in numbers):
+        raise SpecError.at(span, f"{what} must be at least {minimum}, got {_show(checked)}")
+    if maximum is not None and any(n > maximum for n in numbers):
+        raise SpecError.at(span, f"{what} must be at most {maximum}, got {_show(checked)}")
     return checked
 
 
 def _show(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
     if isinstance(value, tuple) and len(set(value)) == 1:
-        return repr(value[0])
-    return repr(list(value)) if isinstance(value, tuple) else repr(value)
+        return _show(value[0])
+    if isinstance(value, (tuple, list)):
+        return "[" + ", ".join(_show(v) for v in value) + "]"
+    return repr(value)
 
 
 def _is_int(value: Any) -> bool:
@@ -75,7 +82,7 @@ def _check_kind(value: Any, kind: str) -> Any:
     if kind == "int":
         return value if _is_int(value) else None
     if kind == "float":
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
+        if isinstance(value, bool) or not isinstance(value, (int, float, Fraction)):
             return None
         return float(value)
     if kind == "bool":

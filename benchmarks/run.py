@@ -1,0 +1,132 @@
+"""archspec's speed, measured: run `python benchmarks/run.py` from the repository root.
+
+(a) Whole-process time of `archspec flops` on resnet50 and resnet152 against
+    fvcore's FlopCountAnalysis and torchinfo's summary of the torchvision model,
+    each in a fresh process (median of several runs), as ratios.
+(b) validate + flops + rf in one process for generated chains of 1,000 and
+    10,000 layers, and the growth ratio between them.
+
+fvcore and torchinfo come with `pip install -e ".[bench]"`. Results and the
+machine they came from are recorded in benchmarks/README.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+
+FVCORE = """
+import torch, torchvision
+from fvcore.nn import FlopCountAnalysis
+model = getattr(torchvision.models, "{name}")(weights=None).eval()
+analysis = FlopCountAnalysis(model, torch.zeros(1, 3, 224, 224))
+analysis.unsupported_ops_warnings(False); analysis.uncalled_modules_warnings(False)
+print(analysis.total(), sum(p.numel() for p in model.parameters()))
+"""
+
+TORCHINFO = """
+import torch, torchvision
+from torchinfo import summary
+model = getattr(torchvision.models, "{name}")(weights=None).eval()
+result = summary(model, input_size=(1, 3, 224, 224), verbose=0)
+print(result.total_mult_adds, result.total_params)
+"""
+
+CHAIN = """name: chain{layers}
+input: [16, 32, 32]
+body:
+  - repeat:
+      count: {pairs}
+      body:
+        - conv: {{out: 16, kernel: 3, padding: 1}}
+        - relu
+"""
+
+ANALYSE = """
+import sys, time
+start = time.perf_counter()
+from archspec.compiler import compile_spec
+from archspec.passes.cost import analyse_cost
+from archspec.passes.receptive_field import receptive_fields
+from archspec.passes.shapes import check_input
+imported = time.perf_counter()
+network = compile_spec(sys.argv[1])
+check_input(network, network.input_shape)
+analyse_cost(network)
+receptive_fields(network)
+print(imported - start, time.perf_counter() - imported)
+"""
+
+
+def timed(command: list[str], runs: int) -> float:
+    """Median wall time of a command, each run in a fresh process."""
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        subprocess.run(command, cwd=ROOT, check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def tools_comparison(runs: int) -> list[str]:
+    lines = ["| model | archspec flops | fvcore | torchinfo | fvcore / archspec | torchinfo / archspec |",
+             "|---|---|---|---|---|---|"]
+    for name in ("resnet50", "resnet152"):
+        ours = timed([PYTHON, "-m", "cli.main", "flops", f"specs/resnet/{name}.yaml", "--json"], runs)
+        fvcore = timed([PYTHON, "-c", FVCORE.format(name=name)], runs)
+        torchinfo = timed([PYTHON, "-c", TORCHINFO.format(name=name)], runs)
+        lines.append(f"| {name} | {ours:.2f} s | {fvcore:.2f} s | {torchinfo:.2f} s | {fvcore / ours:.1f}x | "
+                     f"{torchinfo / ours:.1f}x |")
+    return lines
+
+
+def scaling(runs: int) -> list[str]:
+    lines = ["| layers | validate + flops + rf (in process) | import | whole `archspec flops` process |",
+             "|---|---|---|---|"]
+    results = {}
+    with tempfile.TemporaryDirectory() as folder:
+        for layers in (1000, 10000):
+            path = Path(folder) / f"chain{layers}.yaml"
+            path.write_text(CHAIN.format(layers=layers, pairs=layers // 2))
+            samples = []
+            for _ in range(runs):
+                output = subprocess.run([PYTHON, "-c", ANALYSE, str(path)], cwd=ROOT, check=True,
+                                        capture_output=True, text=True).stdout.split()
+                samples.append((float(output[0]), float(output[1])))
+            imported = statistics.median(s[0] for s in samples)
+            analysed = statistics.median(s[1] for s in samples)
+            process = timed([PYTHON, "-m", "cli.main", "flops", str(path), "--json"], runs)
+            results[layers] = analysed
+            lines.append(f"| {layers:,} | {analysed:.3f} s | {imported:.3f} s | {process:.2f} s |")
+    lines.append("")
+    lines.append(f"growth ratio 1,000 -> 10,000 layers: {results[10000] / results[1000]:.1f}")
+    return lines
+
+
+def machine() -> str:
+    return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
+            f"Python {platform.python_version()}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median is reported)")
+    args = parser.parse_args()
+    print(f"machine: {machine()}\n")
+    print("\n".join(tools_comparison(args.runs)))
+    print()
+    print("\n".join(scaling(args.runs)))
+
+
+if __name__ == "__main__":
+    main()
