@@ -323,6 +323,17 @@ class _BlockClass:
         self.emitter = emitter
         self.block = block
         self.instances = [m for m in emitter.network.modules() if m.kind == "block" and m.block == block.name]
+        # Every IR node built from an item of this block (sequences inside included), and its instance.
+        self.by_item: dict[int, list[Node]] = {}
+        self.instance_of: dict[int, Module] = {}
+        for instance in self.instances:
+            stack = list(instance.nodes)
+            while stack:
+                node = stack.pop()
+                self.by_item.setdefault(id(node.item), []).append(node)
+                self.instance_of[id(node)] = instance
+                if node.child is not None and node.child.kind == "sequential":
+                    stack.extend(node.child.nodes)
         self.names = Namespace()
         self.rename = {p: self.names.claim(p) for p in ["in_channels", *block.params]}
         self.uses_in_channels = False
@@ -428,7 +439,7 @@ class _BlockClass:
         return _Step(name, inputs, template, optional=name if condition is not None else None)
 
     def nodes_for(self, item: Item) -> list[Node]:
-        found = [node for instance in self.instances for node in instance.nodes if node.item is item]
+        found = self.by_item.get(id(item), [])
         if len({node.name for node in found}) > 1:
             raise _codegen_error(item.span, "this layer gets different names in different instances; name it")
         return found
@@ -477,8 +488,8 @@ class _BlockClass:
             children = []
             for index, child in enumerate(item.body):
                 child_name = str(index) if child.name is None else str(child.name)
-                construct, out, _ = self.construct(child, [n for n in self.all_nodes() if n.item is child],
-                                                   [sub["input"]], child_name)
+                construct, out, _ = self.construct(child, self.by_item.get(id(child), []), [sub["input"]],
+                                                   child_name)
                 if construct is None:
                     construct = self.module_form_of(child)
                 sub["input"] = out
@@ -494,17 +505,6 @@ class _BlockClass:
             return op.emit(symbolic.args), out, f"self.{name}({{0}})"
         symbolic.args.values["inputs"] = arity
         return None, out, op.emit(symbolic.args)
-
-    def all_nodes(self) -> list[Node]:
-        found = []
-        for instance in self.instances:
-            stack = list(instance.nodes)
-            while stack:
-                node = stack.pop()
-                found.append(node)
-                if node.child is not None and node.child.kind == "sequential":
-                    stack.extend(node.child.nodes)
-        return found
 
     def module_form_of(self, item: Item) -> str:
         if item.op == "flatten":
@@ -567,8 +567,7 @@ class _BlockClass:
     def verify(self, item: Item, op: Op, symbolic: _Symbolic, nodes: list[Node]) -> None:
         """Every instance must get from the class exactly the attributes it was analysed with."""
         for node in nodes:
-            instance = self.instance_of(node)
-            env = dict(instance.args)
+            env = dict(self.instance_of[id(node)].args)
             for attr_name, expr in symbolic.exprs.items():
                 if attr_name not in node.attrs:
                     continue
@@ -576,17 +575,6 @@ class _BlockClass:
                 if value != node.attrs[attr_name]:
                     raise AssertionError(f"generated class {self.block.class_name} would build "
                                          f"{node.name}.{attr_name}={value!r}, analysed {node.attrs[attr_name]!r}")
-
-    def instance_of(self, node: Node) -> Module:
-        for instance in self.instances:
-            stack = list(instance.nodes)
-            while stack:
-                candidate = stack.pop()
-                if candidate is node:
-                    return instance
-                if candidate.child is not None and candidate.child.kind == "sequential":
-                    stack.extend(candidate.child.nodes)
-        raise AssertionError("node outside every instance")
 
     def nested_block(self, item: Item, nodes: list[Node], in_channels: list[ex.Expr | None], name: str
                      ) -> tuple[str, ex.Expr | None, str]:
