@@ -24,7 +24,7 @@ class _Activation(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return self.cost * prod(output)
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "pointwise"
 
     def emit(self, args: CodeArgs) -> str:

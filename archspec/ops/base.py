@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Any, Callable, ClassVar
+from fractions import Fraction
+from typing import Any, Callable, ClassVar, Iterable
 
 Shape = tuple[int, ...]
 
@@ -53,12 +54,33 @@ class Attr:
 
 
 @dataclass(frozen=True)
-class Window:
-    """Receptive-field geometry of a sliding window along one axis (Araujo et al., 2019)."""
+class Reads:
+    """Which input units one output unit reads, along one axis: the receptive-field rule of an op.
 
-    kernel: int
-    stride: int
-    padding: int
+    `ratio` is the distance, in input units, between neighbouring output units
+    (a stride; below one when upsampling), and `units(o)` the input units that
+    output unit `o` reads. `units(o + q)` must equal `units(o)` shifted by
+    `q * ratio`, where `q` is the denominator of `ratio`.
+    """
+
+    ratio: Fraction
+    units: Callable[[int], Iterable[int]]
+
+
+def window(kernel: int, stride: int, padding: int, dilation: int = 1) -> Reads:
+    """A sliding window (convolution, pooling): unit o reads o*s - p, …, o*s - p + d*(k - 1)."""
+    return Reads(Fraction(stride), lambda o: range(o * stride - padding,
+                                                   o * stride - padding + dilation * (kernel - 1) + 1, dilation))
+
+
+def whole_axis(size: int, count: int) -> Reads:
+    """Adaptive pooling of `size` units to `count` (PyTorch's windows: floor(o*n/c) to ceil((o+1)*n/c))."""
+    return Reads(Fraction(size, count), lambda o: range(o * size // count, -(-(o + 1) * size // count)))
+
+
+def shifted(offset: int) -> Reads:
+    """Output unit o is input unit o + offset (a crop)."""
+    return Reads(Fraction(1), lambda o: (o + offset,))
 
 
 class CodeArgs:
@@ -92,8 +114,11 @@ class Op:
 
     name: ClassVar[str]
     attrs: ClassVar[dict[str, Attr]] = {}
-    # Number of inputs: an int, or (minimum, None) for "at least".
-    arity: ClassVar[int | tuple[int, None]] = 1
+    # Number of inputs: an int, or (minimum, maximum) with None for "no maximum".
+    arity: ClassVar[int | tuple[int, int | None]] = 1
+    # The output sees the whole input (flatten, adaptive pooling): no longer a feature map whose
+    # receptive field is worth reporting.
+    whole_input: ClassVar[bool] = False
     # Emitted as an nn.Module attribute (True) or as a call in forward (False).
     module: ClassVar[bool] = True
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
@@ -130,8 +155,10 @@ class Op:
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         raise NotImplementedError
 
-    def rf(self, attrs: dict[str, Any]) -> tuple[Window, Window] | str:
-        """Window per spatial axis, or 'pointwise', 'global' (output sees the whole input), 'merge'."""
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads] | str:
+        """Receptive-field rule: Reads per spatial axis (height, width), or 'pointwise' (each output
+        unit reads the same unit of its input, e.g. activations, or any op on vectors) or 'merge'
+        (the union of the inputs' fields, unit by unit)."""
         raise NotImplementedError
 
     def emit(self, args: CodeArgs) -> str:

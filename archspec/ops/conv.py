@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (Attr, CodeArgs, Op, Shape, ShapeError, Window, call, fmt_shape, pair_keyword, pair_source,
-                   prod, register, require_rank, window_out)
+from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod, register,
+                   require_rank, window, window_out)
 
 
 @register
@@ -56,8 +56,8 @@ class Conv(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(output) if attrs["bias"] else 0  # one addition per output for the bias
 
-    def rf(self, attrs: dict[str, Any]) -> tuple[Window, Window]:
-        return tuple(Window(d * (k - 1) + 1, s, p) for k, s, p, d in
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
+        return tuple(window(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
 
     def emit(self, args: CodeArgs) -> str:

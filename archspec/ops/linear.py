@@ -41,8 +41,8 @@ class Linear(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return attrs["out"] if attrs["bias"] else 0
 
-    def rf(self, attrs: dict[str, Any]) -> str:
-        return "global"
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
+        return "pointwise"  # its input is a vector, whose field is already the whole flattened map
 
     def emit(self, args: CodeArgs) -> str:
         return call("nn.Linear", [args.src("in"), args.src("out")], args.keyword("bias", "bias", True))

@@ -34,7 +34,7 @@ class Add(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return (len(inputs) - 1) * prod(output)
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "merge"
 
     def emit(self, args: CodeArgs) -> str:
@@ -70,7 +70,7 @@ class Concat(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0  # a copy, no arithmetic
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "merge"
 
     def emit(self, args: CodeArgs) -> str:

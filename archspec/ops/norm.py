@@ -45,7 +45,7 @@ class BatchNorm(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 2 * prod(output)  # a scale and a shift per element (inference form)
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "pointwise"
 
     def emit(self, args: CodeArgs) -> str:

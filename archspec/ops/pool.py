@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (AUTO, Attr, CodeArgs, Op, Shape, ShapeError, Window, call, pair_keyword, pair_source, prod,
-                   register, require_rank, window_out)
+from .base import (AUTO, Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod,
+                   register, require_rank, whole_axis, window, window_out)
 
 
 class _Pool(Op):
@@ -40,9 +40,9 @@ class _Pool(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(output) * prod(attrs["kernel"])  # one comparison or addition per window element
 
-    def rf(self, attrs: dict[str, Any]) -> tuple[Window, Window]:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         dilation = attrs.get("dilation", (1, 1))
-        return tuple(Window(d * (k - 1) + 1, s, p) for k, s, p, d in
+        return tuple(window(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], dilation))
 
     def _keywords(self, args: CodeArgs) -> list[str]:
@@ -91,6 +91,7 @@ class AvgPool(_Pool):
 
 class _AdaptivePool(Op):
     group = "pool"
+    whole_input = True
     torch_class = ""
     attrs = {"size": Attr("pair", minimum=1, doc="output size, an int or [h, w]")}
 
@@ -107,8 +108,8 @@ class _AdaptivePool(Op):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(inputs[0])  # every input element is read into one window (overlaps aside)
 
-    def rf(self, attrs: dict[str, Any]) -> str:
-        return "adaptive"
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
+        return tuple(whole_axis(n, count) for n, count in zip(inputs[0][1:], attrs["size"]))
 
     def emit(self, args: CodeArgs) -> str:
         value = args.values.get("size")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Shape, call, prod, register
+from .base import Attr, CodeArgs, Op, Reads, Shape, call, prod, register, whole_axis
 
 
 class _Passthrough(Op):
@@ -30,8 +30,10 @@ class Flatten(_Passthrough):
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         return (prod(inputs[0]),)
 
-    def rf(self, attrs: dict[str, Any]) -> str:
-        return "global"
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads] | str:
+        if len(inputs[0]) != 3:
+            return "pointwise"
+        return whole_axis(inputs[0][1], 1), whole_axis(inputs[0][2], 1)
 
     def emit(self, args: CodeArgs) -> str:
         return "torch.flatten({0}, 1)"
@@ -48,7 +50,7 @@ class Dropout(_Passthrough):
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         return inputs[0]
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "pointwise"
 
     def emit(self, args: CodeArgs) -> str:
@@ -65,7 +67,7 @@ class Identity(_Passthrough):
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         return inputs[0]
 
-    def rf(self, attrs: dict[str, Any]) -> str:
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "pointwise"
 
     def emit(self, args: CodeArgs) -> str:

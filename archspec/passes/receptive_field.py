@@ -2,15 +2,24 @@
 
 The quantities of Araujo, Norris and Sim, "Computing Receptive Fields of
 Convolutional Neural Networks" (Distill, 2019), computed forward through the
-graph, one axis at a time. Input pixel centres sit at 0, 1, 2, … For a window
-with kernel k (dilation folded in), stride s and padding p over an input with
-receptive field size r, jump j and first-unit centre c::
+graph, one axis at a time, with input pixel centres at 0, 1, 2, …
 
-    r' = r + (k - 1) * j        j' = j * s        c' = c + ((k - 1) / 2 - p) * j
+For networks that only downsample, every output unit's field is the previous
+unit's moved by the effective stride, and the classic recurrence holds::
 
-Jumps and centres are Fractions, so upsampling (a jump below one) stays exact.
-Where paths merge (add, concat) the field is the union of the paths' fields;
-paths whose jumps or centres differ are reported as misaligned.
+    size' = size + (k - 1) * jump     jump' = jump * s     centre' = centre + ((k - 1) / 2 - p) * jump
+
+After upsampling (transposed convolution, nearest or bilinear resizing,
+unpooling), neighbouring units no longer have translated fields: with nearest
+x2, units 0 and 1 read the same input unit. So an axis is kept as a *period*:
+the exact field (first and last input pixel) of each of `period` consecutive
+units, the others following by translation. Each op says which input units an
+output unit reads (`ops.Reads`); fields are unions of the fields read. Strides
+are Fractions (a jump below one after upsampling), fields integer pixel ranges,
+so nothing drifts. The reported size is the largest field in the period, the
+stride the jump, the centre that of unit 0's field. Where paths merge (add,
+concat) a unit's field is the union of the paths' fields; paths whose units
+are not centred alike are reported as misaligned.
 
 >>> from archspec.compiler import compile_spec
 >>> fields = receptive_fields(compile_spec("specs/vgg/vgg16.yaml"))
@@ -20,57 +29,73 @@ paths whose jumps or centres differ are reported as misaligned.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass, field
 from fractions import Fraction
 
 from ..errors import Diagnostics, SpecError
 from ..ir.flat import NETWORK_INPUT, flatten
 from ..ir.graph import Network
-from ..ops import OPS, Shape, Window
+from ..ops import OPS, Reads, Shape
 from .shapes import infer_shapes
+
+Span = tuple[int, int] | None  # first and last input pixel of a field; None when a unit reads nothing
+
+MAX_PERIOD = 4096
 
 
 @dataclass(frozen=True)
 class Axis:
-    size: int
+    """Fields of consecutive units along one axis: `spans[o]` for units 0 … period - 1."""
+
     jump: int | Fraction
-    start: int | Fraction  # centre of the first output unit's field, in input pixels
-
-    def through(self, window: Window) -> "Axis":
-        shift = _exact(Fraction(window.kernel - 1, 2) - window.padding) if window.kernel % 2 == 0 else (
-            (window.kernel - 1) // 2 - window.padding)
-        return Axis(_exact(self.size + (window.kernel - 1) * self.jump), _exact(self.jump * window.stride),
-                    _exact(self.start + shift * self.jump))
+    spans: tuple[Span, ...]
 
     @property
-    def low(self) -> Fraction:
-        return self.start - Fraction(self.size - 1, 2)
+    def period(self) -> int:
+        return len(self.spans)
+
+    def span(self, unit: int) -> Span:
+        """The field of any unit: the one in the period, moved by whole periods."""
+        turns, index = divmod(unit, self.period)
+        base = self.spans[index]
+        if base is None:
+            return None
+        shift = turns * self.period * self.jump
+        if not isinstance(shift, int):
+            shift = shift.numerator if shift.denominator == 1 else _not_whole(shift)
+        return base[0] + shift, base[1] + shift
+
+    def through(self, rule: Reads) -> "Axis":
+        ratio = Fraction(rule.ratio)
+        step = ratio.numerator  # input units advanced every `ratio.denominator` output units
+        period = ratio.denominator * (self.period // math.gcd(self.period, step))
+        if period > MAX_PERIOD:
+            raise SpecError([])  # caught by the pass, which reports it located
+        spans = tuple(_union(self.span(unit) for unit in rule.units(o)) for o in range(period))
+        return Axis(_exact(self.jump * ratio), spans)
 
     @property
-    def high(self) -> Fraction:
-        return self.start + Fraction(self.size - 1, 2)
-
-
-@dataclass(frozen=True)
-class Field:
-    h: Axis
-    w: Axis
+    def size(self) -> int:
+        return max((high - low + 1 for low, high in filter(None, self.spans)), default=0)
 
     @property
-    def size(self) -> tuple[int, int]:
-        return (int(self.h.size), int(self.w.size))
+    def start(self) -> int | Fraction:
+        first = self.spans[0]
+        return _exact(Fraction(first[0] + first[1], 2)) if first else 0
 
-    @property
-    def stride(self) -> tuple[Fraction, Fraction]:
-        return (self.h.jump, self.w.jump)
 
-    @property
-    def start(self) -> tuple[Fraction, Fraction]:
-        return (self.h.start, self.w.start)
+def _not_whole(value: Fraction) -> int:
+    raise AssertionError(f"a period's shift must be a whole number of pixels, got {value}")
 
-    def to_json(self, name: str) -> dict:
-        return {"name": name, "rf": list(self.size), "stride": [_number(v) for v in self.stride],
-                "start": [_number(v) for v in self.start]}
+
+def _union(spans) -> Span:
+    lows, highs = [], []
+    for span in spans:
+        if span is not None:
+            lows.append(span[0])
+            highs.append(span[1])
+    return (min(lows), max(highs)) if lows else None
 
 
 def _exact(value: int | Fraction) -> int | Fraction:
@@ -80,10 +105,32 @@ def _exact(value: int | Fraction) -> int | Fraction:
     return value
 
 
-def _number(value: Fraction) -> int | str:
+def _number(value: int | Fraction) -> int | str:
     """An exact value for JSON: an int when whole, else the string 'p/q'."""
     value = Fraction(value)
     return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+@dataclass(frozen=True)
+class Field:
+    h: Axis
+    w: Axis
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return (self.h.size, self.w.size)
+
+    @property
+    def stride(self) -> tuple[int | Fraction, int | Fraction]:
+        return (self.h.jump, self.w.jump)
+
+    @property
+    def start(self) -> tuple[int | Fraction, int | Fraction]:
+        return (self.h.start, self.w.start)
+
+    def to_json(self, name: str) -> dict:
+        return {"name": name, "rf": list(self.size), "stride": [_number(v) for v in self.stride],
+                "start": [_number(v) for v in self.start]}
 
 
 @dataclass
@@ -96,11 +143,11 @@ class FieldReport:
         return self.fields[name]
 
 
-INPUT_FIELD = Field(Axis(1, 1, 0), Axis(1, 1, 0))
+INPUT_FIELD = Field(Axis(1, ((0, 0),)), Axis(1, ((0, 0),)))
 
 
 def receptive_fields(network: Network, input_shape: Shape | None = None) -> FieldReport:
-    """Fields of every value for an input (C, H, W); global and adaptive ops need the input size."""
+    """Fields of every value for an input (C, H, W); ops that see their whole input need the size."""
     input_shape = tuple(input_shape or network.input_shape)
     shapes = infer_shapes(network, input_shape)
     if not shapes.ok:
@@ -112,15 +159,17 @@ def receptive_fields(network: Network, input_shape: Shape | None = None) -> Fiel
     for leaf in graph.leaves:
         node = leaf.node
         fields = [report.fields[path] for path in leaf.inputs]
-        rule = OPS[node.op].rf(node.attrs)
+        rule = OPS[node.op].rf(node.attrs, [known[path] for path in leaf.inputs])
         if rule == "merge":
-            result = _union(fields, leaf.path, node, report.diagnostics)
+            result = _merge(fields, leaf.path, node, report.diagnostics)
         elif rule == "pointwise":
             result = fields[0]
-        elif rule in ("global", "adaptive"):
-            result = _whole_input(fields[0], known[leaf.inputs[0]], node, rule, report.diagnostics)
         else:
-            result = Field(fields[0].h.through(rule[0]), fields[0].w.through(rule[1]))
+            try:
+                result = Field(fields[0].h.through(rule[0]), fields[0].w.through(rule[1]))
+            except SpecError:
+                raise SpecError.at(node.span, f"the receptive field of '{leaf.path}' repeats only every more "
+                                   f"than {MAX_PERIOD} units; archspec does not follow it") from None
         report.fields[leaf.path] = result
         report.order.append(leaf.path)
     for container, leaf_path in graph.containers.items():
@@ -128,34 +177,21 @@ def receptive_fields(network: Network, input_shape: Shape | None = None) -> Fiel
     return report
 
 
-def _union(fields: list[Field], path: str, node, diagnostics: Diagnostics) -> Field:
+def _merge(fields: list[Field], path: str, node, diagnostics: Diagnostics) -> Field:
     axes = []
     for axis_name in ("h", "w"):
-        axes_in = [getattr(f, axis_name) for f in fields]
-        if len({a.jump for a in axes_in}) > 1 or len({a.start for a in axes_in}) > 1:
-            diagnostics.warning(node.span, f"the inputs of '{path}' are misaligned along {axis_name}: "
-                                f"strides {sorted({str(a.jump) for a in axes_in})}, "
-                                f"centres {sorted({str(a.start) for a in axes_in})}",
-                                hint="the merged field is the union; an output unit mixes input positions "
-                                     "that are not centred alike")
-        low = min(a.low for a in axes_in)
-        high = max(a.high for a in axes_in)
-        jump = max(a.jump for a in axes_in)
-        axes.append(Axis(int(high - low) + 1, jump, _exact(Fraction(low + high) / 2)))
+        inputs = [getattr(f, axis_name) for f in fields]
+        period = math.lcm(*(a.period for a in inputs))
+        spans = tuple(_union(a.span(o) for a in inputs) for o in range(period))
+        centres = {tuple(_centre(a.span(o)) for o in range(period)) for a in inputs}
+        if len({a.jump for a in inputs}) > 1 or len(centres) > 1:
+            diagnostics.warning(node.span, f"the inputs of '{path}' are misaligned along {axis_name}: their "
+                                "units' fields are not centred alike",
+                                hint="the merged field is the union; an output unit mixes input regions that "
+                                     "are not centred on the same pixel")
+        axes.append(Axis(inputs[0].jump, spans))
     return Field(*axes)
 
 
-def _whole_input(source: Field, shape: Shape, node, rule: str, diagnostics: Diagnostics) -> Field:
-    """An op that sees its whole input (flatten, linear) or adaptive windows over it."""
-    if len(shape) != 3:
-        return source  # already global: a vector's field is the field of what was flattened
-    _, height, width = shape
-    out = node.attrs.get("size", (1, 1)) if rule == "adaptive" else (1, 1)
-    axes = []
-    for axis, size, count in ((source.h, height, out[0]), (source.w, width, out[1])):
-        if size % count:
-            diagnostics.warning(node.span, f"adaptive pooling from {size} to {count} uses windows of unequal "
-                                "size; the field given is that of the first window")
-        kernel = -(-size // count)
-        axes.append(axis.through(Window(kernel, size // count, 0)))
-    return Field(*axes)
+def _centre(span: Span) -> Fraction | None:
+    return None if span is None else Fraction(span[0] + span[1], 2)
