@@ -127,7 +127,7 @@ REJECTED = {
     "an item that is a number": "input: [3, 32, 32]\nbody: [3]",
     "an item name with a dash": "input: [3, 32, 32]\nbody: [my-block]",
     "seq without a body": "input: [3, 32, 32]\nbody: [seq: {name: s}]",
-    # The compiler ignores unknown keys on seq and repeat; the schema catches the typo.
+    # The compiler and the schema both reject unknown keys on seq and repeat.
     "unknown key on a seq": "input: [3, 32, 32]\nbody: [seq: {body: [relu], count: 2}]",
     "repeat without a count": "input: [3, 32, 32]\nbody: [repeat: {body: [relu]}]",
     "a repeat index that is not a name": "input: [3, 32, 32]\nbody: [repeat: {count: 2, as: 1x, body: [relu]}]",

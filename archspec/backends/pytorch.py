@@ -314,6 +314,7 @@ class _Symbolic:
 
     exprs: dict[str, ex.Expr]
     args: CodeArgs
+    unverified: set[str] = field(default_factory=set)  # compiler choices that differ between instances
 
 
 class _BlockClass:
@@ -486,8 +487,15 @@ class _BlockClass:
         if item.kind == "seq":
             sub: dict[str, ex.Expr | None] = {"input": in_channels[0]}
             children = []
-            for index, child in enumerate(item.body):
-                child_name = str(index) if child.name is None else str(child.name)
+            for child in item.body:
+                condition = self.condition(child)
+                if condition == "False":
+                    continue
+                if condition is not None:
+                    raise _codegen_error(child.attrs.key_span("if"), "a layer of a 'seq' inside a block cannot "
+                                         "depend on the block's parameters",
+                                         hint="make the whole 'seq' conditional, or move the layer out of it")
+                child_name = str(len(children)) if child.name is None else str(child.name)
                 construct, out, _ = self.construct(child, self.by_item.get(id(child), []), [sub["input"]],
                                                    child_name)
                 if construct is None:
@@ -513,6 +521,7 @@ class _BlockClass:
 
     def op_args(self, item: Item, op: Op, nodes: list[Node], in_channels: list[ex.Expr | None]) -> _Symbolic:
         exprs: dict[str, ex.Expr] = {}
+        unverified: set[str] = set()
         for attr_name, attr in op.attrs.items():
             if attr_name in item.attrs:
                 raw, span = item.attrs[attr_name], item.attrs.value_span(attr_name)
@@ -523,8 +532,11 @@ class _BlockClass:
                 exprs[attr_name] = self.inferred(item, attr_name, nodes, in_channels)
                 continue
             else:
-                # Left to the compiler (an in-place activation): what it chose for every instance.
+                # Left to the compiler (an in-place activation): what it chose for every instance, or the
+                # op's safe default where instances differ (nothing to verify then: it is not in the spec).
                 agreed = {_freeze(node.attrs.get(attr_name)) for node in nodes}
+                if len(agreed) > 1:
+                    unverified.add(attr_name)
                 raw, span = (agreed.pop() if len(agreed) == 1 else attr.default), item.span
             exprs[attr_name] = ex.Const(0, raw) if raw is AUTO else self.expression(raw, span)
         exprs = op.resolve_auto(exprs)
@@ -538,7 +550,7 @@ class _BlockClass:
             agreed = {node.attrs.get(extra) for node in nodes} - {None}
             if len(agreed) == 1:
                 values[extra] = agreed.pop()
-        return _Symbolic(exprs, CodeArgs(values, sources))
+        return _Symbolic(exprs, CodeArgs(values, sources), unverified)
 
     def inferred(self, item: Item, attr_name: str, nodes: list[Node], in_channels: list[ex.Expr | None]) -> ex.Expr:
         """A channel count tracked through the block, or a value every instance agrees on."""
@@ -569,7 +581,7 @@ class _BlockClass:
         for node in nodes:
             env = dict(self.instance_of[id(node)].args)
             for attr_name, expr in symbolic.exprs.items():
-                if attr_name not in node.attrs:
+                if attr_name not in node.attrs or attr_name in symbolic.unverified:
                     continue
                 value = _normalise(op.attrs[attr_name].kind, ex.evaluate(expr, env))
                 if value != node.attrs[attr_name]:

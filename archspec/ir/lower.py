@@ -43,6 +43,7 @@ class _Scope:
     current: str | None = None
     spans: dict[str, Span] = field(default_factory=dict)  # name -> where it was defined
     counters: dict[str, int] = field(default_factory=dict)  # next index to try for auto names
+    naming: tuple[Item, str] | None = None  # the item being lowered and its name, for a stand-in if it fails
 
 
 def lower(spec: ResolvedSpec) -> Network:
@@ -114,6 +115,12 @@ class _Lowering:
     def set_outputs(self, module: Module, scope: _Scope, raw: Any, span: Span) -> None:
         if raw is None:
             module.outputs = [scope.current] if scope.current else []
+            last = module.node(module.value(scope.current)) if scope.current else None
+            if last is not None:
+                try:
+                    self.check_single_output(last, span)
+                except SpecError as error:
+                    self.diagnostics.extend(error)
             return
         if isinstance(raw, str):
             refs, keys = [raw], None
@@ -137,6 +144,9 @@ class _Lowering:
     # ------------------------------------------------------------ bodies and items
 
     def body(self, items: list[Item], scope: _Scope, env: dict[str, Any]) -> None:
+        if not items and (scope.block is not None or scope.sequential) and scope.module.kind != "network":
+            self.diagnostics.error(scope.module.span, f"'{scope.module.path}' has an empty body",
+                                   hint="list at least one layer")
         for item in items:
             try:
                 self.item(item, scope, env)
@@ -146,10 +156,13 @@ class _Lowering:
 
     def placeholder(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
         """Stand in for a failed item so that later references to it do not cascade into more errors."""
-        try:
-            name = self.item_name(item, scope, env)
-        except SpecError:
-            return
+        if scope.naming is not None and scope.naming[0] is item:
+            name = scope.naming[1]
+        else:
+            try:
+                name = self.item_name(item, scope, env)
+            except SpecError:
+                return
         if name is None or scope.module.node(name) is not None or item.kind == "repeat":
             return
         scope.module.add(Node(name=name, op="identity", attrs={}, inputs=[], span=item.span, item=item))
@@ -169,6 +182,7 @@ class _Lowering:
             return
         inputs = self.inputs(item, scope)
         name = self.item_name(item, scope, env)
+        scope.naming = (item, name)
         self.count_node(item)
         if item.share is not None:
             node = self.shared(item, scope, name, inputs)
@@ -200,6 +214,8 @@ class _Lowering:
             name = self.item_name(item, scope, env)
             scope.module.aliases[name] = inputs[0]
             scope.spans[name] = item.span
+            # The next layer reads it by name, so every instance of a block has the same dataflow.
+            scope.current = name
         return False
 
     # ------------------------------------------------------------ names and references
@@ -256,6 +272,9 @@ class _Lowering:
         if raw is None:
             if scope.current is None:
                 raise SpecError.at(item.span, "this layer has no input", hint="add 'from: <name>'")
+            previous = scope.module.node(scope.module.value(scope.current))
+            if previous is not None:
+                self.check_single_output(previous, item.span)
             return [scope.current]
         if scope.sequential:
             raise SpecError.at(span, "inside a 'seq' each layer reads the previous one; 'from' is not allowed",
@@ -269,10 +288,8 @@ class _Lowering:
     def reference(self, ref: str, scope: _Scope, span: Span) -> str:
         module = scope.module
         node = module.node(ref)
-        if node is not None and node.is_call and node.child is not None and len(node.child.outputs) > 1:
-            raise SpecError.at(span, f"'{ref}' is a block with {len(node.child.outputs)} outputs; a layer cannot "
-                               "read it as one tensor", hint="give the block a single output; reading one output "
-                               "of several is not supported yet")
+        if node is not None:
+            self.check_single_output(node, span)
         if ref in module.inputs or node is not None or ref in module.aliases:
             return ref
         later = self.defined_later(ref, scope)
@@ -282,6 +299,12 @@ class _Lowering:
         known = list(module.inputs) + [n.name for n in module.nodes] + list(module.aliases)
         raise SpecError.at(span, f"unknown layer '{ref}'", did_you_mean(ref, known) or
                            (f"names defined so far: {', '.join(known[-8:])}" if known else None))
+
+    def check_single_output(self, node: Node, span: Span) -> None:
+        if node.is_call and node.child is not None and len(node.child.outputs) > 1:
+            raise SpecError.at(span, f"'{node.name}' is a block with {len(node.child.outputs)} outputs; a layer "
+                               "cannot read it as one tensor", hint="give the block a single output; reading one "
+                               "output of several is not supported yet")
 
     def defined_later(self, ref: str, scope: _Scope) -> Span | None:
         body = scope.block.body if scope.block else self.spec.body

@@ -209,6 +209,10 @@ def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
         if not is_identifier(key):
             diagnostics.error(given.key_span(key), f"parameter name '{key}' is not a valid identifier")
             continue
+        if isinstance(raw, dict):
+            diagnostics.error(given.value_span(key), f"parameter '{key}' is a mapping",
+                              hint="parameters hold numbers, strings, booleans or lists")
+            continue
         if parent is not None and not _same_type(parent.params[key].value, raw):
             expected = type(parent.params[key].value).__name__
             diagnostics.error(given.value_span(key), f"parameter '{key}' is {expected} in the family, "
@@ -387,7 +391,8 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
         else:
             item.body = parse_body(attrs["body"], attrs.value_span("body"), diagnostics)
     if item.kind in ("seq", "repeat"):
-        allowed = ITEM_KEYS + (REPEAT_KEYS if item.kind == "repeat" else CONTAINER_KEYS)
+        allowed = tuple(k for k in ITEM_KEYS if k != "share") + (
+            REPEAT_KEYS if item.kind == "repeat" else CONTAINER_KEYS)
         _check_keys(attrs, allowed, f"key of '{item.kind}'", diagnostics)
     if item.kind == "repeat" and "from" in attrs and "name" not in attrs:
         diagnostics.error(attrs.key_span("from"), "an unnamed 'repeat' splices its layers into the body; "
