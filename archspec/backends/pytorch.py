@@ -77,6 +77,16 @@ class _Step:
     inputs: list[str]
     template: str  # with {0}, {1} … for the inputs
     optional: str | None = None  # attribute of an optional submodule: runs only when it is not None
+    indices: bool = False  # also returns max-pool indices, read by unpooling as "<name>#indices"
+
+
+def _make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
+               optional: str | None = None) -> _Step:
+    """A forward statement; an unpooling reads its max-pool's indices rather than its values."""
+    inputs = list(inputs)
+    if op is not None and op.reads_indices is not None:
+        inputs[op.reads_indices] += "#indices"
+    return _Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")))
 
 
 def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], outputs: list[str],
@@ -111,6 +121,9 @@ def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], out
             target = names.claim(step.name)
         var[step.name] = target
         call = step.template.format(*arguments)
+        if step.indices:
+            var[f"{step.name}#indices"] = names.claim(f"{step.name}_indices")
+            target = f"{target}, {var[step.name + '#indices']}"
         if step.optional:
             writer.line(f"{target} = {arguments[0]}")
             writer.line(f"if self.{step.optional} is not None:")
@@ -138,7 +151,11 @@ def _return_type(outputs: list[str], output_keys: list[str] | None) -> str:
 
 def _call_template(op: Op, attribute: str, args: CodeArgs) -> str:
     """How forward applies a leaf op: its submodule, or the op's own functional form."""
-    return f"self.{attribute}({{0}})" if op.module else op.emit(args)
+    return _module_call(attribute, args.values["inputs"]) if op.module else op.emit(args)
+
+
+def _module_call(attribute: str, inputs: int) -> str:
+    return f"self.{attribute}({', '.join(f'{{{i}}}' for i in range(inputs))})"
 
 
 # ---------------------------------------------------------------- the file
@@ -150,6 +167,7 @@ class _FileEmitter:
         self.typing: set[str] = set()
         self.ordered_dict = False
         self.classes: dict[str, str] = {}  # block name -> class source
+        self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.block_classes: dict[str, "_BlockClass"] = {}
 
     def source(self) -> str:
@@ -167,6 +185,10 @@ class _FileEmitter:
         writer.line("import torch")
         writer.line("from torch import Tensor, nn")
         writer.line()
+        for text in self.helpers.values():
+            writer.line()
+            writer.block(text)
+            writer.line()
         for text in self.classes.values():
             writer.line()
             writer.block(text.rstrip("\n"))
@@ -181,6 +203,10 @@ class _FileEmitter:
         writer.line(f'"""{_docstring(self.network.doc or self.network.name)} Built from {self.network.spec_path}."""')
         writer.line(f"return {class_name}()")
         return writer.source()
+
+    def use_helper(self, op: Op) -> None:
+        if op.helper is not None:
+            self.helpers.setdefault(*op.helper)
 
     # ------------------------------------------------------------ constructors
 
@@ -237,11 +263,13 @@ class _FileEmitter:
                 if attribute == node.name:
                     writer.block(f"self.{node.name} = {construct}")
             if node.is_call:
-                template = f"self.{attribute}({', '.join(f'{{{i}}}' for i in range(len(node.inputs)))})"
+                template = _module_call(attribute, len(node.inputs))
             else:
-                args = CodeArgs({**node.attrs, "inputs": len(node.inputs)}, {})
+                args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
+                                {k: ex.python_literal(v) for k, v in node.attrs.items()})
                 template = _call_template(op, attribute, args)
-            steps.append(_Step(node.name, [root.value(s) for s in node.inputs], template))
+                self.use_helper(op)
+            steps.append(_make_step(node.name, op, [root.value(s) for s in node.inputs], template, node.attrs))
         writer.outdent()
         writer.line()
         self.forward_signature(writer, root.inputs, root.outputs, root.output_keys)
@@ -420,10 +448,14 @@ class _BlockClass:
         condition = self.condition(item)
         construct, out_channels, template = self.construct(item, nodes, [channels.get(s) for s in inputs], name)
         channels[name] = out_channels
-        if construct is not None and condition is None and item.kind == "op":
-            attribute = self.reuse.attribute(item, OPS[item.op], name, construct)
+        op = OPS.get(item.op) if item.kind == "op" else None
+        attrs = nodes[0].attrs if nodes else {}
+        if op is not None:
+            self.emitter.use_helper(op)
+        if construct is not None and condition is None and op is not None:
+            attribute = self.reuse.attribute(item, op, name, construct)
             if attribute != name:
-                return _Step(name, inputs, f"self.{attribute}({{0}})")
+                return _make_step(name, op, inputs, _module_call(attribute, len(inputs)), attrs)
         if construct is not None:
             if condition is None:
                 init.block(f"self.{name} = {construct}")
@@ -437,7 +469,7 @@ class _BlockClass:
         elif condition is not None:
             raise _codegen_error(item.span, "'if' with a condition on the block's parameters needs a layer "
                                  "with a module (not a merge or flatten)")
-        return _Step(name, inputs, template, optional=name if condition is not None else None)
+        return _make_step(name, op, inputs, template, attrs, optional=name if condition is not None else None)
 
     def nodes_for(self, item: Item) -> list[Node]:
         found = self.by_item.get(id(item), [])
@@ -510,7 +542,7 @@ class _BlockClass:
         self.verify(item, op, symbolic, nodes)
         out = self.output_channels(op, symbolic, in_channels)
         if op.module:
-            return op.emit(symbolic.args), out, f"self.{name}({{0}})"
+            return op.emit(symbolic.args), out, _module_call(name, arity)
         symbolic.args.values["inputs"] = arity
         return None, out, op.emit(symbolic.args)
 
@@ -529,7 +561,7 @@ class _BlockClass:
                 value = self.block.defaults[op.name][attr_name]
                 raw, span = value.value, value.span
             elif attr.inferred:
-                exprs[attr_name] = self.inferred(item, attr_name, nodes, in_channels)
+                exprs[attr_name] = self.inferred(item, attr_name, nodes, in_channels if attr.channels else [])
                 continue
             else:
                 # Left to the compiler (an in-place activation): what it chose for every instance, or the
@@ -612,8 +644,7 @@ class _BlockClass:
         agreed = {n.shape[0] if n.shape else None for n in nodes}
         if len(agreed) == 1 and None not in agreed:
             out = ex.Const(0, agreed.pop())
-        template = f"self.{name}({', '.join(f'{{{i}}}' for i in range(len(in_channels)))})"
-        return construct, out, template
+        return construct, out, _module_call(name, len(in_channels))
 
 
 def _freeze(value: Any) -> Any:

@@ -321,6 +321,13 @@ class _Lowering:
         attrs, origins = self.op_attrs(item, op, scope, env)
         node = Node(name=name, op=op.name, attrs=attrs, inputs=inputs, span=item.span, item=item,
                     origins=origins)
+        if op.reads_indices is not None:
+            producer = scope.module.node(scope.module.value(inputs[op.reads_indices]))
+            try:
+                op.link(attrs, producer)
+            except ShapeError as error:
+                raise SpecError.at(item.span, f"{op.name} '{_join(scope.module.path, name)}' {error.message}",
+                                   error.hint) from None
         shapes = [scope.module.value_shape(source) for source in inputs]
         if all(shape is not None for shape in shapes):
             node.shape = self.infer(op, node, shapes, scope)
@@ -372,6 +379,9 @@ class _Lowering:
             try:
                 attrs[attr_name] = typed_value(raw, attr.kind, env, span, f"'{attr_name}' of {op.name}",
                                                attr.minimum, attr.maximum)
+                if attr.choices and attrs[attr_name] not in attr.choices:
+                    raise SpecError.at(span, f"'{attr_name}' of {op.name} is one of {', '.join(attr.choices)}; "
+                                       f"got {attrs[attr_name]!r}", did_you_mean(attrs[attr_name], attr.choices))
                 origins[attr_name] = span
             except SpecError as error:
                 problems.append(error)

@@ -45,6 +45,7 @@ class Attr:
     minimum: int | float | None = None
     maximum: int | float | None = None
     inferred: bool = False
+    channels: bool = False  # an inferred channel count (of the input), tracked through blocks by codegen
     choices: tuple[str, ...] = ()
     doc: str = ""
 
@@ -78,9 +79,6 @@ def whole_axis(size: int, count: int) -> Reads:
     return Reads(Fraction(size, count), lambda o: range(o * size // count, -(-(o + 1) * size // count)))
 
 
-def shifted(offset: int) -> Reads:
-    """Output unit o is input unit o + offset (a crop)."""
-    return Reads(Fraction(1), lambda o: (o + offset,))
 
 
 class CodeArgs:
@@ -119,6 +117,10 @@ class Op:
     # The output sees the whole input (flatten, adaptive pooling): no longer a feature map whose
     # receptive field is worth reporting.
     whole_input: ClassVar[bool] = False
+    # Position of the input whose max-pool indices the op reads (unpooling), if any.
+    reads_indices: ClassVar[int | None] = None
+    # A module-level function the emitted file must define when the op is used: (name, source).
+    helper: ClassVar[tuple[str, str] | None] = None
     # Emitted as an nn.Module attribute (True) or as a call in forward (False).
     module: ClassVar[bool] = True
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
@@ -138,6 +140,9 @@ class Op:
     def resolve_auto(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Replace AUTO defaults that depend on other attributes (a pool's stride = its kernel)."""
         return attrs
+
+    def link(self, attrs: dict[str, Any], producer: Any) -> None:
+        """Check (and complete from) the node that produced the input at `reads_indices`."""
 
     # --- rules every op implements
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod, register,
@@ -22,7 +23,7 @@ class Conv(Op):
         "dilation": Attr("pair", 1, minimum=1),
         "groups": Attr("int", 1, minimum=1),
         "bias": Attr("bool", True),
-        "in": Attr("int", minimum=1, inferred=True, doc="input channels; inferred from the input"),
+        "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input channels; inferred from the input"),
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
@@ -68,3 +69,73 @@ class Conv(Op):
         keywords += args.keyword("groups", "groups", 1)
         keywords += args.keyword("bias", "bias", True)
         return call("nn.Conv2d", [args.src("in"), args.src("out")], keywords)
+
+
+@register
+class ConvTranspose(Op):
+    name = "conv_transpose"
+    group = "conv"
+    summary = "2-D transposed convolution, learned upsampling (nn.ConvTranspose2d)"
+    channels = "out"
+    attrs = {
+        "out": Attr("int", minimum=1, doc="output channels"),
+        "kernel": Attr("pair", minimum=1, doc="kernel size, an int or [h, w]"),
+        "stride": Attr("pair", 1, minimum=1),
+        "padding": Attr("pair", 0, minimum=0),
+        "output_padding": Attr("pair", 0, minimum=0, doc="extra rows/columns on one side of the output"),
+        "dilation": Attr("pair", 1, minimum=1),
+        "groups": Attr("int", 1, minimum=1),
+        "bias": Attr("bool", True),
+        "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input channels; inferred from the input"),
+    }
+
+    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
+        return Conv.complete(self, attrs, inputs)
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        c, h, w = require_rank(inputs, 3, "conv_transpose")
+        if c != attrs["in"]:
+            raise ShapeError(f"expects {attrs['in']} input channels, got {c}")
+        groups = attrs["groups"]
+        if attrs["in"] % groups or attrs["out"] % groups:
+            raise ShapeError(f"groups={groups} must divide both input channels ({attrs['in']}) "
+                             f"and output channels ({attrs['out']})")
+        sizes = []
+        for n, k, s, p, extra, d in zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"],
+                                        attrs["output_padding"], attrs["dilation"]):
+            if extra >= max(s, d):
+                raise ShapeError(f"output_padding {extra} must be smaller than the stride or the dilation")
+            sizes.append((n - 1) * s - 2 * p + d * (k - 1) + extra + 1)
+        if min(sizes) < 1:
+            raise ShapeError(f"the padding leaves no output ({sizes[0]}x{sizes[1]})")
+        return (attrs["out"], *sizes)
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        weight = attrs["in"] * (attrs["out"] // attrs["groups"]) * prod(attrs["kernel"])
+        return weight + (attrs["out"] if attrs["bias"] else 0)
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        # Every input element is multiplied into a kernel-sized patch of each output channel of its group.
+        return prod(inputs[0]) * (attrs["out"] // attrs["groups"]) * prod(attrs["kernel"])
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return prod(output) if attrs["bias"] else 0
+
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
+        def rule(k: int, s: int, p: int, d: int) -> Reads:
+            # Output o = i*s - p + t*d for input i and tap t: it reads every i that lands on it.
+            return Reads(Fraction(1, s), lambda o: [(o + p - t * d) // s for t in range(k)
+                                                    if (o + p - t * d) % s == 0])
+
+        return tuple(rule(k, s, p, d) for k, s, p, d in
+                     zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
+
+    def emit(self, args: CodeArgs) -> str:
+        keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
+        keywords += pair_keyword(args, "stride", "stride", 1)
+        keywords += pair_keyword(args, "padding", "padding", 0)
+        keywords += pair_keyword(args, "output_padding", "output_padding", 0)
+        keywords += args.keyword("groups", "groups", 1)
+        keywords += args.keyword("bias", "bias", True)
+        keywords += pair_keyword(args, "dilation", "dilation", 1)
+        return call("nn.ConvTranspose2d", [args.src("in"), args.src("out")], keywords)

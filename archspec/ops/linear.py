@@ -16,7 +16,7 @@ class Linear(Op):
     attrs = {
         "out": Attr("int", minimum=1, doc="output features"),
         "bias": Attr("bool", True),
-        "in": Attr("int", minimum=1, inferred=True, doc="input features; inferred from the input"),
+        "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input features; inferred from the input"),
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:

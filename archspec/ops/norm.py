@@ -16,7 +16,7 @@ class BatchNorm(Op):
         "eps": Attr("float", 1e-5),
         "momentum": Attr("float", 0.1),
         "affine": Attr("bool", True),
-        "features": Attr("int", minimum=1, inferred=True, doc="channels; inferred from the input"),
+        "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:

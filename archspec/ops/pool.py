@@ -63,11 +63,13 @@ class MaxPool(_Pool):
         "padding": Attr("pair", 0, minimum=0),
         "dilation": Attr("pair", 1, minimum=1),
         "ceil_mode": Attr("bool", False),
+        "indices": Attr("bool", False, doc="also return where each maximum was, for a maxunpool"),
     }
 
     def emit(self, args: CodeArgs) -> str:
         keywords = self._keywords(args) + pair_keyword(args, "dilation", "dilation", 1)
         keywords += args.keyword("ceil_mode", "ceil_mode", False)
+        keywords += args.keyword("indices", "return_indices", False)
         return call("nn.MaxPool2d", [], keywords)
 
 

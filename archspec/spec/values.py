@@ -17,6 +17,7 @@ KIND_NAMES = {
     "str": "a string",
     "list": "a list",
     "shape": "a shape such as [3, 224, 224]",
+    "choice": "one of the listed names",
 }
 
 
@@ -46,7 +47,7 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
                 minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
     """Evaluate `raw` as a value of `kind`; strings are expressions unless `kind` is 'str'."""
     value = raw
-    if isinstance(raw, str) and kind not in ("str",):
+    if isinstance(raw, str) and kind not in ("str", "choice"):
         value = evaluate_text(raw, env, span)
     elif isinstance(raw, list) and kind in ("pair", "list", "shape"):
         value = [evaluate_text(v, env, span) if isinstance(v, str) else v for v in raw]
@@ -97,7 +98,7 @@ def _check_kind(value: Any, kind: str) -> Any:
         if isinstance(value, list) and value and all(_is_int(v) for v in value):
             return tuple(value)
         return None
-    if kind == "str":
+    if kind in ("str", "choice"):
         return value if isinstance(value, str) else None
     if kind == "list":
         return value if isinstance(value, list) else None
