@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from .errors import SpecError
 from .ir.graph import Network
 from .ir.lower import lower
 from .spec.loader import load_spec
@@ -30,5 +31,19 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
     network = compile_spec(path, spec_path)
     emit_pytorch(network)
     if input_shape is not None:
-        check_input(network, input_shape)
+        try:
+            check_input(network, input_shape)
+        except SpecError as error:
+            error.diagnostics[0].hint = _nearest_hint(network, input_shape) or error.diagnostics[0].hint
+            raise
     return network
+
+
+def _nearest_hint(network: Network, input_shape: tuple[int, ...]) -> str | None:
+    from .passes.shapes import nearest_accepted
+
+    if len(input_shape) != 3:
+        return None
+    below, above = nearest_accepted(network, input_shape)
+    found = ["x".join(map(str, s)) for s in (below, above) if s is not None]
+    return f"the nearest inputs it takes are {' and '.join(found)}" if found else None

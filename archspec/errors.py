@@ -101,6 +101,7 @@ class Diagnostics:
     """Collects errors and warnings; `check()` raises them together."""
 
     items: list[Diagnostic] = field(default_factory=list)
+    _seen: set[tuple[Span, str]] = field(default_factory=set, repr=False)
 
     def error(self, span: Span, message: str, hint: str | None = None) -> None:
         self.add(Diagnostic(message, span, hint))
@@ -114,7 +115,10 @@ class Diagnostics:
 
     def add(self, diagnostic: Diagnostic) -> None:
         # The same file can be read on two paths (a family and its blocks); report each problem once.
-        if not any(d.span == diagnostic.span and d.message == diagnostic.message for d in self.items):
+        # A set, not a scan of the list: a repeat can produce many distinct errors.
+        key = (diagnostic.span, diagnostic.message)
+        if key not in self._seen:
+            self._seen.add(key)
             self.items.append(diagnostic)
 
     @property

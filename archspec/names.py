@@ -38,6 +38,15 @@ def attribute_problem(name: str) -> str | None:
     return None
 
 
+def module_name_problem(name: str) -> str | None:
+    """Why a valid identifier cannot name a class or function of the generated file, or None if it can."""
+    if name in GENERATED_NAMES:
+        return f"'{name}' would shadow a name the generated file imports"
+    if hasattr(builtins, name):
+        return f"'{name}' would shadow the Python builtin of that name"
+    return None
+
+
 def is_reserved_variable(name: str) -> bool:
     """Names a local variable in generated code must not take."""
     return name in GENERATED_NAMES or hasattr(builtins, name) or keyword.iskeyword(name)

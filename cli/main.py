@@ -136,15 +136,18 @@ def build(
     from archspec.backends.pytorch import emit_pytorch
     from archspec.compiler import compile_spec
     from archspec.output import refuse_overwrite, write_atomic
-    from archspec.passes.cost import analyse_cost
+    from archspec.passes.cost import analyse_cost, size_warnings
+
+    warnings: list[Diagnostic] = []
 
     def action() -> dict[str, Any]:
         network = compile_spec(spec, _spec_paths(spec_path))
         source = emit_pytorch(network)
         target = output or Path(f"{network.name}.py")
         params = analyse_cost(network).total.params
+        warnings.extend([*network.warnings, *size_warnings(network, params)])
         document = {"ok": True, "output": str(target), "class": network.root.class_name,
-                    "factory": network.name, "params": params}
+                    "factory": network.name, "params": params, "warnings": [d.to_json() for d in warnings]}
         if check:
             current = target.read_text(encoding="utf-8") if target.is_file() else None
             document["up_to_date"] = current == source
@@ -155,6 +158,8 @@ def build(
         return document
 
     document = _run(as_json, action)
+    if not as_json:
+        _warnings(warnings)
     if as_json:
         _emit(document)
     elif check:
@@ -303,6 +308,37 @@ def compare(
         _emit(document)
     else:
         sys.stdout.write(analysis.compare_text(document) + "\n")
+
+
+@app.command()
+def sizes(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    range_: str = typer.Option("32:1024", "--range", help="Square sizes to try, LOW:HIGH."),
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """The square input sizes a network takes (shape inference only; nothing is built)."""
+    from archspec.backends.analysis import sizes_list_text
+    from archspec.compiler import compile_spec
+    from archspec.passes.shapes import accepted_sizes
+
+    try:
+        low, high = (int(part) for part in range_.split(":"))
+    except ValueError:
+        raise typer.BadParameter(f"'{range_}' is not LOW:HIGH", param_hint="--range")
+    if not 1 <= low <= high or high - low > 100_000:
+        raise typer.BadParameter(f"'{range_}' must satisfy 1 <= LOW <= HIGH, at most 100000 apart",
+                                 param_hint="--range")
+
+    def action() -> Any:
+        network = compile_spec(spec, _spec_paths(spec_path))
+        return network, accepted_sizes(network, low, high)
+
+    network, accepted = _run(as_json, action)
+    if as_json:
+        _emit({"name": network.name, "channels": network.input_shape[0], "range": [low, high], "sizes": accepted})
+    else:
+        sys.stdout.write(sizes_list_text(network, low, high, accepted) + "\n")
 
 
 def main() -> None:

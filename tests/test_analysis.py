@@ -38,7 +38,7 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
 
     network, model = emitted_model(name, shipped_specs()[name], tmp_path, device="meta")
     channels = network.input_shape[0]
-    for height, width in SIZES:
+    for height, width in accepted_near(network, SIZES):
         counter = FlopCounterMode(display=False)
         with counter:
             model(torch.empty(1, channels, height, width, device="meta"))
@@ -47,6 +47,19 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
         assert report.total.macs * 2 == report.total.flops
     assert analyse_cost(network).total.params == sum(p.numel() for p in model.parameters())
     assert analyse_cost(network).total.buffers == sum(b.numel() for b in model.buffers())
+
+
+def accepted_near(network, sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Each size, or the nearest larger one the network takes (the original U-Net takes few)."""
+    from archspec.passes.shapes import accepts, nearest_accepted
+
+    channels, found = network.input_shape[0], []
+    for height, width in sizes:
+        shape = (channels, height, width)
+        if not accepts(network, shape):
+            shape = nearest_accepted(network, shape)[1]
+        found.append(shape[1:])
+    return found
 
 
 def spec_file(tmp_path: Path, text: str) -> Path:
@@ -157,12 +170,48 @@ def _linearised(model):
             return nn.functional.conv2d(x.sum(1, keepdim=True), self.weight, None, self.stride, self.padding,
                                         self.dilation)
 
+    class IndexedAvgPool(nn.AvgPool2d):
+        """Average pooling in place of a max-pool that also returns indices (which nothing linear uses)."""
+
+        def forward(self, x):
+            return super().forward(x), None
+
+    class SupportUnpool(nn.Module):
+        """Unpooling spreads each value over its whole window: the union of where the maximum may have been."""
+
+        def __init__(self, unpool: nn.MaxUnpool2d):
+            super().__init__()
+            pair = nn.modules.utils._pair
+            self.kernel, self.stride, self.padding = pair(unpool.kernel_size), pair(unpool.stride), pair(
+                unpool.padding)
+            self.register_buffer("weight", torch.ones(1, 1, *self.kernel, dtype=torch.float64))
+
+        def forward(self, x, indices):
+            return nn.functional.conv_transpose2d(x.sum(1, keepdim=True), self.weight, None, self.stride,
+                                                  self.padding)
+
+    class SupportConvTranspose(nn.Module):
+        def __init__(self, conv: nn.ConvTranspose2d):
+            super().__init__()
+            self.register_buffer("weight", torch.ones(1, 1, *conv.kernel_size, dtype=torch.float64))
+            self.stride, self.padding, self.dilation = conv.stride, conv.padding, conv.dilation
+            self.output_padding = conv.output_padding
+
+        def forward(self, x):
+            return nn.functional.conv_transpose2d(x.sum(1, keepdim=True), self.weight, None, self.stride,
+                                                  self.padding, self.output_padding, 1, self.dilation)
+
     def replacement(module):
         if isinstance(module, nn.Conv2d):
             return SupportConv(module)
+        if isinstance(module, nn.ConvTranspose2d):
+            return SupportConvTranspose(module)
+        if isinstance(module, nn.MaxUnpool2d):
+            return SupportUnpool(module)
         if isinstance(module, nn.MaxPool2d):
             assert module.dilation in (1, (1, 1))
-            return nn.AvgPool2d(module.kernel_size, module.stride, module.padding, module.ceil_mode)
+            pool = IndexedAvgPool if module.return_indices else nn.AvgPool2d
+            return pool(module.kernel_size, module.stride, module.padding, module.ceil_mode)
         if isinstance(module, (nn.BatchNorm2d, nn.ReLU, nn.Dropout)):
             return nn.Identity()
         return None
@@ -201,6 +250,7 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     assert stages, name
     largest = max(max(fields.of(s).size) for s in stages)
     side = -(-(largest + 64) // 32) * 32  # room on both sides so no border clips the centre unit's field
+    side = accepted_near(network, [(side, side)])[0][0]
     channels = network.input_shape[0]
     at_size = receptive_fields(network, (channels, side, side))
     from archspec.passes.shapes import infer_shapes
@@ -213,7 +263,7 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
 
     def keep(stage):
         def hook(module, inputs, output):
-            outputs[stage] = output
+            outputs[stage] = output[0] if isinstance(output, tuple) else output  # a pool with its indices
             if len(outputs) == len(stages):
                 raise Enough
         return hook

@@ -60,7 +60,7 @@ def test_build_writes_checks_and_protects(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stderr
     document = json.loads(result.stdout)
     assert document == {"ok": True, "output": str(target), "class": "ResNet", "factory": "resnet18",
-                        "params": 11_689_512}
+                        "params": 11_689_512, "warnings": []}
     assert archspec("build", RESNET18, "-o", str(target), "--check").returncode == 0
     assert archspec("build", RESNET18, "-o", str(target)).returncode == 0  # regenerating an unedited file is fine
 

@@ -248,3 +248,15 @@ def compare_text(document: dict[str, Any]) -> str:
     else:
         text += "\n\nno stage differs in parameters or MACs"
     return text
+
+
+def sizes_list_text(network: Network, low: int, high: int, accepted: list[int]) -> str:
+    """Accepted square sizes, with the step between them when it is regular."""
+    head = f"{network.name}: square inputs from {low} to {high} that it takes"
+    if not accepted:
+        return head + ": none"
+    steps = {b - a for a, b in zip(accepted, accepted[1:])}
+    lines = [f"{head}: {len(accepted)}", ", ".join(map(str, accepted))]
+    if len(steps) == 1 and len(accepted) > 2:
+        lines.append(f"(every {steps.pop()} pixels from {accepted[0]})")
+    return "\n".join(lines)

@@ -41,7 +41,7 @@ def emit_pytorch(network: Network) -> str:
 def make_header(network: Network, body: str) -> str:
     body_hash = hashlib.sha256(body.encode()).hexdigest()
     return "\n".join([
-        GENERATOR_LINE.format(path=network.spec_path),
+        GENERATOR_LINE.format(path=_escaped(network.spec_path)),
         "# `archspec build` regenerates it, and refuses to overwrite it once edited by hand.",
         SPEC_HASH_TAG + network.spec_hash,
         BODY_HASH_TAG + body_hash,
@@ -89,13 +89,16 @@ def _make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs
     return _Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")))
 
 
+def _forward_names(inputs: list[str], reserved: frozenset[str]) -> tuple[Namespace, dict[str, str]]:
+    """A forward's local names, its parameters claimed first (a spec's `input` is written `x`)."""
+    names = Namespace(reserved)
+    return names, {name: names.claim("x" if name == "input" else name) for name in inputs}
+
+
 def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], outputs: list[str],
-                  output_keys: list[str] | None, chain: str) -> None:
+                  output_keys: list[str] | None, chain: str, reserved: frozenset[str]) -> None:
     """Write a forward body: straight-line statements, the running value in one variable where possible."""
-    names = Namespace()
-    var: dict[str, str] = {}
-    for name in inputs:
-        var[name] = names.claim("x" if name == "input" else name)
+    names, var = _forward_names(inputs, reserved)
     last_use: dict[str, int] = {}
     readers: dict[str, set[int]] = {}
     for index, step in enumerate(steps):
@@ -169,6 +172,23 @@ class _FileEmitter:
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.block_classes: dict[str, "_BlockClass"] = {}
+        # What the file defines at module level, by name; no two things may share a name.
+        self.module_names: dict[str, str] = {}
+        for op in OPS.values():
+            if op.helper is not None:
+                self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
+        self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
+        self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        # Locals (constructor parameters, forward variables) must not shadow any class of the file.
+        self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
+
+    def claim_module_name(self, name: str, span: Span | None, what: str) -> None:
+        """Record a module-level name of the file; a clash would make one definition replace the other."""
+        other = self.module_names.get(name)
+        if other is not None:
+            raise _codegen_error(span or self.network.root.span, f"{what} would be named '{name}', "
+                                 f"which is already {other}", hint="give each class and the spec a different name")
+        self.module_names[name] = what
 
     def source(self) -> str:
         network_class = self.network_class()
@@ -200,7 +220,8 @@ class _FileEmitter:
         class_name = self.network.root.class_name
         writer.line(f"def {self.network.name}() -> {class_name}:")
         writer.indent()
-        writer.line(f'"""{_docstring(self.network.doc or self.network.name)} Built from {self.network.spec_path}."""')
+        writer.line(f'"""{_docstring(self.network.doc or self.network.name)} '
+                    f'Built from {_escaped(self.network.spec_path, docstring=True)}."""')
         writer.line(f"return {class_name}()")
         return writer.source()
 
@@ -212,7 +233,9 @@ class _FileEmitter:
 
     def block_class(self, name: str) -> "_BlockClass":
         if name not in self.block_classes:
-            generator = _BlockClass(self, self.network.blocks[name])
+            block = self.network.blocks[name]
+            self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
+            generator = _BlockClass(self, block)
             self.block_classes[name] = generator
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
         return self.block_classes[name]
@@ -275,6 +298,7 @@ class _FileEmitter:
         self.forward_signature(writer, root.inputs, root.outputs, root.output_keys)
         writer.indent()
         _emit_forward(writer, root.inputs, steps, [root.value(o) for o in root.outputs], root.output_keys,
+                      reserved=self.reserved,
                       chain="x")
         return writer.source()
 
@@ -284,7 +308,8 @@ class _FileEmitter:
         for name in ("Dict", "Tuple"):
             if returns.startswith(name):
                 self.typing.add(name)
-        params = ", ".join(f"{'x' if name == 'input' else name}: Tensor" for name in inputs)
+        _, var = _forward_names(inputs, self.reserved)
+        params = ", ".join(f"{var[name]}: Tensor" for name in inputs)
         writer.line(f"def forward(self, {params}) -> {returns}:")
 
 
@@ -329,8 +354,16 @@ def _group_repeats(constructs: list[str]) -> list[str]:
 
 
 def _docstring(text: str) -> str:
-    text = " ".join(str(text).split()).replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    text = _escaped(" ".join(str(text).split()), docstring=True)
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def _escaped(text: str, docstring: bool = False) -> str:
+    """Text that cannot end a comment line or a docstring: unprintable characters (line breaks, NUL,
+    lone surrogates) written as escapes, and in a docstring backslashes doubled and triple quotes broken."""
+    if docstring:
+        text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
 # ---------------------------------------------------------------- block classes
@@ -363,7 +396,7 @@ class _BlockClass:
                 self.instance_of[id(node)] = instance
                 if node.child is not None and node.child.kind == "sequential":
                     stack.extend(node.child.nodes)
-        self.names = Namespace()
+        self.names = Namespace(emitter.reserved)
         self.rename = {p: self.names.claim(p) for p in ["in_channels", *block.params]}
         self.uses_in_channels = False
         self.reuse = _StatelessModules()
@@ -411,7 +444,7 @@ class _BlockClass:
         outputs = self.outputs(instance)
         self.emitter.forward_signature(writer, block.inputs, outputs, None)
         writer.indent()
-        _emit_forward(writer, block.inputs, steps, outputs, None, chain="out")
+        _emit_forward(writer, block.inputs, steps, outputs, None, chain="out", reserved=self.emitter.reserved)
         return writer.source()
 
     def signature(self) -> list[str]:
@@ -421,7 +454,8 @@ class _BlockClass:
             if kind != "int":
                 self.emitter.typing.add("List")
             parts.append(f"in_channels: {kind}")
-        for name, decl in self.block.params.items():
+        # Python wants parameters without a default first; each group keeps the spec's order.
+        for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
             text = f"{self.rename[name]}: {annotation}"
             parts.append(text if decl.required else f"{text} = {ex.python_literal(decl.default)}")

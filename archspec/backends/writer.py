@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from typing import Iterable
 
 from ..names import is_reserved_variable
 
@@ -41,8 +42,8 @@ class LineWriter:
 class Namespace:
     """Local variable names: legal, unique, never a keyword, builtin or a name the file imports."""
 
-    def __init__(self) -> None:
-        self.used: set[str] = set()
+    def __init__(self, reserved: Iterable[str] = ()) -> None:
+        self.used: set[str] = set(reserved)  # also names the file defines (classes, helpers) that code refers to
 
     def claim(self, wanted: str) -> str:
         base = re.sub(r"\W", "_", wanted) or "value"

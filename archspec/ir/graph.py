@@ -116,6 +116,8 @@ class Network:
     doc: str = ""
     blocks: dict[str, Any] = field(default_factory=dict)  # BlockDef by name, for code generation
     warnings: list[Any] = field(default_factory=list)  # Diagnostics of severity "warning" from lowering
+    name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
+    class_span: Span | None = None
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

@@ -17,18 +17,19 @@ import hashlib
 import json
 import re
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..names import attribute_problem
 from ..ops import AUTO, OPS, Op, Shape, ShapeError
 from ..spec.model import ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
-from ..spec.values import evaluate_text, typed_value
+from ..spec.values import bind, evaluate_text, typed_value
 from ..spec.yaml_source import Seq
 from .graph import Module, Network, Node, lint
 
 MAX_NODES = 500_000
 MAX_BLOCK_DEPTH = 32
+PREVIOUS = "_"  # in `from`: the previous layer's output
 _INTERPOLATION = re.compile(r"\{([^{}]*)\}")
 
 
@@ -46,10 +47,22 @@ class _Scope:
     naming: tuple[Item, str] | None = None  # the item being lowered and its name, for a stand-in if it fails
 
 
+class _TooLarge(Exception):
+    """The network passed a size limit: lowering stops at once instead of collecting one error per layer."""
+
+    def __init__(self, error: SpecError):
+        super().__init__(str(error))
+        self.error = error
+
+
 def lower(spec: ResolvedSpec) -> Network:
     """Build the IR of a resolved spec; raises SpecError with every problem found."""
     diagnostics = Diagnostics()
-    network = _Lowering(spec, diagnostics).network()
+    try:
+        network = _Lowering(spec, diagnostics).network()
+    except _TooLarge as stop:
+        diagnostics.extend(stop.error)
+        raise SpecError(diagnostics.errors) from None
     diagnostics.check()
     network.warnings = diagnostics.warnings
     problems = lint(network)
@@ -85,6 +98,8 @@ class _Lowering:
         self.spec = spec
         self.diagnostics = diagnostics
         self.node_count = 0
+        self.repeat_steps = 0
+        self.repeats: list[Item] = []  # the repeats whose copies are being lowered, innermost last
         self.block_stack: list[str] = []
 
     # ------------------------------------------------------------ network
@@ -108,7 +123,8 @@ class _Lowering:
         self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
                          spec.outputs.span if spec.outputs else spec.body_span)
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
-                          spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks)
+                          spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
+                          name_span=spec.name.span, class_span=spec.class_name.span)
         choose_inplace(network)
         return network
 
@@ -180,7 +196,7 @@ class _Lowering:
             return
         if item.condition is not None and not self.enabled(item, scope, env):
             return
-        inputs = self.inputs(item, scope)
+        inputs = self.inputs(item, scope, env)
         name = self.item_name(item, scope, env)
         scope.naming = (item, name)
         self.count_node(item)
@@ -199,8 +215,16 @@ class _Lowering:
     def count_node(self, item: Item) -> None:
         self.node_count += 1
         if self.node_count > MAX_NODES:
-            raise SpecError.at(item.span, f"the network has more than {MAX_NODES} layers",
-                               hint="check the repeat counts")
+            raise _TooLarge(SpecError.at(item.span, f"the network has more than {MAX_NODES} layers",
+                                         hint="check the repeat counts"))
+
+    def count_steps(self, item: Item, steps: int) -> None:
+        """Count the passes of a repeat's body before running them: bounds the work even where a body adds
+        no layers, and refuses a huge count at once rather than after building the limit's worth of layers."""
+        self.repeat_steps += steps
+        if self.repeat_steps > MAX_NODES:
+            raise _TooLarge(SpecError.at(item.attrs.value_span("count"), f"the repeats run their bodies more "
+                                         f"than {MAX_NODES} times", hint="check the repeat counts"))
 
     def enabled(self, item: Item, scope: _Scope, env: dict[str, Any]) -> bool:
         span = item.attrs.value_span("if")
@@ -208,7 +232,7 @@ class _Lowering:
         if enabled:
             return True
         if item.name is not None and not scope.sequential:
-            inputs = self.inputs(item, scope)
+            inputs = self.inputs(item, scope, env)
             if len(inputs) != 1:
                 raise SpecError.at(span, "only a layer with one input can be disabled with 'if'")
             name = self.item_name(item, scope, env)
@@ -230,7 +254,9 @@ class _Lowering:
         if not isinstance(item.name, (str, int)) or isinstance(item.name, bool):
             raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
         name = self.interpolate(str(item.name), env, span)
-        problem = None if (scope.sequential and name.isdigit()) else attribute_problem(name)
+        problem = None if (scope.sequential and name.isascii() and name.isdigit()) else attribute_problem(name)
+        if name == PREVIOUS:
+            problem = "'_' stands for the previous layer's output in 'from'"
         if problem:
             raise SpecError.at(span, f"invalid name: {problem}", hint="names become attribute names in the "
                                "generated PyTorch code; use letters, digits and underscores")
@@ -238,6 +264,10 @@ class _Lowering:
             raise SpecError.at(span, f"'{name}' is already the name of this scope's input")
         if module.node(name) is not None or name in module.aliases:
             first = scope.spans.get(name)
+            if first == item.span and self.repeats:
+                index = self.repeats[-1].var
+                raise SpecError.at(span, f"duplicate name '{name}': every copy made by the repeat gets it",
+                                   hint=f"put the index in the name, e.g. name: \"{name}{{{index}}}\"")
             where = f" (first defined at line {first.line})" if first else ""
             raise SpecError.at(span, f"duplicate name '{name}'{where}",
                                hint="names must be unique within a block or the network")
@@ -266,7 +296,9 @@ class _Lowering:
             return str(value)
         return _INTERPOLATION.sub(replace, text)
 
-    def inputs(self, item: Item, scope: _Scope) -> list[str]:
+    def inputs(self, item: Item, scope: _Scope, env: dict[str, Any]) -> list[str]:
+        """The values a layer reads: `from` (names, `_` for the previous layer's output, `{expr}` parts
+        evaluated), or the previous layer's output."""
         raw = item.inputs
         span = item.attrs.value_span("from") if "from" in item.attrs else item.span
         if raw is None:
@@ -283,7 +315,15 @@ class _Lowering:
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
             raise SpecError.at(span, "'from' is a layer name or a list of layer names")
         spans = raw.spans if isinstance(raw, Seq) else [span] * len(refs)
-        return [self.reference(ref, scope, ref_span) for ref, ref_span in zip(refs, spans)]
+        resolved = []
+        for ref, ref_span in zip(refs, spans):
+            if ref == PREVIOUS:
+                if scope.current is None:
+                    raise SpecError.at(ref_span, "'_' is the previous layer's output, and there is none yet")
+                resolved.append(self.reference(scope.current, scope, ref_span))
+            else:
+                resolved.append(self.reference(self.interpolate(ref, env, ref_span), scope, ref_span))
+        return resolved
 
     def reference(self, ref: str, scope: _Scope, span: Span) -> str:
         module = scope.module
@@ -428,22 +468,31 @@ class _Lowering:
         if item.condition is not None and not self.enabled(item, scope, env):
             return
         count = typed_value(item.count, "int", env, item.attrs.value_span("count"), "'count'", minimum=0)
+        self.count_steps(item, count)
         if item.name is None:
             for index in range(count):
-                self.body(item.body, scope, {**env, item.var: index})
+                self.lower_copy(item, scope, bind(env, item.var, index))
             return
-        inputs = self.inputs(item, scope)
+        inputs = self.inputs(item, scope, env)
         name = self.item_name(item, scope, env)
         child = self.new_sequence(item, scope, name, inputs)
         inner = _Scope(module=child, defaults=scope.defaults, sequential=True, block=scope.block, current="input")
         for index in range(count):
-            self.body(item.body, inner, {**env, item.var: index})
+            self.lower_copy(item, inner, bind(env, item.var, index))
         if count == 0:
             raise SpecError.at(item.attrs.value_span("count"), f"repeat '{name}' has count 0 and would be empty")
         node = self.finish_container(item, child, name, inputs)
         scope.module.add(node)
         scope.spans[name] = item.span
         scope.current = name
+
+    def lower_copy(self, item: Item, scope: _Scope, env: Mapping[str, Any]) -> None:
+        """One copy of a repeat's body; the repeats being lowered are known, for the hint of a duplicate name."""
+        self.repeats.append(item)
+        try:
+            self.body(item.body, scope, env)
+        finally:
+            self.repeats.pop()
 
     def block_node(self, item: Item, scope: _Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
         block = self.block_def(item, env)
@@ -474,19 +523,37 @@ class _Lowering:
         self.set_outputs(child, inner, block.outputs, block.outputs_span or block.span)
         return self.finish_container(item, child, name, inputs)
 
-    def block_def(self, item: Item, env: dict[str, Any]) -> BlockDef:
+    def block_def(self, item: Item, env: Mapping[str, Any]) -> BlockDef:
         name = item.op
         if name.startswith("$"):
-            value = env.get(name[1:])
-            if not isinstance(value, str):
-                raise SpecError.at(item.span, f"'{name}' names a parameter that should hold a block name; "
-                                   f"'{name[1:]}' is {value!r}")
-            name = value
+            return self.chosen_block(item, env)
         block = self.spec.blocks.get(name)
         if block is None:
             known = list(OPS) + list(self.spec.blocks) + ["seq", "repeat"]
             raise SpecError.at(item.span, f"unknown op or block '{name}'", did_you_mean(name, known) or
                                "ops: " + ", ".join(sorted(OPS)))
+        return block
+
+    def chosen_block(self, item: Item, env: Mapping[str, Any]) -> BlockDef:
+        """The block that a `$param` item names through the value of a parameter. A wrong value is reported
+        where it is set (a variant's params), since that is where it is fixed."""
+        param = item.op[1:]
+        if param not in env:
+            example = next(iter(self.spec.blocks), "basic")
+            raise SpecError.at(item.span, f"unknown parameter '{param}' in '{item.op}'", did_you_mean(param, env)
+                               or f"declare it under 'params', e.g. {param}: {example}")
+        value = env[param]
+        origin = getattr(env, "origins", {}).get(param)
+        used = f"'{item.op}' at {item.span.file}:{item.span.line}"
+        if not isinstance(value, str):
+            raise SpecError.at(origin or item.span, f"parameter '{param}' should hold a block name for {used}; "
+                               f"it is {value!r}")
+        block = self.spec.blocks.get(value)
+        if block is None:
+            raise SpecError.at(origin or item.span, f"parameter '{param}' names an unknown block '{value}'",
+                               (did_you_mean(value, self.spec.blocks) or "blocks: " + (", ".join(self.spec.blocks)
+                                                                                        or "none defined"))
+                               + f" (used by {used})")
         return block
 
     def block_args(self, item: Item, block: BlockDef, env: dict[str, Any]) -> dict[str, Any]:

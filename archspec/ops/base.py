@@ -23,12 +23,14 @@ AUTO = object()  # a default that depends on other attributes or on the input
 
 
 class ShapeError(Exception):
-    """An op cannot accept its inputs. The pass that catches it adds the location."""
+    """An op cannot accept its inputs. The pass that catches it adds the location and the op's name, so
+    the message starts with a verb: "expects 64 input channels, got 32"."""
 
-    def __init__(self, message: str, hint: str | None = None):
+    def __init__(self, message: str, hint: str | None = None, rank: int | None = None):
         super().__init__(message)
         self.message = message
         self.hint = hint
+        self.rank = rank  # the rank the op needs, when that is the problem (see `require_rank`)
 
 
 @dataclass(frozen=True)
@@ -192,14 +194,18 @@ def prod(values: Shape) -> int:
     return math.prod(values)
 
 
-def require_rank(inputs: list[Shape], rank: int, what: str) -> Shape:
+def require_rank(inputs: list[Shape], rank: int, what: str = "") -> Shape:
+    """The first input's shape, if it has `rank` dimensions (3: a feature map, 1: a vector).
+
+    `what` (the op's name) is not repeated in the message: the pass that reports it names the op.
+    """
     shape = inputs[0]
     if len(shape) != rank:
         if rank == 3:
-            raise ShapeError(f"{what} expects a feature map (C, H, W), got a tensor of shape {fmt_shape(shape)}",
-                             hint="it cannot follow 'flatten' or 'linear'")
-        raise ShapeError(f"{what} expects a vector of features, got shape {fmt_shape(shape)}",
-                         hint="add a 'flatten' (after an adaptive pool) before it")
+            raise ShapeError(f"expects a feature map (C, H, W), got a tensor of shape {fmt_shape(shape)}",
+                             hint="it cannot follow 'flatten' or 'linear'", rank=rank)
+        raise ShapeError(f"expects a vector of features, got shape {fmt_shape(shape)}",
+                         hint="add a 'flatten' (after an adaptive pool) before it", rank=rank)
     return shape
 
 

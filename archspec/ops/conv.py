@@ -27,8 +27,8 @@ class Conv(Op):
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
-        if "in" not in attrs and len(inputs[0]) == 3:
-            attrs["in"] = inputs[0][0]
+        if "in" not in attrs:
+            attrs["in"] = require_rank(inputs, 3)[0]  # a rank error says more than "cannot infer 'in'"
         return attrs
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:

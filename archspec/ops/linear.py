@@ -20,8 +20,8 @@ class Linear(Op):
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
-        if "in" not in attrs and len(inputs[0]) == 1:
-            attrs["in"] = inputs[0][0]
+        if "in" not in attrs:
+            attrs["in"] = require_rank(inputs, 1)[0]  # a rank error says more than "cannot infer 'in'"
         return attrs
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:

@@ -24,6 +24,12 @@ class _Pool(Op):
                 raise ShapeError(f"padding {p} is more than half the kernel {k}",
                                  hint="PyTorch allows at most kernel // 2 padding in pooling")
         dilation = attrs.get("dilation", (1, 1))
+        if attrs.get("exact"):
+            for n, k, s, p, d in zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"], dilation):
+                if (n + 2 * p - d * (k - 1) - 1) % s:
+                    raise ShapeError(f"would drop the last {(n + 2 * p - d * (k - 1) - 1) % s} row(s) or column(s) "
+                                     f"of its {h}x{w} input ('exact: true' asks for windows that tile it)",
+                                     hint="choose an input size that every pooling divides evenly")
         sizes = tuple(window_out(n, k, s, p, d, attrs["ceil_mode"]) for n, k, s, p, d in
                       zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"], dilation))
         if min(sizes) < 1:
@@ -64,6 +70,7 @@ class MaxPool(_Pool):
         "dilation": Attr("pair", 1, minimum=1),
         "ceil_mode": Attr("bool", False),
         "indices": Attr("bool", False, doc="also return where each maximum was, for a maxunpool"),
+        "exact": Attr("bool", False, doc="refuse an input that the windows do not tile exactly"),
     }
 
     def emit(self, args: CodeArgs) -> str:
@@ -83,6 +90,7 @@ class AvgPool(_Pool):
         "padding": Attr("pair", 0, minimum=0),
         "ceil_mode": Attr("bool", False),
         "count_include_pad": Attr("bool", True),
+        "exact": Attr("bool", False, doc="refuse an input that the windows do not tile exactly"),
     }
 
     def emit(self, args: CodeArgs) -> str:

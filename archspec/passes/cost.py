@@ -17,11 +17,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import SpecError
+from ..errors import Diagnostic, SpecError
 from ..ir.flat import NETWORK_INPUT, flatten
 from ..ir.graph import Network, Node
 from ..ops import OPS, Shape
 from .shapes import infer_shapes
+
+
+# `archspec build` warns above this many parameters: 4 GB of float32 weights, when the model is instantiated.
+# The file is written all the same; analysis never allocates, so any size is analysed exactly and at once.
+LARGE_MODEL_PARAMS = 10**9
 
 
 @dataclass
@@ -94,6 +99,17 @@ def analyse_cost(network: Network, input_shape: Shape | None = None) -> CostRepo
         report.nodes.append(NodeCost(leaf.path, node.op, output, cost, leaf.stage, leaf.block, node))
         report.total.add(cost)
     return report
+
+
+def size_warnings(network: Network, params: int) -> list[Diagnostic]:
+    """A warning, located at the spec's body, when the network has more than LARGE_MODEL_PARAMS parameters."""
+    if params <= LARGE_MODEL_PARAMS:
+        return []
+    gigabytes = params * 4 // 10**9
+    return [Diagnostic(f"the network has {params:,} parameters, more than {LARGE_MODEL_PARAMS:,}; instantiating "
+                       f"it allocates about {gigabytes:,} GB of float32 weights", network.root.span,
+                       hint="check the widths and repeat counts; the file is written, building it is your choice",
+                       severity="warning")]
 
 
 def _elements(shape: Shape) -> int:

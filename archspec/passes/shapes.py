@@ -83,3 +83,28 @@ def check_input(network: Network, input_shape: Shape) -> ShapeResult:
     if not result.ok:
         raise SpecError(result.diagnostics.errors)
     return result
+
+
+def accepts(network: Network, input_shape: Shape) -> bool:
+    """Whether the network takes this input (C, H, W)."""
+    return infer_shapes(network, input_shape).ok
+
+
+def accepted_sizes(network: Network, low: int, high: int) -> list[int]:
+    """Square input sizes S in [low, high] for which the network takes (C, S, S)."""
+    channels = network.input_shape[0]
+    return [size for size in range(low, high + 1) if accepts(network, (channels, size, size))]
+
+
+def nearest_accepted(network: Network, input_shape: Shape, reach: int = 256) -> tuple[Shape | None, Shape | None]:
+    """The nearest inputs below and above `input_shape` (both sides moved alike) that the network takes."""
+    channels, height, width = input_shape
+
+    def search(direction: int) -> Shape | None:
+        for step in range(1, reach + 1):
+            shape = (channels, height + direction * step, width + direction * step)
+            if min(shape[1:]) >= 1 and accepts(network, shape):
+                return shape
+        return None
+
+    return search(-1), search(1)

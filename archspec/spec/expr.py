@@ -192,10 +192,16 @@ class _Parser:
             raise ExprError(f"unexpected '{self.token.text}' in expression", self.token.offset)
         return expr
 
-    def expr(self) -> Expr:
+    def deeper(self, offset: int) -> None:
+        """Count one more level of the tree being built: brackets, and each operator of a chain alike,
+        since evaluating and printing recurse once per level."""
         self.depth += 1
         if self.depth > MAX_DEPTH:
-            raise ExprError("expression is nested too deeply", self.token.offset)
+            raise ExprError(f"expression is nested too deeply (more than {MAX_DEPTH} levels of brackets "
+                            "and operators)", offset)
+
+    def expr(self) -> Expr:
+        self.deeper(self.token.offset)
         try:
             start = self.token.offset
             value = self.or_expr()
@@ -224,7 +230,11 @@ class _Parser:
     def not_expr(self) -> Expr:
         token = self.accept("not")
         if token:
-            return Unary(token.offset, "not", self.not_expr())
+            self.deeper(token.offset)
+            try:
+                return Unary(token.offset, "not", self.not_expr())
+            finally:
+                self.depth -= 1
         return self.compare()
 
     def compare(self) -> Expr:
@@ -243,17 +253,20 @@ class _Parser:
         return self._binary(("*", "/", "//", "%"), self.unary)
 
     def _binary(self, ops: tuple[str, ...], operand: Callable[[], Expr]) -> Expr:
-        left = operand()
-        while (token := self.accept(*ops)) is not None:
-            left = Binary(token.offset, token.text, left, operand())
-        return left
+        depth = self.depth
+        try:
+            left = operand()
+            while (token := self.accept(*ops)) is not None:
+                self.deeper(token.offset)  # a chain `a + b + c` nests to the left
+                left = Binary(token.offset, token.text, left, operand())
+            return left
+        finally:
+            self.depth = depth
 
     def unary(self) -> Expr:
         token = self.accept("-", "+")
         if token:
-            self.depth += 1
-            if self.depth > MAX_DEPTH:
-                raise ExprError("expression is nested too deeply", token.offset)
+            self.deeper(token.offset)
             try:
                 return Unary(token.offset, token.text, self.unary())
             finally:
@@ -264,13 +277,25 @@ class _Parser:
         base = self.postfix()
         token = self.accept("**")
         if token:
-            return Binary(token.offset, "**", base, self.unary())
+            self.deeper(token.offset)
+            try:
+                return Binary(token.offset, "**", base, self.unary())
+            finally:
+                self.depth -= 1
         return base
 
     def postfix(self) -> Expr:
+        depth = self.depth
+        try:
+            return self._postfix()
+        finally:
+            self.depth = depth
+
+    def _postfix(self) -> Expr:
         node = self.atom()
         while True:
             if (token := self.accept("[")) is not None:
+                self.deeper(token.offset)  # `xs[0][1]` nests to the left
                 index = self.expr()
                 self.expect("]")
                 node = Index(token.offset, node, index)
@@ -394,10 +419,11 @@ _COMPARE: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def _check_magnitude(value: Any, offset: int) -> Any:
-    if _number(value) and abs(value) > MAX_MAGNITUDE:
-        raise ExprError(f"value is too large (more than 10^40)", offset)
-    if isinstance(value, list) and len(value) > 100_000:
-        raise ExprError("list is too long", offset)
+    if _number(value) and not abs(value) <= MAX_MAGNITUDE:  # `not <=` also catches NaN
+        raise ExprError("value is too large (more than 10^40)" if value == value else "value is not a number",
+                        offset)
+    if isinstance(value, (list, str)) and len(value) > 100_000:
+        raise ExprError(f"{type(value).__name__} is too long", offset)
     return value
 
 

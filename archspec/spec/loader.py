@@ -11,14 +11,17 @@ may not leave the folder of the spec being compiled (or a folder given with
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+import re
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path
+from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, source_line
+from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
 from .model import CONTAINER_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
+from .values import is_plain
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
@@ -68,7 +71,7 @@ def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpe
     if "extends" in root:
         target = _linked_path(root, "extends", path, context)
         if target.resolve() in chain or target.resolve() == path.resolve():
-            raise SpecError.at(root.value_span("extends"), f"'extends' cycle: {target.name} extends itself",
+            raise SpecError.at(root.value_span("extends"), f"'extends' cycle: {_cycle(chain, path, target)}",
                                hint="a variant extends its family, never the reverse")
         if len(chain) >= MAX_EXTENDS_DEPTH:
             raise SpecError.at(root.value_span("extends"), f"'extends' is nested deeper than {MAX_EXTENDS_DEPTH}")
@@ -86,6 +89,15 @@ def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpe
     return spec
 
 
+def _cycle(chain: tuple[Path, ...], path: Path, target: Path) -> str:
+    """'a.yaml -> b.yaml -> a.yaml': the files of an extends cycle, from the first one repeated."""
+    files = [*chain, path.resolve()]
+    if target.resolve() == path.resolve():
+        return f"{target.name} extends itself"
+    loop = files[files.index(target.resolve()):] + [target.resolve()]
+    return " -> ".join(file.name for file in loop)
+
+
 def _check_version(root: Map, diagnostics: Diagnostics) -> None:
     if "archspec" in root and root["archspec"] != SPEC_VERSION:
         diagnostics.error(root.value_span("archspec"),
@@ -93,10 +105,20 @@ def _check_version(root: Map, diagnostics: Diagnostics) -> None:
 
 
 def _check_keys(mapping: Map, allowed: tuple[str, ...], what: str, diagnostics: Diagnostics) -> None:
+    stray = _stray_bodies(mapping, allowed)
     for key in mapping:
         if key not in allowed:
-            hint = did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}"
+            hint = "the layers go under 'body'" if key in stray else (
+                did_you_mean(key, allowed) or f"allowed: {', '.join(allowed)}")
             diagnostics.error(mapping.key_span(key), f"unknown {what} '{key}'", hint)
+
+
+def _stray_bodies(mapping: Map, allowed: tuple[str, ...]) -> list[str]:
+    """Unknown keys holding a list where a 'body' is missing: the body under another name. They are
+    reported as unknown keys, and the missing body is not reported again (one mistake, one error)."""
+    if "body" not in allowed or "body" in mapping:
+        return []
+    return [key for key in mapping if key not in allowed and isinstance(mapping[key], Seq)]
 
 
 def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any = None,
@@ -163,12 +185,20 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         diagnostics.error(name.span, f"the spec name {name.value!r} is not a valid Python identifier",
                           hint="it names the factory function of the emitted file, e.g. 'resnet50'")
         name = Value(path.stem if is_identifier(path.stem) else "network", name.span, display)
+    elif problem := module_name_problem(name.value):
+        diagnostics.error(name.span, f"the spec name: {problem}",
+                          hint="it names the factory function of the emitted file; set 'name' to another one")
+        name = Value("network", name.span, display)
     inherited = parent.class_name if parent and parent.class_name.origin != "derived" else None
     class_name = value("class", inherited) or Value(_camel(name.value), name.span, "derived")
     if not isinstance(class_name.value, str) or not is_identifier(class_name.value):
         diagnostics.error(class_name.span, f"class name {class_name.value!r} is not a valid Python identifier",
                           hint="it names the nn.Module class of the emitted file, e.g. 'ResNet'")
         class_name = Value(_camel(name.value), name.span, "derived")
+    elif problem := module_name_problem(class_name.value):
+        diagnostics.error(class_name.span, f"class name: {problem}",
+                          hint="it names the nn.Module class of the emitted file; set 'class' to another name")
+        class_name = Value("Network", name.span, "derived")
     params = _merge_params(root, parent, display, diagnostics)
     defaults = _merge_defaults(root, parent, display, diagnostics)
     if "body" in root:
@@ -177,7 +207,8 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
     elif parent:
         body, body_span = parent.body, parent.body_span
     else:
-        diagnostics.error(file_span, "the spec has no 'body'", hint="list the network's layers under 'body:'")
+        if not _stray_bodies(root, TOP_LEVEL_KEYS):
+            diagnostics.error(file_span, "the spec has no 'body'", hint="list the network's layers under 'body:'")
         body, body_span = [], file_span
     input_value = value("input", parent.input if parent else None)
     if input_value is None:
@@ -214,12 +245,20 @@ def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
                               hint="parameters hold numbers, strings, booleans or lists")
             continue
         if parent is not None and not _same_type(parent.params[key].value, raw):
-            expected = type(parent.params[key].value).__name__
+            expected = _type_name(parent.params[key].value)
             diagnostics.error(given.value_span(key), f"parameter '{key}' is {expected} in the family, "
                               f"got {raw!r}")
             continue
         params[key] = Value(raw, given.value_span(key), display)
     return params
+
+
+def _type_name(value: Any) -> str:
+    for python_type, name in ((bool, "a boolean"), (int, "an integer"), (float, "a number"), (str, "a string"),
+                              (list, "a list")):
+        if isinstance(value, python_type):
+            return name
+    return type(value).__name__
 
 
 def _same_type(old: Any, new: Any) -> bool:
@@ -289,12 +328,17 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[
             continue
         _check_keys(definition, BLOCK_KEYS, "block key", diagnostics)
         if "body" not in definition:
-            diagnostics.error(span, f"block '{name}' has no 'body'")
+            if not _stray_bodies(definition, BLOCK_KEYS):
+                diagnostics.error(span, f"block '{name}' has no 'body'")
             continue
         class_name = definition.get("class", _camel(name))
+        class_span = definition.value_span("class") if "class" in definition else span
         if not isinstance(class_name, str) or not is_identifier(class_name):
             diagnostics.error(definition.value_span("class"), f"class name {class_name!r} is not a valid identifier")
             class_name = _camel(name)
+        elif problem := module_name_problem(class_name):
+            diagnostics.error(class_span, f"class name of block '{name}': {problem}",
+                              hint="it names the block's nn.Module class in the emitted file; set 'class'")
         inputs = definition.get("inputs", ["input"])
         if isinstance(inputs, str):
             inputs = [inputs]
@@ -302,10 +346,15 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[
                                                                  for i in inputs):
             diagnostics.error(definition.value_span("inputs"), "'inputs' is a list of input names, e.g. [x]")
             inputs = ["input"]
+        elif len(set(inputs)) != len(inputs):
+            twice = next(i for i in inputs if inputs.count(i) > 1)
+            diagnostics.error(definition.value_span("inputs"), f"block '{name}' names its input '{twice}' twice")
+            inputs = ["input"]
         parsed.append(BlockDef(
             name=name, span=span, file=span.file, params=_param_decls(definition, diagnostics),
             body=parse_body(definition["body"], definition.value_span("body"), diagnostics),
-            class_name=class_name, doc=definition.get("doc", "") if isinstance(definition.get("doc"), str) else "",
+            class_name=class_name, class_span=class_span,
+            doc=definition.get("doc", "") if isinstance(definition.get("doc"), str) else "",
             inputs=list(inputs), outputs=definition.get("outputs"),
             outputs_span=definition.value_span("outputs") if "outputs" in definition else None,
             defaults=defaults))
@@ -334,6 +383,9 @@ def _param_decls(definition: Map, diagnostics: Diagnostics) -> dict[str, ParamDe
         elif isinstance(raw, dict):
             diagnostics.error(params.value_span(name), f"parameter '{name}' has a mapping as its default",
                               hint="parameters hold numbers, strings, booleans or lists")
+        elif not is_plain(raw):
+            diagnostics.error(params.value_span(name), f"the default of parameter '{name}' is not a number, "
+                              "string, boolean or list of them", hint="generated code writes it as a literal")
         else:
             decls[name] = ParamDecl(name, _type_of(raw), raw, False, span)
     return decls
@@ -364,6 +416,8 @@ def parse_body(raw: Any, span: Span, diagnostics: Diagnostics) -> list[Item]:
 
 def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None:
     if isinstance(entry, str):
+        if _missing_colon(entry, span, diagnostics):
+            return None
         return Item(kind=_kind(entry), op=entry, span=span, attrs=make_map(span))
     if not isinstance(entry, Map) or len(entry) != 1:
         diagnostics.error(span, "each layer is an op name or a one-key mapping like 'conv: {out: 64, kernel: 3}'",
@@ -371,6 +425,8 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
         return None
     (op, attrs), = entry.items()
     key_span = entry.key_span(op)
+    if _missing_colon(op, key_span, diagnostics):
+        return None
     if attrs is None:
         attrs = make_map(key_span)
     if not isinstance(attrs, Map):
@@ -387,7 +443,8 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
     item.share = share if isinstance(share, str) else None
     if item.kind in ("seq", "repeat"):
         if "body" not in attrs:
-            diagnostics.error(key_span, f"'{op}' needs a 'body' list")
+            if not _stray_bodies(attrs, ("body",)):
+                diagnostics.error(key_span, f"'{op}' needs a 'body' list")
         else:
             item.body = parse_body(attrs["body"], attrs.value_span("body"), diagnostics)
     if item.kind in ("seq", "repeat"):
@@ -407,6 +464,21 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
             var = "i"
         item.var = var
     return item
+
+
+_OP_THEN_BRACE = re.compile(r"([A-Za-z_]\w*)\s*[{\[]")
+
+
+def _missing_colon(op: str, span: Span, diagnostics: Diagnostics) -> bool:
+    """Report `- linear {out: 10}`, which YAML reads as the key 'linear {out' with the value '10}'."""
+    match = _OP_THEN_BRACE.match(op)
+    if match is None:
+        return False
+    written = (source_line(span) or "")[span.column - 1:].strip() or op
+    fixed = _OP_THEN_BRACE.sub(lambda m: f"{m.group(1)}: {m.group(0)[-1]}", written, count=1)
+    diagnostics.error(replace(span, length=len(match.group(1))), f"missing ':' after the op name '{match.group(1)}'",
+                      hint=f"write '{fixed}'")
+    return True
 
 
 def _kind(op: str) -> str:

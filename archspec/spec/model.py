@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import Span
+from .values import Env
 from .yaml_source import Map
 
 # Keys an item may carry besides the attributes of its op or block.
@@ -60,6 +61,7 @@ class BlockDef:
     outputs: Any = None
     outputs_span: Span | None = None
     defaults: dict[str, dict[str, "Value"]] = field(default_factory=dict)  # of the file that defines it
+    class_span: Span | None = None  # where `class` is written (or the block's name, when it is derived)
 
 
 @dataclass
@@ -88,5 +90,7 @@ class ResolvedSpec:
     outputs: Value | None
     files: list[str]  # every file read, in order
 
-    def param_env(self) -> dict[str, Any]:
-        return {name: value.value for name, value in self.params.items()}
+    def param_env(self) -> Env:
+        """The parameters as an expression sees them, with where each was set (for hints)."""
+        return Env({name: value.value for name, value in self.params.items()},
+                   {name: value.span for name, value in self.params.items()})

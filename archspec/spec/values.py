@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+import re
 from dataclasses import replace
 from fractions import Fraction
 from typing import Any, Mapping
 
 from ..errors import Span, SpecError, source_line
-from .expr import Expr, ExprError, evaluate, parse
+from .expr import Expr, ExprError, evaluate, names_in, parse
 
 KIND_NAMES = {
     "int": "an integer",
@@ -15,7 +17,7 @@ KIND_NAMES = {
     "float": "a number",
     "bool": "true or false",
     "str": "a string",
-    "list": "a list",
+    "list": "a list of numbers, strings, booleans or lists",
     "shape": "a shape such as [3, 224, 224]",
     "choice": "one of the listed names",
 }
@@ -26,6 +28,47 @@ def expression_span(span: Span, offset: int, length: int = 1) -> Span:
     line = source_line(span)
     quoted = line is not None and span.column - 1 < len(line) and line[span.column - 1] in "'\""
     return replace(span, column=span.column + offset + (1 if quoted else 0), length=length)
+
+
+class Env(dict):
+    """The names an expression may read, and where each was set when that is known (a spec's params), so
+    an error in a family's expression can say which value of the variant it read."""
+
+    origins: dict[str, Span]
+
+    def __init__(self, values: Mapping[str, Any] = (), origins: Mapping[str, Span] | None = None):
+        super().__init__(values)
+        self.origins = dict(origins or {})
+
+    def bind(self, name: str, value: Any) -> "Env":
+        """A copy with one more name (a repeat's index), which hides any earlier one of that name."""
+        return Env({**self, name: value}, {k: s for k, s in self.origins.items() if k != name})
+
+
+def bind(env: Mapping[str, Any], name: str, value: Any) -> Mapping[str, Any]:
+    """`env` with one more name, keeping where the others were set."""
+    return env.bind(name, value) if isinstance(env, Env) else {**env, name: value}
+
+
+def _origin_hint(expr: Expr | None, env: Mapping[str, Any], span: Span) -> str | None:
+    """"'layers' is set to [2, 2] at variant.yaml:8" for the names `expr` reads that another file sets."""
+    origins = getattr(env, "origins", {})
+    notes = []
+    for name in sorted(names_in(expr)) if expr is not None else ():
+        origin = origins.get(name)
+        if origin is not None and origin.file != span.file:
+            shown = _show(env[name])
+            value = f" to {shown}" if len(shown) <= 40 else ""
+            notes.append(f"'{name}' is set{value} at {origin.file}:{origin.line}")
+    return "; ".join(notes) or None
+
+
+def _with_origins(error: SpecError, expr: Expr | None, env: Mapping[str, Any], span: Span) -> SpecError:
+    note = _origin_hint(expr, env, span)
+    if note:
+        for diagnostic in error.diagnostics:
+            diagnostic.hint = f"{diagnostic.hint}; {note}" if diagnostic.hint else note
+    return error
 
 
 def parse_expression(text: str, span: Span) -> Expr:
@@ -40,33 +83,59 @@ def evaluate_text(text: str, env: Mapping[str, Any], span: Span) -> Any:
     try:
         return evaluate(expr, env)
     except ExprError as exc:
-        raise SpecError.at(expression_span(span, exc.offset, exc.length), exc.message, exc.hint) from None
+        error = SpecError.at(expression_span(span, exc.offset, exc.length), exc.message, exc.hint)
+        raise _with_origins(error, expr, env, span) from None
 
 
 def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: str,
                 minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
     """Evaluate `raw` as a value of `kind`; strings are expressions unless `kind` is 'str'."""
     value = raw
+    if isinstance(raw, str) and kind in ("pair", "shape") and _DIMENSIONS.fullmatch(raw):
+        sizes = ", ".join(re.findall(r"\d+", raw))
+        raise SpecError.at(span, f"{what} must be {KIND_NAMES[kind]}, got {raw!r}", hint=f"write [{sizes}] for {raw}")
     if isinstance(raw, str) and kind not in ("str", "choice"):
         value = evaluate_text(raw, env, span)
     elif isinstance(raw, list) and kind in ("pair", "list", "shape"):
         value = [evaluate_text(v, env, span) if isinstance(v, str) else v for v in raw]
     checked = _check_kind(value, kind)
+    problem = None
     if checked is None:
-        shown = _show(value) if value is raw else f"{raw!r} (= {_show(value)})"
-        raise SpecError.at(span, f"{what} must be {KIND_NAMES.get(kind, kind)}, got {shown}")
-    numbers = checked if isinstance(checked, tuple) else (checked,)
-    numbers = [n for n in numbers if isinstance(n, (int, float)) and not isinstance(n, bool)]
-    if minimum is not None and any(n < minimum for n in numbers):
-        raise SpecError.at(span, f"{what} must be at least {minimum}, got {_show(checked)}")
-    if maximum is not None and any(n > maximum for n in numbers):
-        raise SpecError.at(span, f"{what} must be at most {maximum}, got {_show(checked)}")
+        problem = f"{what} must be {KIND_NAMES.get(kind, kind)}"
+    else:
+        numbers = checked if isinstance(checked, tuple) else (checked,)
+        numbers = [n for n in numbers if isinstance(n, (int, float)) and not isinstance(n, bool)]
+        if minimum is not None and any(n < minimum for n in numbers):
+            problem = f"{what} must be at least {minimum}"
+        elif maximum is not None and any(n > maximum for n in numbers):
+            problem = f"{what} must be at most {maximum}"
+    if problem is not None:
+        error = SpecError.at(span, f"{problem}, got {_written(raw, value)}")
+        raise _with_origins(error, _parsed(raw), env, span)
     return checked
+
+
+# `3x3`, `3x224x224`: sizes written as in prose, which the expression language would read as names.
+_DIMENSIONS = re.compile(r"\s*\d+(\s*[xX×]\s*\d+)+\s*")
+
+
+def _written(raw: Any, value: Any) -> str:
+    """A value as the spec wrote it, and what it evaluated to when that reads differently."""
+    written, evaluated = _show(raw), _show(value)
+    return written if written == evaluated else f"{written} (= {evaluated})"
+
+
+def _parsed(raw: Any) -> Expr | None:
+    """The expression of a raw value that is one (for hints; it has been parsed successfully before)."""
+    try:
+        return parse(raw) if isinstance(raw, str) else None
+    except ExprError:
+        return None
 
 
 def _show(value: Any) -> str:
     if isinstance(value, Fraction):
-        return f"{value.numerator}/{value.denominator}"
+        return str(value.numerator) if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
     if isinstance(value, tuple) and len(set(value)) == 1:
         return _show(value[0])
     if isinstance(value, (tuple, list)):
@@ -101,5 +170,14 @@ def _check_kind(value: Any, kind: str) -> Any:
     if kind in ("str", "choice"):
         return value if isinstance(value, str) else None
     if kind == "list":
-        return value if isinstance(value, list) else None
+        return value if isinstance(value, list) and is_plain(value) else None
     return value
+
+
+def is_plain(value: Any) -> bool:
+    """Whether generated code can hold `value` as a literal: a finite number, string, boolean, or list of them."""
+    if isinstance(value, list):
+        return all(is_plain(item) for item in value)
+    if isinstance(value, float):
+        return math.isfinite(value)
+    return isinstance(value, (int, Fraction, str))

@@ -9,12 +9,14 @@ expansion is bounded ("billion laughs" documents fail fast, in bounded memory).
 
 from __future__ import annotations
 
+import math
 from pathlib import Path
 from typing import Any
 
 import yaml
 
 from ..errors import Span, SpecError, remember_source
+from .expr import MAX_MAGNITUDE
 
 MAX_FILE_BYTES = 1 << 20
 MAX_VALUES = 200_000
@@ -30,6 +32,7 @@ _SCALAR_TAGS = {
     "tag:yaml.org,2002:bool",
     "tag:yaml.org,2002:null",
 }
+_COLLECTION_TAGS = {"tag:yaml.org,2002:seq", "tag:yaml.org,2002:map"}
 
 
 class Map(dict):
@@ -74,7 +77,9 @@ def make_seq(span: Span, items: list | None = None) -> Seq:
 def load_yaml_file(path: Path, display: str) -> Any:
     """Read and convert one YAML document, raising located SpecErrors."""
     try:
-        data = path.read_bytes()
+        # Read one byte past the limit, never more: a huge file (or /dev/zero) costs bounded memory.
+        with path.open("rb") as stream:
+            data = stream.read(MAX_FILE_BYTES + 1)
     except FileNotFoundError:
         raise SpecError.at(Span(display, 1, 1), f"no such file: {display}") from None
     except OSError as exc:
@@ -82,7 +87,7 @@ def load_yaml_file(path: Path, display: str) -> Any:
     if len(data) > MAX_FILE_BYTES:
         raise SpecError.at(
             Span(display, 1, 1),
-            f"spec file is {len(data)} bytes, larger than the limit of {MAX_FILE_BYTES}",
+            f"spec file is larger than the limit of {MAX_FILE_BYTES} bytes",
         )
     try:
         text = data.decode("utf-8")
@@ -96,9 +101,7 @@ def load_yaml_text(text: str, display: str) -> Any:
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
-        mark = exc.problem_mark or exc.context_mark
-        span = Span(display, mark.line + 1, mark.column + 1) if mark else Span(display, 1, 1)
-        raise SpecError.at(span, f"malformed YAML: {exc.problem or exc.context}") from None
+        raise _syntax_error(exc, text.splitlines(), display) from None
     except yaml.YAMLError as exc:
         raise SpecError.at(Span(display, 1, 1), f"malformed YAML: {exc}") from None
     except RecursionError:
@@ -106,6 +109,66 @@ def load_yaml_text(text: str, display: str) -> Any:
     if node is None:
         raise SpecError.at(Span(display, 1, 1), "the spec file is empty")
     return _Converter(display).convert(node, 0)
+
+
+def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], display: str) -> SpecError:
+    """A YAML syntax error located where the writer has to fix it, which is not always where parsing stopped.
+
+    libyaml and PyYAML's own parser word their messages differently but give the same marks:
+    `problem_mark` where parsing stopped, `context_mark` where the construct being parsed began.
+    An unclosed '{' is reported lines later, and a list item without its '- ' on the next line,
+    so for those the context is the place to show.
+    """
+    problem, context = exc.problem_mark, exc.context_mark
+
+    def span(mark: yaml.Mark | None) -> Span:
+        if mark is None or not lines:
+            return Span(display, 1, 1)
+        if mark.line >= len(lines):  # stopped at the end of the file: show its last line
+            last = max((i for i, line in enumerate(lines) if line.strip()), default=len(lines) - 1)
+            return Span(display, last + 1, len(lines[last].rstrip()) + 1)
+        return Span(display, mark.line + 1, mark.column + 1)
+
+    tab = _indenting_tab(lines, problem)
+    if tab is not None:
+        return SpecError.at(Span(display, problem.line + 1, tab + 1), "malformed YAML: a tab cannot indent YAML; "
+                            "use spaces", hint="indent with spaces only, e.g. two per level")
+    if context is not None and exc.context in _FLOW_CONTEXTS and (problem is None or problem.line != context.line):
+        opening = "[" if exc.context == "while parsing a flow sequence" else "{"
+        stopped = "the end of the file" if problem is None or problem.line >= len(lines) else \
+            f"line {problem.line + 1}"
+        return SpecError.at(span(context), f"malformed YAML: this '{opening}' is never closed",
+                            hint=f"YAML read on to {stopped} looking for ',' or '{_CLOSING[opening]}'; "
+                                 f"close it on this line, or check for a missing ','")
+    if context is not None and exc.context == "while scanning a simple key" and context.line < len(lines):
+        word = lines[context.line][context.column:].strip()
+        return SpecError.at(span(context), f"malformed YAML: '{word}' is neither a list item nor a key",
+                            hint=f"a list item starts with '- ' (as in '- {word}'); a key is followed by ':'")
+    return SpecError.at(span(problem or context), f"malformed YAML: {exc.problem or exc.context}")
+
+
+def _flow_text(value: Any) -> str:
+    """A converted value as it would be written in a flow list."""
+    if isinstance(value, list):
+        return "[" + ", ".join(_flow_text(v) for v in value) + "]"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+_FLOW_CONTEXTS = ("while parsing a flow mapping", "while parsing a flow sequence")
+_CLOSING = {"{": "}", "[": "]"}
+
+
+def _indenting_tab(lines: list[str], mark: yaml.Mark | None) -> int | None:
+    """The column (0-based) of a tab in the indentation that the parser stopped at, if there is one."""
+    if mark is None or mark.line >= len(lines):
+        return None
+    line = lines[mark.line]
+    indentation = line[:len(line) - len(line.lstrip(" \t"))]
+    if "\t" in indentation and mark.column <= len(indentation):
+        return indentation.index("\t")
+    return None
 
 
 class _Converter:
@@ -130,6 +193,9 @@ class _Converter:
             )
         if depth > MAX_DEPTH:
             raise SpecError.at(self.span(node), f"nesting deeper than {MAX_DEPTH} levels")
+        if not isinstance(node, yaml.ScalarNode) and node.tag not in _COLLECTION_TAGS:
+            raise SpecError.at(self.span(node), f"YAML tag '{node.tag}' is not allowed in a spec",
+                               hint="specs hold plain numbers, strings, booleans, lists and mappings")
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
@@ -149,7 +215,7 @@ class _Converter:
                                    hint="use 'extends' or 'defaults' to share values")
             key = self.scalar(key_node)
             if not isinstance(key, str):
-                raise SpecError.at(self.span(key_node), f"keys must be names, got {key!r}")
+                raise self.not_a_key(key, key_node, value_node, node, result)
             if key in result:
                 first = result.key_spans[key]
                 raise SpecError.at(self.span(key_node), f"duplicate key '{key}' (first given at line {first.line})")
@@ -158,6 +224,19 @@ class _Converter:
             result.value_spans[key] = self.span(value_node)
         return result
 
+    def not_a_key(self, key: Any, key_node: yaml.Node, value_node: yaml.Node, node: yaml.MappingNode,
+                  previous: Map) -> SpecError:
+        span = self.span(key_node)
+        stray = (node.flow_style and previous and isinstance(value_node, yaml.ScalarNode)
+                 and value_node.tag == "tag:yaml.org,2002:null" and not value_node.value)
+        if not stray:
+            return SpecError.at(span, f"keys must be names, got {key!r}")
+        # `{kernel: 3, 3}`: the ',' ended kernel's value, and the second 3 became a key without one.
+        last = list(previous)[-1]
+        written = key_node.value
+        return SpecError.at(span, f"'{written}' has no value: the ',' before it ended the value of '{last}'",
+                            hint=f"to give a pair, write '{last}: [{_flow_text(previous[last])}, {written}]'")
+
     def scalar(self, node: yaml.Node) -> Any:
         if not isinstance(node, yaml.ScalarNode):
             raise SpecError.at(self.span(node), "expected a plain value here")
@@ -165,6 +244,12 @@ class _Converter:
             raise SpecError.at(self.span(node), f"YAML tag '{node.tag}' is not allowed in a spec",
                                hint="specs hold plain numbers, strings, booleans, lists and mappings")
         try:
-            return self.scalar_loader.construct_object(node)
+            value = self.scalar_loader.construct_object(node)
         except (yaml.YAMLError, ValueError) as exc:
             raise SpecError.at(self.span(node), f"invalid value: {exc}") from None
+        if isinstance(value, float) and not math.isfinite(value):
+            raise SpecError.at(self.span(node), f"{node.value!r} is not a finite number",
+                               hint="every number in a spec is finite")
+        if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
+            raise SpecError.at(self.span(node), "number is too large (more than 10^40)")
+        return value
