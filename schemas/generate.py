@@ -37,6 +37,8 @@ LAYER_NAME = r"^(?!__)(?:[A-Za-z0-9_]|\{[^{}]*\})+$"
 CONTAINERS = ("seq", "repeat")
 
 TOP_LEVEL_DOCS = {
+    "methods": "Extra methods of the network class besides forward, each running the layers from one value "
+               "('from', default the input) to another ('to', default the output): e.g. encode and decode.",
     "archspec": f"Spec format version; only {SPEC_VERSION} exists.",
     "name": "Name of the network: the factory function of the emitted file. A Python identifier; "
             "defaults to the family's name, else the file name.",
@@ -86,6 +88,7 @@ KIND_DOCS = {
     "float": "a number",
     "bool": "true or false",
     "choice": "one of the listed strings",
+    "shape": "a list of sizes, e.g. [32, 7, 7]",
     "str": "a string",
 }
 
@@ -123,6 +126,9 @@ def attr_schema(name: str, attr: Attr) -> dict[str, Any]:
         schema = with_expression({"type": "boolean"})
     elif attr.kind == "choice":
         schema = {"enum": list(attr.choices)}
+    elif attr.kind == "shape":
+        sizes = {"type": "array", "items": {"anyOf": [integer, ref("expression")]}, "minItems": 1}
+        schema = {"anyOf": [sizes, ref("expression")]}
     elif attr.kind == "str":
         schema = {"type": "string"}
     else:
@@ -268,6 +274,10 @@ def top_level() -> dict[str, Any]:
                                                          {"pattern": block_name_pattern(dollar=False)}]}},
         "body": ref("body"),
         "outputs": ref("outputs"),
+        "methods": {"type": "object", "propertyNames": ref("identifier"),
+                    "additionalProperties": {"type": "object", "additionalProperties": False,
+                                             "properties": {"from": {"type": "string", "minLength": 1},
+                                                            "to": {"type": "string", "minLength": 1}}}},
     }
     assert set(properties) == set(TOP_LEVEL_KEYS) == set(TOP_LEVEL_DOCS), "TOP_LEVEL_KEYS changed"
     for key, schema in properties.items():

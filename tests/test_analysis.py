@@ -132,7 +132,7 @@ body:
 """)
     with pytest.raises(SpecError) as error:
         analyse_cost(compile_spec(spec), (3, 64, 64))
-    assert "linear 'fc' expects 8192 input features, got 32768" in error.value.diagnostics[0].message
+    assert "linear 'fc': expects 8192 input features, got 32768" in error.value.diagnostics[0].message
 
 
 def test_huge_networks_are_counted_exactly_and_instantly(tmp_path: Path) -> None:

@@ -16,7 +16,7 @@ expressions, so a class can never build something other than what was analysed.
 from __future__ import annotations
 
 import hashlib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Span, SpecError
@@ -300,17 +300,39 @@ class _FileEmitter:
         _emit_forward(writer, root.inputs, steps, [root.value(o) for o in root.outputs], root.output_keys,
                       reserved=self.reserved,
                       chain="x")
+        for method in self.network.methods:
+            writer.outdent()
+            writer.line()
+            part = _method_steps(steps, method.source, method.target)
+            self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
+            writer.indent()
+            _emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
-                          output_keys: list[str] | None) -> None:
+                          output_keys: list[str] | None, method: str = "forward") -> None:
         returns = _return_type(outputs, output_keys)
         for name in ("Dict", "Tuple"):
             if returns.startswith(name):
                 self.typing.add(name)
         _, var = _forward_names(inputs, self.reserved)
         params = ", ".join(f"{var[name]}: Tensor" for name in inputs)
-        writer.line(f"def forward(self, {params}) -> {returns}:")
+        writer.line(f"def {method}(self, {params}) -> {returns}:")
+
+
+def _method_steps(steps: list[_Step], source: str, target: str) -> list[_Step]:
+    """The statements of forward that lead from `source` (which becomes the method's argument) to `target`."""
+    producers = {step.name: step for step in steps}
+    needed, stack = set(), [target]
+    while stack:
+        name = stack.pop()
+        if name == source or name in needed or name not in producers:
+            continue
+        needed.add(name)
+        stack.extend(value.split("#")[0] for value in producers[name].inputs)
+    renamed = {source: "input"}
+    return [replace(step, inputs=[renamed.get(value, value) for value in step.inputs])
+            for step in steps if step.name in needed]
 
 
 class _StatelessModules:

@@ -106,6 +106,16 @@ class Module:
         return graph
 
 
+@dataclass(frozen=True)
+class Method:
+    """An extra method of the network class: runs the layers from value `source` to value `target`."""
+
+    name: str
+    source: str
+    target: str
+    span: Span
+
+
 @dataclass
 class Network:
     name: str  # the spec name, also the factory function's name
@@ -116,6 +126,7 @@ class Network:
     doc: str = ""
     blocks: dict[str, Any] = field(default_factory=dict)  # BlockDef by name, for code generation
     warnings: list[Any] = field(default_factory=list)  # Diagnostics of severity "warning" from lowering
+    methods: list[Method] = field(default_factory=list)
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
 

@@ -24,8 +24,8 @@ from ..names import attribute_problem
 from ..ops import AUTO, OPS, Op, Shape, ShapeError
 from ..spec.model import ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
 from ..spec.values import bind, evaluate_text, typed_value
-from ..spec.yaml_source import Seq
-from .graph import Module, Network, Node, lint
+from ..spec.yaml_source import Map, Seq
+from .graph import Method, Module, Network, Node, lint
 
 MAX_NODES = 500_000
 MAX_BLOCK_DEPTH = 32
@@ -100,6 +100,7 @@ class _Lowering:
         self.node_count = 0
         self.repeat_steps = 0
         self.repeats: list[Item] = []  # the repeats whose copies are being lowered, innermost last
+        self.input_shape: Shape = ()  # the network's, once read
         self.block_stack: list[str] = []
 
     # ------------------------------------------------------------ network
@@ -111,6 +112,7 @@ class _Lowering:
         except SpecError as error:
             self.diagnostics.extend(error)
             shape = (3, 224, 224)
+        self.input_shape = shape
         root = Module(path="", kind="network", class_name=spec.class_name.value, span=spec.body_span,
                       inputs=["input"], input_shapes=[shape])
         if len(shape) == 3 and shape[-1] in (1, 3, 4) and shape[0] > 4:
@@ -122,11 +124,40 @@ class _Lowering:
         self.body(spec.body, scope, spec.param_env())
         self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
                          spec.outputs.span if spec.outputs else spec.body_span)
+        methods = self.methods(spec, scope)
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
-                          name_span=spec.name.span, class_span=spec.class_name.span)
+                          name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
         choose_inplace(network)
         return network
+
+    def methods(self, spec: ResolvedSpec, scope: _Scope) -> list[Method]:
+        """`methods: {encode: {to: latent}, decode: {from: latent}}`: named parts of forward."""
+        if spec.methods is None:
+            return []
+        raw, span = spec.methods.value, spec.methods.span
+        if not isinstance(raw, Map):
+            self.diagnostics.error(span, "'methods' maps method names to {from: layer, to: layer}")
+            return []
+        root, found = scope.module, []
+        for name, ends in raw.items():
+            key_span = raw.key_span(name)
+            problem = attribute_problem(name) if name != "forward" else "'forward' is the network's own method"
+            if problem or root.node(name) is not None:
+                self.diagnostics.error(key_span, f"invalid method name: {problem or f'{name!r} is a layer name'}")
+                continue
+            if not isinstance(ends, Map) or set(ends) - {"from", "to"}:
+                self.diagnostics.error(raw.value_span(name), f"method '{name}' takes 'from' and 'to' (layer names)")
+                continue
+            try:
+                source = self.reference(ends["from"], scope, ends.value_span("from")) if "from" in ends else "input"
+                outputs = [root.value(o) for o in root.outputs]
+                target = self.reference(ends["to"], scope, ends.value_span("to")) if "to" in ends else outputs[0]
+            except SpecError as error:
+                self.diagnostics.extend(error)
+                continue
+            found.append(Method(name, root.value(source), root.value(target), key_span))
+        return found
 
     def set_outputs(self, module: Module, scope: _Scope, raw: Any, span: Span) -> None:
         if raw is None:
@@ -366,7 +397,7 @@ class _Lowering:
             try:
                 op.link(attrs, producer)
             except ShapeError as error:
-                raise SpecError.at(item.span, f"{op.name} '{_join(scope.module.path, name)}' {error.message}",
+                raise SpecError.at(item.span, error.about(op.name, _join(scope.module.path, name)),
                                    error.hint) from None
         shapes = [scope.module.value_shape(source) for source in inputs]
         if all(shape is not None for shape in shapes):
@@ -417,6 +448,8 @@ class _Lowering:
                 origins[attr_name] = "op default"
                 continue
             try:
+                if attr_name == "padding":
+                    _refuse_padding_mode(op, raw, env, span, attrs.get("kernel"))
                 attrs[attr_name] = typed_value(raw, attr.kind, env, span, f"'{attr_name}' of {op.name}",
                                                attr.minimum, attr.maximum)
                 if attr.choices and attrs[attr_name] not in attr.choices:
@@ -439,7 +472,18 @@ class _Lowering:
             return op.infer(node.attrs, shapes)
         except ShapeError as error:
             path = _join(scope.module.path, node.name)
-            raise SpecError.at(node.span, f"{op.name} '{path}' {error.message}", error.hint) from None
+            if error.rank == 3 and len(self.input_shape) not in (1, 3) and shapes[0] == self.input_shape:
+                raise self.input_not_a_feature_map(f"{op.name} '{path}' (line {node.span.line})") from None
+            raise SpecError.at(node.span, error.about(op.name, path), error.hint) from None
+
+    def input_not_a_feature_map(self, reader: str) -> SpecError:
+        """A feature-map op reads the network's input, whose shape no op could have made one: the mistake is
+        the `input` (a greyscale [28, 28]), so that is where the error points."""
+        shape = list(self.input_shape)
+        hint = f"{reader} reads it as a feature map"
+        if len(shape) == 2:
+            hint += f"; an image with one channel is [1, {shape[0]}, {shape[1]}]"
+        return SpecError.at(self.spec.input.span, f"'input' must be [channels, height, width], got {shape}", hint)
 
     # ------------------------------------------------------------ containers
 
@@ -621,6 +665,22 @@ def _has_params(op: Op) -> bool:
     return any(a.inferred for a in op.attrs.values())
 
 
+def _refuse_padding_mode(op: Op, raw: Any, env: Mapping[str, Any], span: Span, kernel: Any) -> None:
+    """PyTorch's `padding='same'` and `'valid'`: archspec takes a number of pixels, so say which."""
+    mode = raw.strip() if isinstance(raw, str) else None
+    if mode not in ("same", "valid") or mode in env:
+        return
+    if mode == "valid":
+        hint = "'valid' padding is padding: 0, the default"
+    elif isinstance(kernel, tuple) and all(k % 2 for k in kernel):
+        size = kernel[0] // 2 if kernel[0] == kernel[1] else f"[{kernel[0] // 2}, {kernel[1] // 2}]"
+        hint = f"padding: {size} keeps the input's size for a {kernel[0]}x{kernel[1]} kernel at stride 1"
+    else:
+        hint = "padding: kernel // 2 keeps the input's size for an odd kernel at stride 1"
+    raise SpecError.at(span, f"'padding' of {op.name} must be an integer or a pair [h, w]; "
+                             f"'{mode}' padding is not supported", hint)
+
+
 def _normalise_default(kind: str, value: Any) -> Any:
     if kind == "pair" and isinstance(value, int):
         return (value, value)
@@ -640,8 +700,8 @@ def _walk(items: list[Item]):
 # ------------------------------------------------------------ in-place activations
 
 # Ops whose output autograd does not keep, so an in-place activation may overwrite it.
-_OVERWRITABLE = {"conv", "bn", "linear", "add", "concat", "maxpool", "avgpool", "adaptive_avgpool",
-                 "adaptive_maxpool"}
+_OVERWRITABLE = {"conv", "conv_transpose", "bn", "linear", "add", "concat", "maxpool", "avgpool",
+                 "adaptive_avgpool", "adaptive_maxpool"}
 
 
 def choose_inplace(network: Network) -> None:

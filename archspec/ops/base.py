@@ -32,6 +32,10 @@ class ShapeError(Exception):
         self.hint = hint
         self.rank = rank  # the rank the op needs, when that is the problem (see `require_rank`)
 
+    def about(self, op: str, path: str) -> str:
+        """The message with the layer it is about: "conv 'layer1.0.conv1': expects 64 input channels, got 32"."""
+        return f"{op} '{path}': {self.message}"
+
 
 @dataclass(frozen=True)
 class Attr:

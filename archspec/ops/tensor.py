@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Reads, Shape, call, prod, register, whole_axis
+from .base import Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, prod, register, require_rank, whole_axis
 
 
 class _Passthrough(Op):
@@ -72,3 +72,25 @@ class Identity(_Passthrough):
 
     def emit(self, args: CodeArgs) -> str:
         return "nn.Identity()"
+
+
+@register
+class Unflatten(_Passthrough):
+    name = "unflatten"
+    group = "reshape"
+    channels = "none"  # set by its `shape`, which code generation reads from the instances
+    summary = "turns a vector of features back into a feature map (nn.Unflatten)"
+    attrs = {"shape": Attr("shape", minimum=1, doc="the feature map's [channels, height, width]")}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        (features,) = require_rank(inputs, 1, "unflatten")
+        if prod(attrs["shape"]) != features:
+            raise ShapeError(f"cannot arrange {features} features as {'x'.join(map(str, attrs['shape']))}",
+                             hint=f"the shape's product must be {features}")
+        return tuple(attrs["shape"])
+
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
+        return "pointwise"  # every element still sees what the vector saw: the whole flattened input
+
+    def emit(self, args: CodeArgs) -> str:
+        return call("nn.Unflatten", ["1", args.src("shape")], [])

@@ -73,7 +73,7 @@ def _infer_op(node, inputs: list[Shape], path: str, diagnostics: Diagnostics) ->
         return OPS[node.op].infer(node.attrs, inputs)
     except ShapeError as error:
         got = " and ".join(fmt_shape(s) for s in inputs)
-        diagnostics.error(node.span, f"{node.op} '{path}' {error.message} (input {got})", error.hint)
+        diagnostics.error(node.span, f"{error.about(node.op, path)} (input {got})", error.hint)
         return None
 
 

@@ -88,6 +88,7 @@ class ResolvedSpec:
     body: list[Item]
     body_span: Span
     outputs: Value | None
+    methods: Value | None  # extra methods of the network class: name -> {from, to}
     files: list[str]  # every file read, in order
 
     def param_env(self) -> Env:
