@@ -33,8 +33,9 @@ DOC_END = "<!-- op-table:end -->"
 IDENTIFIER = "[A-Za-z_][A-Za-z0-9_]*"
 # A layer name: identifier characters and `{expression}` parts, not starting with "__". Whether the
 # interpolated result is an identifier (or, inside a seq, a number) only the compiler can tell.
-LAYER_NAME = r"^(?!__)(?:[A-Za-z0-9_]|\{[^{}]*\})+$"
-CONTAINERS = ("seq", "repeat")
+# A name, or `list.index` / `dict.key` for a member of an nn.ModuleList / nn.ModuleDict.
+LAYER_NAME = r"^(?!__)(?:[A-Za-z0-9_]|\{[^{}]*\})+(?:\.(?:[A-Za-z0-9_]|\{[^{}]*\})+)?$"
+from archspec.spec.model import CONTAINERS  # noqa: E402
 
 TOP_LEVEL_DOCS = {
     "methods": "Extra methods of the network class besides forward, each running the layers from one value "
@@ -208,6 +209,21 @@ def seq_item() -> dict[str, Any]:
                            "Unnamed layers are numbered 0, 1, 2 …"}
 
 
+def group_item() -> dict[str, Any]:
+    properties = {key: schema for key, schema in item_properties().items() if key != "share"}
+    properties.update({
+        "class": {**ref("identifier"), "description": "Class name of the group's nn.Module (default: from its name)."},
+        "inputs": {"anyOf": [ref("identifier"), {"type": "array", "items": ref("identifier"), "minItems": 1}],
+                   "description": "Names of the group's inputs, read from 'from' in order (default: input)."},
+        "outputs": {**ref("outputs"), "description": "What the group returns; a mapping gives several outputs, "
+                                                     "read as group.key."},
+        "body": ref("body"),
+    })
+    return {"type": "object", "required": ["body"], "additionalProperties": False, "properties": properties,
+            "description": "A named sub-network in place, emitted as its own class: the enclosing parameters, "
+                           "any graph, several outputs."}
+
+
 def repeat_item() -> dict[str, Any]:
     properties = {key: schema for key, schema in item_properties().items() if key != "share"}
     properties["from"] = {**properties["from"], "description": "Input of a named repeat (its nn.Sequential)."}
@@ -292,7 +308,7 @@ def schema() -> dict[str, Any]:
                   "description": "An op, a block, or '$param' naming a block, with no attributes."}
     item_mapping = {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
                     "properties": {**{name: ref(f"op_{name}") for name in OPS},
-                                   "seq": ref("seq"), "repeat": ref("repeat")},
+                                   "seq": ref("seq"), "repeat": ref("repeat"), "group": ref("group")},
                     "patternProperties": {block_name_pattern(dollar=True): ref("block_item")},
                     "description": "One key, the op, block or container, mapping to its attributes."}
     defs: dict[str, Any] = {
@@ -312,6 +328,7 @@ def schema() -> dict[str, Any]:
         "item": {"anyOf": [item_names, item_mapping]},
         "seq": seq_item(),
         "repeat": repeat_item(),
+        "group": group_item(),
         "block": block_definition(),
         "block_item": block_item(),
     }

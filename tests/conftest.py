@@ -18,8 +18,16 @@ ACCEPT = os.environ.get("ARCHSPEC_ACCEPT") == "1"
 
 
 def shipped_specs() -> dict[str, Path]:
-    """Every shipped spec by model name (the file's stem)."""
-    return {path.stem: path for path in sorted(SPECS.rglob("*.yaml"))}
+    """Every shipped network spec by model name (the file's stem); block libraries (files with `blocks` and
+    neither a `body` nor `extends`, such as the FPN's) define no network of their own."""
+    import yaml
+
+    found = {}
+    for path in sorted(SPECS.rglob("*.yaml")):
+        document = yaml.safe_load(path.read_text())
+        if "body" in document or "extends" in document:
+            found[path.stem] = path
+    return found
 
 
 def import_file(path: Path, name: str) -> ModuleType:

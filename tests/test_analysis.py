@@ -50,15 +50,16 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
 
 
 def accepted_near(network, sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
-    """Each size, or the nearest larger one the network takes (the original U-Net takes few)."""
+    """Each size, or the nearest larger one the network takes (the original U-Net takes few); a network
+    fixed to one input size (an autoencoder with linear layers) gets its own size."""
     from archspec.passes.shapes import accepts, nearest_accepted
 
     channels, found = network.input_shape[0], []
     for height, width in sizes:
         shape = (channels, height, width)
         if not accepts(network, shape):
-            shape = nearest_accepted(network, shape)[1]
-        found.append(shape[1:])
+            shape = nearest_accepted(network, shape)[1] or network.input_shape
+        found.append(tuple(shape[1:]))
     return found
 
 
@@ -224,12 +225,26 @@ def _linearised(model):
     return model.double().eval()
 
 
+def _sees_whole_input(node) -> bool:
+    from archspec.ops import OPS
+
+    if node.child is not None:
+        return any(_sees_whole_input(inner) for inner in node.child.nodes)
+    return OPS[node.op].whole_input
+
+
 def _stage_names(network) -> list[str]:
-    """Every named top-level layer whose output is a feature map and whose field is a window."""
+    """Every named top-level layer whose output is a feature map and whose field is a window; for a layer
+    with several outputs (a feature pyramid), each of them as `layer.key`."""
     from archspec.ops import OPS
 
     names = []
     for node in network.root.nodes:
+        if _sees_whole_input(node):
+            break  # from here on every field is the whole input (and the linearised layers cannot run)
+        if node.child is not None and len(node.child.outputs) > 1:
+            names += [f"{node.name}.{key}" for key in node.child.output_names()]
+            continue
         if node.shape is None or len(node.shape) != 3:
             continue
         if not node.is_call and OPS[node.op].whole_input:
@@ -247,7 +262,10 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     model = _linearised(model)
     fields = receptive_fields(network)
     stages = _stage_names(network)
-    assert stages, name
+    if not stages:  # an autoencoder: its named stages come after a linear layer, which sees everything
+        _, height, width = network.input_shape
+        assert all(fields.of(n.name).size >= (height, width) for n in network.root.nodes if n.shape), name
+        return
     largest = max(max(fields.of(s).size) for s in stages)
     side = -(-(largest + 64) // 32) * 32  # room on both sides so no border clips the centre unit's field
     side = accepted_near(network, [(side, side)])[0][0]
@@ -261,15 +279,18 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     class Enough(Exception):
         """Raised after the last stage: the single-channel layers cannot feed the classifier."""
 
-    def keep(stage):
+    def keep(layer):
         def hook(module, inputs, output):
-            outputs[stage] = output[0] if isinstance(output, tuple) else output  # a pool with its indices
-            if len(outputs) == len(stages):
+            if isinstance(output, dict):  # several outputs: each is a stage of its own
+                outputs.update({f"{layer}.{key}": value for key, value in output.items()})
+            else:
+                outputs[layer] = output[0] if isinstance(output, tuple) else output  # a pool with its indices
+            if set(stages) <= set(outputs):
                 raise Enough
         return hook
 
-    for stage in stages:
-        getattr(model, stage).register_forward_hook(keep(stage))
+    for layer in dict.fromkeys(stage.split(".")[0] for stage in stages):
+        getattr(model, layer).register_forward_hook(keep(layer))
     image = torch.ones(1, channels, side, side, dtype=torch.float64, requires_grad=True)
     with pytest.raises(Enough):
         model(image)

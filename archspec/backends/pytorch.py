@@ -78,15 +78,20 @@ class _Step:
     template: str  # with {0}, {1} … for the inputs
     optional: str | None = None  # attribute of an optional submodule: runs only when it is not None
     indices: bool = False  # also returns max-pool indices, read by unpooling as "<name>#indices"
+    keys: list[str] | None = None  # several outputs, read as "<name>.<key>": a dict (keyed) or a tuple
+    keyed: bool = False
 
 
 def _make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
-               optional: str | None = None) -> _Step:
-    """A forward statement; an unpooling reads its max-pool's indices rather than its values."""
+               optional: str | None = None, child: Module | None = None) -> _Step:
+    """A forward statement; an unpooling reads its max-pool's indices rather than its values, and a layer
+    with several outputs returns them in a dict (named outputs) or a tuple."""
     inputs = list(inputs)
     if op is not None and op.reads_indices is not None:
         inputs[op.reads_indices] += "#indices"
-    return _Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")))
+    several = child is not None and len(child.outputs) > 1
+    return _Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")),
+                 keys=child.output_names() if several else None, keyed=several and child.output_keys is not None)
 
 
 def _forward_names(inputs: list[str], reserved: frozenset[str]) -> tuple[Namespace, dict[str, str]]:
@@ -99,23 +104,33 @@ def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], out
                   output_keys: list[str] | None, chain: str, reserved: frozenset[str]) -> None:
     """Write a forward body: straight-line statements, the running value in one variable where possible."""
     names, var = _forward_names(inputs, reserved)
+    several = {step.name: step for step in steps if step.keys}
     last_use: dict[str, int] = {}
     readers: dict[str, set[int]] = {}
     for index, step in enumerate(steps):
         for source in step.inputs:
+            source = _holder(source, several)
             last_use[source] = index
             readers.setdefault(source, set()).add(index)
     for name in outputs:
-        last_use[name] = len(steps)
+        last_use[_holder(name, several)] = len(steps)
+
+    def value(name: str) -> str:
+        """The expression of a value: its variable, or one output of a layer with several."""
+        if name in var or _holder(name, several) == name:
+            return var[name]
+        head, key = name.rsplit(".", 1)
+        return f"{var[head]}[{key!r}]" if several[head].keyed else f"{var[head]}[{int(key)}]"
+
     single_input = len(inputs) == 1 and readers.get(inputs[0], set()) <= {0} and inputs[0] not in outputs
     chain_var = var[inputs[0]] if single_input else names.claim(chain)
     holder = inputs[0] if single_input else None
     for index, step in enumerate(steps):
-        arguments = [var[source] for source in step.inputs]
+        arguments = [value(source) for source in step.inputs]
         # The running variable may hold this value until its last reader if no statement in between
         # would overwrite it (optional submodules write a variable of their own).
         between = steps[index + 1:last_use.get(step.name, index + 1)]
-        adjacent_only = all(other.optional for other in between) and step.name not in outputs
+        adjacent_only = all(other.optional for other in between) and step.name not in outputs and not step.keys
         is_final = outputs == [step.name] and index == len(steps) - 1
         holder_dead = holder is None or last_use.get(holder, -1) <= index
         if step.optional is None and holder_dead and (adjacent_only or is_final):
@@ -135,13 +150,24 @@ def _emit_forward(writer: LineWriter, inputs: list[str], steps: list[_Step], out
             writer.outdent()
         else:
             writer.line(f"{target} = {call}")
-    if output_keys:
-        pairs = ", ".join(f"{key!r}: {var[name]}" for key, name in zip(output_keys, outputs))
+    whole = {_holder(name, several) for name in outputs}
+    if len(whole) == 1 and (head := whole.pop()) in several and outputs == [
+            f"{head}.{key}" for key in several[head].keys] and (output_keys or None) == (
+            several[head].keys if several[head].keyed else None):
+        writer.line(f"return {var[head]}")  # all the outputs of one layer, as it returned them
+    elif output_keys:
+        pairs = ", ".join(f"{key!r}: {value(name)}" for key, name in zip(output_keys, outputs))
         writer.line(f"return {{{pairs}}}")
     elif len(outputs) == 1:
-        writer.line(f"return {var[outputs[0]]}")
+        writer.line(f"return {value(outputs[0])}")
     else:
-        writer.line(f"return {', '.join(var[name] for name in outputs)}")
+        writer.line(f"return {', '.join(value(name) for name in outputs)}")
+
+
+def _holder(name: str, several: dict[str, "_Step"]) -> str:
+    """The layer whose variable holds a value: `fpn` for `fpn.0` when fpn has several outputs."""
+    head = name.rsplit(".", 1)[0]
+    return head if "." in name and head in several else name
 
 
 def _return_type(outputs: list[str], output_keys: list[str] | None) -> str:
@@ -158,7 +184,15 @@ def _call_template(op: Op, attribute: str, args: CodeArgs) -> str:
 
 
 def _module_call(attribute: str, inputs: int) -> str:
-    return f"self.{attribute}({', '.join(f'{{{i}}}' for i in range(inputs))})"
+    return f"self.{_attribute_ref(attribute)}({', '.join(f'{{{i}}}' for i in range(inputs))})"
+
+
+def _attribute_ref(name: str) -> str:
+    """`inner_blocks.3` is element 3 of the nn.ModuleList `inner_blocks`; `heads.cls` a ModuleDict entry."""
+    if "." not in name:
+        return name
+    head, key = name.split(".", 1)
+    return f"{head}[{key}]" if key.isdigit() else f"{head}[{key!r}]"
 
 
 # ---------------------------------------------------------------- the file
@@ -246,6 +280,9 @@ class _FileEmitter:
             child = node.child
             if child.kind == "sequential":
                 return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
+            if child.kind == "group":
+                self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
+                return f"{child.class_name}()"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
         args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
@@ -264,19 +301,23 @@ class _FileEmitter:
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        root = self.network.root
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods)
+
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = ()) -> str:
+        """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
-        writer.line(f"class {root.class_name}(nn.Module):")
+        writer.line(f"class {module.class_name}(nn.Module):")
         writer.indent()
-        if self.network.doc:
-            writer.line(f'"""{_docstring(self.network.doc)}"""')
+        if doc:
+            writer.line(f'"""{_docstring(doc)}"""')
             writer.line()
         writer.line("def __init__(self) -> None:")
         writer.indent()
         writer.line("super().__init__()")
         steps = []
         reuse = _StatelessModules()
-        for node in root.nodes:
+        lists = _ModuleLists()
+        for node in module.nodes:
             op = OPS.get(node.op)
             owns_module = node.is_call or op.module
             attribute = node.shares or node.name
@@ -284,7 +325,7 @@ class _FileEmitter:
                 construct = self.concrete_construct(node)
                 attribute = reuse.attribute(node.item, op, node.name, construct)
                 if attribute == node.name:
-                    writer.block(f"self.{node.name} = {construct}")
+                    lists.assign(writer, node.name, construct)
             if node.is_call:
                 template = _module_call(attribute, len(node.inputs))
             else:
@@ -292,15 +333,16 @@ class _FileEmitter:
                                 {k: ex.python_literal(v) for k, v in node.attrs.items()})
                 template = _call_template(op, attribute, args)
                 self.use_helper(op)
-            steps.append(_make_step(node.name, op, [root.value(s) for s in node.inputs], template, node.attrs))
+            steps.append(_make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
+                                    child=node.child))
+        lists.finish(writer)
         writer.outdent()
         writer.line()
-        self.forward_signature(writer, root.inputs, root.outputs, root.output_keys)
+        outputs = [module.value(o) for o in module.outputs]
+        self.forward_signature(writer, module.inputs, outputs, module.output_keys)
         writer.indent()
-        _emit_forward(writer, root.inputs, steps, [root.value(o) for o in root.outputs], root.output_keys,
-                      reserved=self.reserved,
-                      chain="x")
-        for method in self.network.methods:
+        _emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved, chain="x")
+        for method in methods:
             writer.outdent()
             writer.line()
             part = _method_steps(steps, method.source, method.target)
@@ -333,6 +375,46 @@ def _method_steps(steps: list[_Step], source: str, target: str) -> list[_Step]:
     renamed = {source: "input"}
     return [replace(step, inputs=[renamed.get(value, value) for value in step.inputs])
             for step in steps if step.name in needed]
+
+
+_LIST_MARK = "\0module list "
+
+
+class _ModuleLists:
+    """Layers named `list.index` share one nn.ModuleList attribute (`list.key`: an nn.ModuleDict), written
+    where its first member is and ordered by index, as torchvision's FPN keeps `inner_blocks`."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, dict[str, str]] = {}
+
+    def assign(self, writer: LineWriter, name: str, construct: str) -> None:
+        if "." not in name:
+            writer.block(f"self.{name} = {construct}")
+            return
+        head, key = name.split(".", 1)
+        if head not in self.members:
+            self.members[head] = {}
+            writer.line(_LIST_MARK + head)
+        self.members[head][key] = construct
+
+    def finish(self, writer: LineWriter) -> None:
+        lines = []
+        for line in writer.lines:
+            if _LIST_MARK not in line:
+                lines.append(line)
+                continue
+            indent, head = line.split(_LIST_MARK)
+            text = f"self.{head} = {self.container(self.members[head])}"
+            lines.extend(indent + part for part in text.split("\n"))
+        writer.lines = lines
+
+    @staticmethod
+    def container(members: dict[str, str]) -> str:
+        if sorted(members) == sorted(map(str, range(len(members)))) and all(k.isdigit() for k in members):
+            items = [members[str(index)] for index in range(len(members))]
+            return call_lines("nn.ModuleList", [call_lines("", items, brackets="[]")])
+        pairs = [f"{key!r}: {construct}" for key, construct in members.items()]
+        return call_lines("nn.ModuleDict", [call_lines("", pairs, brackets="{}")])
 
 
 class _StatelessModules:
@@ -422,6 +504,7 @@ class _BlockClass:
         self.rename = {p: self.names.claim(p) for p in ["in_channels", *block.params]}
         self.uses_in_channels = False
         self.reuse = _StatelessModules()
+        self.lists = _ModuleLists()
 
     # ------------------------------------------------------------ instances
 
@@ -453,6 +536,7 @@ class _BlockClass:
         steps = []
         for item in block.body:
             steps.append(self.item(item, init, channels))
+        self.lists.finish(init)
         writer = LineWriter()
         writer.line(f"class {block.class_name}(nn.Module):")
         writer.indent()
@@ -464,9 +548,10 @@ class _BlockClass:
         writer.line()
         instance = self.instances[0] if self.instances else None
         outputs = self.outputs(instance)
-        self.emitter.forward_signature(writer, block.inputs, outputs, None)
+        keys = instance.output_keys if instance is not None else None
+        self.emitter.forward_signature(writer, block.inputs, outputs, keys)
         writer.indent()
-        _emit_forward(writer, block.inputs, steps, outputs, None, chain="out", reserved=self.emitter.reserved)
+        _emit_forward(writer, block.inputs, steps, outputs, keys, chain="out", reserved=self.emitter.reserved)
         return writer.source()
 
     def signature(self) -> list[str]:
@@ -514,7 +599,9 @@ class _BlockClass:
                 return _make_step(name, op, inputs, _module_call(attribute, len(inputs)), attrs)
         if construct is not None:
             if condition is None:
-                init.block(f"self.{name} = {construct}")
+                self.lists.assign(init, name, construct)
+            elif "." in name:
+                raise _codegen_error(item.span, "a layer of a module list cannot depend on the block's parameters")
             else:
                 self.emitter.typing.add("Optional")
                 init.line(f"self.{name}: Optional[nn.Module] = None")
@@ -525,7 +612,9 @@ class _BlockClass:
         elif condition is not None:
             raise _codegen_error(item.span, "'if' with a condition on the block's parameters needs a layer "
                                  "with a module (not a merge or flatten)")
-        return _make_step(name, op, inputs, template, attrs, optional=name if condition is not None else None)
+        child = nodes[0].child if nodes else None
+        return _make_step(name, op, inputs, template, attrs, optional=name if condition is not None else None,
+                          child=child)
 
     def nodes_for(self, item: Item) -> list[Node]:
         found = self.by_item.get(id(item), [])
@@ -590,7 +679,7 @@ class _BlockClass:
                     construct = self.module_form_of(child)
                 sub["input"] = out
                 children.append((child_name, construct))
-            return self.emitter.sequential(children), sub["input"], f"self.{name}({{0}})"
+            return self.emitter.sequential(children), sub["input"], _module_call(name, 1)
         if item.kind == "block":
             return self.nested_block(item, nodes, in_channels, name)
         op = OPS[item.op]
@@ -626,7 +715,8 @@ class _BlockClass:
                 if len(agreed) > 1:
                     unverified.add(attr_name)
                 raw, span = (agreed.pop() if len(agreed) == 1 else attr.default), item.span
-            exprs[attr_name] = ex.Const(0, raw) if raw is AUTO else self.expression(raw, span)
+            literal = raw is AUTO or attr.kind in ("str", "choice")  # names, not expressions
+            exprs[attr_name] = ex.Const(0, raw) if literal else self.expression(raw, span)
         exprs = op.resolve_auto(exprs)
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}

@@ -61,6 +61,9 @@ def _walk(graph: FlatGraph, module: Module, prefix: str, env: dict[str, str], ow
             output = child_env[child.value(child.outputs[0])] if child.outputs else inputs[0]
             graph.containers[path] = output
             env[node.name] = output
+            if len(child.outputs) > 1:
+                for key, name in zip(child.output_names(), child.outputs):
+                    env[f"{node.name}.{key}"] = graph.containers[f"{path}.{key}"] = child_env[child.value(name)]
         else:
             graph.leaves.append(Leaf(path, node, inputs, owner and node.shares is None, node_stage,
                                      block or node_stage))

@@ -83,7 +83,30 @@ class Module:
         if name in self.inputs:
             return self.input_shapes[self.inputs.index(name)] if self.input_shapes else None
         node = self.node(name)
+        if node is None:
+            found = self.output_of(name)
+            if found is not None:
+                node, key = found
+                return node.child.value_shape(node.child.outputs[node.child.output_names().index(key)])
         return node.shape if node else None
+
+    def output_names(self) -> list[str]:
+        """Keys of the outputs: the mapping's keys, or positions "0", "1", … for a list."""
+        return self.output_keys or [str(index) for index in range(len(self.outputs))]
+
+    def output_of(self, name: str) -> "tuple[Node, str] | None":
+        """For `head.key`, naming one output of a layer with several: (that layer's node, key)."""
+        if "." not in name:
+            return None
+        head, key = name.rsplit(".", 1)
+        node = self.node(self.value(head))
+        if node is None or node.child is None or len(node.child.outputs) < 2:
+            return None
+        return (node, key) if key in node.child.output_names() else None
+
+    def is_multi(self, name: str) -> bool:
+        node = self.node(self.value(name))
+        return node is not None and node.child is not None and len(node.child.outputs) > 1
 
     def output_shapes(self) -> list[Shape | None]:
         return [self.value_shape(name) for name in self.outputs]
@@ -157,11 +180,12 @@ def lint(network: Network) -> list[str]:
             if node.is_call and node.child is None:
                 problems.append(f"{where}.{node.name}: call without a module")
             for source in node.inputs:
-                if module.value(source) not in seen:
+                defined = module.value(source) in seen or (module.output_of(source) or (None,))[0] is not None
+                if not defined:
                     problems.append(f"{where}.{node.name}: input '{source}' is not defined before it")
             seen.add(node.name)
         for output in module.outputs:
-            if module.value(output) not in seen:
+            if module.value(output) not in seen and module.output_of(output) is None:
                 problems.append(f"{where}: output '{output}' is not defined")
         # Every input defined before use means the node order is topological: no cycle is possible.
     return problems

@@ -20,9 +20,9 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
-from ..names import attribute_problem
+from ..names import attribute_problem, is_python_name
 from ..ops import AUTO, OPS, Op, Shape, ShapeError
-from ..spec.model import ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
+from ..spec.model import CONTAINERS, ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
 from ..spec.values import bind, evaluate_text, typed_value
 from ..spec.yaml_source import Map, Seq
 from .graph import Method, Module, Network, Node, lint
@@ -160,32 +160,39 @@ class _Lowering:
         return found
 
     def set_outputs(self, module: Module, scope: _Scope, raw: Any, span: Span) -> None:
+        """What a network, block or group returns: a name, a list (a tuple), or a mapping (a dict). Naming a
+        layer with several outputs returns all of them, with its keys."""
         if raw is None:
-            module.outputs = [scope.current] if scope.current else []
-            last = module.node(module.value(scope.current)) if scope.current else None
-            if last is not None:
-                try:
-                    self.check_single_output(last, span)
-                except SpecError as error:
-                    self.diagnostics.extend(error)
-            return
+            raw = scope.current
+            if raw is None:
+                module.outputs = []
+                return
         if isinstance(raw, str):
             refs, keys = [raw], None
         elif isinstance(raw, list) and all(isinstance(r, str) for r in raw) and raw:
             refs, keys = list(raw), None
         elif isinstance(raw, dict) and all(isinstance(r, str) for r in raw.values()) and raw:
-            refs, keys = list(raw.values()), list(raw)
+            refs, keys = list(raw.values()), [str(k) for k in raw]
         else:
             self.diagnostics.error(span, "'outputs' is a name, a list of names, or a mapping of output names "
                                    "to layer names")
             module.outputs = [scope.current] if scope.current else []
             return
-        outputs = []
-        for ref in refs:
+        outputs, kept = [], []
+        for ref, key in zip(refs, keys or refs):
             try:
                 outputs.append(self.reference(ref, scope, span))
+                kept.append(key)
             except SpecError as error:
                 self.diagnostics.extend(error)
+        keys = kept if keys else None  # a key per output that resolved, so the two lists stay aligned
+        if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
+            node = module.node(module.value(outputs[0]))
+            keys = node.child.output_keys
+            outputs = [f"{outputs[0]}.{key}" for key in node.child.output_names()]
+        elif any(module.is_multi(name) for name in outputs):
+            self.diagnostics.error(span, "an output that has several outputs itself must be the only one",
+                                   hint="name its outputs one by one, e.g. fpn.0")
         module.outputs, module.output_keys = outputs, keys
 
     # ------------------------------------------------------------ bodies and items
@@ -237,6 +244,8 @@ class _Lowering:
             node = self.op_node(item, scope, env, name, inputs)
         elif item.kind == "seq":
             node = self.seq_node(item, scope, env, name, inputs)
+        elif item.kind == "group":
+            node = self.group_node(item, scope, env, name, inputs)
         else:
             node = self.block_node(item, scope, env, name, inputs)
         scope.module.add(node)
@@ -285,7 +294,7 @@ class _Lowering:
         if not isinstance(item.name, (str, int)) or isinstance(item.name, bool):
             raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
         name = self.interpolate(str(item.name), env, span)
-        problem = None if (scope.sequential and name.isascii() and name.isdigit()) else attribute_problem(name)
+        problem = None if (scope.sequential and name.isascii() and name.isdigit()) else _name_problem(name, scope)
         if name == PREVIOUS:
             problem = "'_' stands for the previous layer's output in 'from'"
         if problem:
@@ -336,9 +345,9 @@ class _Lowering:
             if scope.current is None:
                 raise SpecError.at(item.span, "this layer has no input", hint="add 'from: <name>'")
             previous = scope.module.node(scope.module.value(scope.current))
-            if previous is not None:
+            if previous is not None and item.kind not in ("block", "group"):
                 self.check_single_output(previous, item.span)
-            return [scope.current]
+            return self.expand([scope.current], item, scope)
         if scope.sequential:
             raise SpecError.at(span, "inside a 'seq' each layer reads the previous one; 'from' is not allowed",
                                hint="define a block for layers that branch or merge")
@@ -354,14 +363,17 @@ class _Lowering:
                 resolved.append(self.reference(scope.current, scope, ref_span))
             else:
                 resolved.append(self.reference(self.interpolate(ref, env, ref_span), scope, ref_span))
-        return resolved
+        if item.kind not in ("block", "group"):
+            for ref, ref_span in zip(resolved, spans):
+                node = scope.module.node(scope.module.value(ref))
+                if node is not None:
+                    self.check_single_output(node, ref_span)
+        return self.expand(resolved, item, scope)
 
     def reference(self, ref: str, scope: _Scope, span: Span) -> str:
         module = scope.module
         node = module.node(ref)
-        if node is not None:
-            self.check_single_output(node, span)
-        if ref in module.inputs or node is not None or ref in module.aliases:
+        if ref in module.inputs or node is not None or ref in module.aliases or module.output_of(ref):
             return ref
         later = self.defined_later(ref, scope)
         if later:
@@ -370,6 +382,19 @@ class _Lowering:
         known = list(module.inputs) + [n.name for n in module.nodes] + list(module.aliases)
         raise SpecError.at(span, f"unknown layer '{ref}'", did_you_mean(ref, known) or
                            (f"names defined so far: {', '.join(known[-8:])}" if known else None))
+
+    def expand(self, refs: list[str], item: Item, scope: _Scope) -> list[str]:
+        """A block or group reading a layer with several outputs receives all of them, in order."""
+        if item.kind not in ("block", "group"):
+            return refs
+        expanded = []
+        for ref in refs:
+            node = scope.module.node(scope.module.value(ref))
+            if scope.module.is_multi(ref):
+                expanded += [f"{ref}.{key}" for key in node.child.output_names()]
+            else:
+                expanded.append(ref)
+        return expanded
 
     def check_single_output(self, node: Node, span: Span) -> None:
         if node.is_call and node.child is not None and len(node.child.outputs) > 1:
@@ -474,7 +499,11 @@ class _Lowering:
             path = _join(scope.module.path, node.name)
             if error.rank == 3 and len(self.input_shape) not in (1, 3) and shapes[0] == self.input_shape:
                 raise self.input_not_a_feature_map(f"{op.name} '{path}' (line {node.span.line})") from None
-            raise SpecError.at(node.span, error.about(op.name, path), error.hint) from None
+            message = error.about(op.name, path)
+            if len(node.inputs) > 1:  # a merge: say which tensors disagree
+                message += " (" + ", ".join(f"'{source}' is {'x'.join(map(str, shape))}"
+                                            for source, shape in zip(node.inputs, shapes)) + ")"
+            raise SpecError.at(node.span, message, error.hint) from None
 
     def input_not_a_feature_map(self, reader: str) -> SpecError:
         """A feature-map op reads the network's input, whose shape no op could have made one: the mistake is
@@ -567,13 +596,33 @@ class _Lowering:
         self.set_outputs(child, inner, block.outputs, block.outputs_span or block.span)
         return self.finish_container(item, child, name, inputs)
 
+    def group_node(self, item: Item, scope: _Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
+        """A named sub-network written in place: the enclosing parameters, its own class, several outputs."""
+        class_name = item.attrs.get("class", _camel(name))
+        if not isinstance(class_name, str) or not is_python_name(class_name):
+            raise SpecError.at(item.attrs.value_span("class"), f"class name {class_name!r} is not a valid identifier")
+        names = item.attrs.get("inputs", ["input"])
+        names = [names] if isinstance(names, str) else names
+        if not isinstance(names, list) or not all(isinstance(n, str) and is_python_name(n) for n in names) or \
+                len(set(names)) != len(names):
+            raise SpecError.at(item.attrs.value_span("inputs"), "'inputs' is a list of distinct input names")
+        if len(inputs) != len(names):
+            raise SpecError.at(item.span, f"group '{name}' takes {len(names)} input(s) ({', '.join(names)}), "
+                               f"got {len(inputs)}")
+        child = Module(path=_join(scope.module.path, name), kind="group", class_name=class_name, span=item.span,
+                       inputs=list(names), input_shapes=[scope.module.value_shape(i) for i in inputs])
+        inner = _Scope(module=child, defaults=scope.defaults, sequential=False, block=scope.block, current=names[0])
+        self.body(item.body, inner, env)
+        self.set_outputs(child, inner, item.attrs.get("outputs"), item.attrs.value_span("outputs"))
+        return self.finish_container(item, child, name, inputs)
+
     def block_def(self, item: Item, env: Mapping[str, Any]) -> BlockDef:
         name = item.op
         if name.startswith("$"):
             return self.chosen_block(item, env)
         block = self.spec.blocks.get(name)
         if block is None:
-            known = list(OPS) + list(self.spec.blocks) + ["seq", "repeat"]
+            known = list(OPS) + list(self.spec.blocks) + list(CONTAINERS)
             raise SpecError.at(item.span, f"unknown op or block '{name}'", did_you_mean(name, known) or
                                "ops: " + ", ".join(sorted(OPS)))
         return block
@@ -658,6 +707,25 @@ class _Lowering:
         except ShapeError as error:
             raise SpecError.at(item.span, f"'{name}' shares '{owner.name}' but {error.message}", error.hint)
         return node
+
+
+def _name_problem(name: str, scope: _Scope) -> str | None:
+    """Why a layer name cannot be an attribute. `list.3` or `dict.key` puts the layer in an nn.ModuleList
+    (or nn.ModuleDict) called `list`, as torchvision's FPN keeps its `inner_blocks`."""
+    if "." not in name:
+        return attribute_problem(name)
+    if scope.sequential:
+        return f"'{name}' has a dot, which a layer of a 'seq' cannot have"
+    head, _, key = name.partition(".")
+    if not key or "." in key or not (key.isascii() and (key.isdigit() or key.isidentifier())):
+        return f"'{name}' must be 'container.index' or 'container.key', with one dot"
+    if scope.module.node(head) is not None:
+        return f"'{head}' is already a layer, so it cannot also hold '{name}'"
+    return attribute_problem(head)
+
+
+def _camel(name: str) -> str:
+    return "".join(part[:1].upper() + part[1:] for part in name.replace(".", "_").split("_") if part) or "Group"
 
 
 def _has_params(op: Op) -> bool:

@@ -11,8 +11,8 @@ from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyw
 
 @register
 class Conv(Op):
-    channels = "out"
     name = "conv"
+    channels = "out"
     group = "conv"
     summary = "2-D convolution (nn.Conv2d)"
     attrs = {

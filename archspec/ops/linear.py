@@ -9,8 +9,9 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, register, require
 
 @register
 class Linear(Op):
-    channels = "out"
     name = "linear"
+    channels = "out"
+    whole_input = True
     group = "linear"
     summary = "fully connected layer (nn.Linear)"
     attrs = {

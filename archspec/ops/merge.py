@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Shape, ShapeError, fmt_shape, prod, register
+from .base import Attr, CodeArgs, Op, Shape, ShapeError, prod, register
 
 
 @register
@@ -20,7 +20,7 @@ class Add(Op):
         first = inputs[0]
         for shape in inputs[1:]:
             if shape != first:
-                raise ShapeError(f"cannot add tensors of shapes {' and '.join(fmt_shape(s) for s in inputs)}",
+                raise ShapeError("cannot add tensors of different shapes",
                                  hint="a projection (1x1 conv with the same stride) on the skip path "
                                       "makes the shapes agree")
         return first
@@ -44,8 +44,8 @@ class Add(Op):
 
 @register
 class Concat(Op):
-    channels = "sum"
     name = "concat"
+    channels = "sum"
     group = "merge"
     summary = "concatenation along channels"
     arity = (2, None)
@@ -56,8 +56,7 @@ class Concat(Op):
         first = inputs[0]
         for shape in inputs[1:]:
             if len(shape) != len(first) or shape[1:] != first[1:]:
-                raise ShapeError("cannot concatenate tensors of shapes "
-                                 f"{' and '.join(fmt_shape(s) for s in inputs)}: all but the channels must agree",
+                raise ShapeError("cannot concatenate tensors whose heights or widths differ",
                                  hint="crop or resize one of them first")
         return (sum(s[0] for s in inputs), *first[1:])
 

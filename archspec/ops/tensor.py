@@ -20,8 +20,9 @@ class _Passthrough(Op):
 
 @register
 class Flatten(_Passthrough):
-    channels = "none"
     name = "flatten"
+    channels = "none"
+    whole_input = True
     group = "reshape"
     summary = "flatten all but the batch dimension into a vector"
     module = False

@@ -60,6 +60,11 @@ def _run(module: Module, input_shapes: list[Shape | None], prefix: str, shapes: 
                 inner = _run(node.child, inputs, path, shapes, diagnostics)
                 outs = [inner.get(node.child.value(name)) for name in node.child.outputs]
                 shape = outs[0] if len(outs) == 1 else None
+                if len(outs) > 1:
+                    for key, out in zip(node.child.output_names(), outs):
+                        local[f"{node.name}.{key}"] = out
+                        if out is not None:
+                            shapes[f"{path}.{key}"] = out
             elif node.op in OPS:
                 shape = _infer_op(node, inputs, path, diagnostics)
         local[node.name] = shape

@@ -20,7 +20,7 @@ from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, s
 from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
-from .model import CONTAINER_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
+from .model import CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
 from .values import is_plain
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
@@ -131,12 +131,15 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
         raise SpecError.at(span, f"'{key}' must be a path relative to the spec, got the absolute path {value!r}",
                            hint="move the file next to the spec, or pass its folder with --spec-path")
     target = (path.parent / value).resolve()
-    if any(target.is_relative_to(root) for root in context.roots):
+    inside = any(target.is_relative_to(root) for root in context.roots)
+    if inside and target.is_file():
         return target
-    for root in context.roots[1:]:
+    for root in context.roots[1:]:  # the folders given with --spec-path
         candidate = (root / value).resolve()
         if candidate.is_relative_to(root) and candidate.is_file():
             return candidate
+    if inside:
+        return target  # missing: the caller reports it where it is named
     raise SpecError.at(span, f"'{value}' is outside the spec's folder",
                        hint="a spec may only read files in its own folder tree; "
                             "pass another folder with --spec-path to allow it")
@@ -186,7 +189,7 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
                           hint="it names the factory function of the emitted file, e.g. 'resnet50'")
         name = Value(path.stem if is_identifier(path.stem) else "network", name.span, display)
     elif problem := module_name_problem(name.value):
-        diagnostics.error(name.span, f"the spec name: {problem}",
+        diagnostics.error(name.span, f"the spec name {problem}",
                           hint="it names the factory function of the emitted file; set 'name' to another one")
         name = Value("network", name.span, display)
     inherited = parent.class_name if parent and parent.class_name.origin != "derived" else None
@@ -196,7 +199,7 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
                           hint="it names the nn.Module class of the emitted file, e.g. 'ResNet'")
         class_name = Value(_camel(name.value), name.span, "derived")
     elif problem := module_name_problem(class_name.value):
-        diagnostics.error(class_name.span, f"class name: {problem}",
+        diagnostics.error(class_name.span, f"class name {problem}",
                           hint="it names the nn.Module class of the emitted file; set 'class' to another name")
         class_name = Value("Network", name.span, "derived")
     params = _merge_params(root, parent, display, diagnostics)
@@ -320,7 +323,7 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[
         if not is_identifier(name):
             diagnostics.error(span, f"block name '{name}' is not a valid identifier")
             continue
-        if name in OPS or name in ("seq", "repeat"):
+        if name in OPS or name in CONTAINERS:
             diagnostics.error(span, f"block name '{name}' is already the name of an op",
                               hint="choose another name for the block")
             continue
@@ -338,7 +341,7 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[
             diagnostics.error(definition.value_span("class"), f"class name {class_name!r} is not a valid identifier")
             class_name = _camel(name)
         elif problem := module_name_problem(class_name):
-            diagnostics.error(class_span, f"class name of block '{name}': {problem}",
+            diagnostics.error(class_span, f"block '{name}': class name {problem}",
                               hint="it names the block's nn.Module class in the emitted file; set 'class'")
         inputs = definition.get("inputs", ["input"])
         if isinstance(inputs, str):
@@ -442,15 +445,15 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
     if share is not None and not isinstance(share, str):
         diagnostics.error(attrs.value_span("share"), "'share' names an earlier layer whose weights are reused")
     item.share = share if isinstance(share, str) else None
-    if item.kind in ("seq", "repeat"):
+    if item.kind in CONTAINERS:
         if "body" not in attrs:
             if not _stray_bodies(attrs, ("body",)):
                 diagnostics.error(key_span, f"'{op}' needs a 'body' list")
         else:
             item.body = parse_body(attrs["body"], attrs.value_span("body"), diagnostics)
-    if item.kind in ("seq", "repeat"):
-        allowed = tuple(k for k in ITEM_KEYS if k != "share") + (
-            REPEAT_KEYS if item.kind == "repeat" else CONTAINER_KEYS)
+    if item.kind in CONTAINERS:
+        extra = {"repeat": REPEAT_KEYS, "group": GROUP_KEYS}.get(item.kind, CONTAINER_KEYS)
+        allowed = tuple(k for k in ITEM_KEYS if k != "share") + extra
         _check_keys(attrs, allowed, f"key of '{item.kind}'", diagnostics)
     if item.kind == "repeat" and "from" in attrs and "name" not in attrs:
         diagnostics.error(attrs.key_span("from"), "an unnamed 'repeat' splices its layers into the body; "
@@ -483,6 +486,6 @@ def _missing_colon(op: str, span: Span, diagnostics: Diagnostics) -> bool:
 
 
 def _kind(op: str) -> str:
-    if op in ("seq", "repeat"):
+    if op in CONTAINERS:
         return op
     return "op" if op in OPS else "block"

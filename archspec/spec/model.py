@@ -18,6 +18,9 @@ from .yaml_source import Map
 ITEM_KEYS = ("name", "from", "if", "share", "doc")
 CONTAINER_KEYS = ("body",)
 REPEAT_KEYS = ("count", "as", "body")
+GROUP_KEYS = ("class", "inputs", "outputs", "body")
+# Items that hold a body: a chain (nn.Sequential), a repetition, a named sub-network of its own class.
+CONTAINERS = ("seq", "repeat", "group")
 
 
 @dataclass
