@@ -33,8 +33,9 @@ def attribute_problem(name: str) -> str | None:
         return f"'{name}' is not a valid Python identifier"
     if name in NN_MODULE_ATTRIBUTES:
         return f"'{name}' would shadow the nn.Module attribute of that name"
-    if name.startswith("__"):
-        return f"'{name}' starts with a double underscore"
+    if name.startswith("_"):
+        # nn.Module keeps its own state under such names (_modules, _parameters, _buffers, hooks …).
+        return f"'{name}' starts with an underscore, which nn.Module reserves for its own attributes"
     return None
 
 

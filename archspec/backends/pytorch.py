@@ -560,7 +560,7 @@ class _BlockClass:
             kind = "int" if len(self.block.inputs) == 1 else "List[int]"
             if kind != "int":
                 self.emitter.typing.add("List")
-            parts.append(f"in_channels: {kind}")
+            parts.append(f"{self.rename['in_channels']}: {kind}")
         # Python wants parameters without a default first; each group keeps the spec's order.
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]

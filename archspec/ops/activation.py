@@ -4,22 +4,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Shape, call, prod, register
+from .base import Attr, CodeArgs, Shape, Weightless, call, prod, register
 
 
-class _Activation(Op):
+class _Activation(Weightless):
     group = "activation"
     torch_class = ""
     cost = 1  # documented element-wise cost per output element
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         return inputs[0]
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return self.cost * prod(output)

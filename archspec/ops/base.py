@@ -177,6 +177,17 @@ class Op:
         raise NotImplementedError
 
 
+class Weightless(Op):
+    """An op with no weights and no multiply-accumulates (pooling, merges, resampling, activations):
+    what remains to say is its element-wise cost."""
+
+    def params(self, attrs: dict[str, Any]) -> int:
+        return 0
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+
 OPS: dict[str, Op] = {}
 
 

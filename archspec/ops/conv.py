@@ -9,6 +9,18 @@ from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyw
                    require_rank, window, window_out)
 
 
+def _check_channels(attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+    """The input feature map, once its channels match `in` and `groups` divides both channel counts."""
+    shape = require_rank(inputs, 3)
+    if shape[0] != attrs["in"]:
+        raise ShapeError(f"expects {attrs['in']} input channels, got {shape[0]}")
+    groups = attrs["groups"]
+    if attrs["in"] % groups or attrs["out"] % groups:
+        raise ShapeError(f"groups={groups} must divide both input channels ({attrs['in']}) "
+                         f"and output channels ({attrs['out']})")
+    return shape
+
+
 @register
 class Conv(Op):
     name = "conv"
@@ -32,13 +44,7 @@ class Conv(Op):
         return attrs
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
-        c, h, w = require_rank(inputs, 3, "conv")
-        if c != attrs["in"]:
-            raise ShapeError(f"expects {attrs['in']} input channels, got {c}")
-        groups = attrs["groups"]
-        if attrs["in"] % groups or attrs["out"] % groups:
-            raise ShapeError(f"groups={groups} must divide both input channels ({attrs['in']}) "
-                             f"and output channels ({attrs['out']})")
+        _, h, w = _check_channels(attrs, inputs)
         sizes = tuple(window_out(n, k, s, p, d) for n, k, s, p, d in
                       zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
         if min(sizes) < 1:
@@ -93,13 +99,7 @@ class ConvTranspose(Op):
         return Conv.complete(self, attrs, inputs)
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
-        c, h, w = require_rank(inputs, 3, "conv_transpose")
-        if c != attrs["in"]:
-            raise ShapeError(f"expects {attrs['in']} input channels, got {c}")
-        groups = attrs["groups"]
-        if attrs["in"] % groups or attrs["out"] % groups:
-            raise ShapeError(f"groups={groups} must divide both input channels ({attrs['in']}) "
-                             f"and output channels ({attrs['out']})")
+        _, h, w = _check_channels(attrs, inputs)
         sizes = []
         for n, k, s, p, extra, d in zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"],
                                         attrs["output_padding"], attrs["dilation"]):

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Shape, ShapeError, prod, register
+from .base import CodeArgs, Shape, ShapeError, Weightless, prod, register
 
 
 @register
-class Add(Op):
+class Add(Weightless):
     name = "add"
     group = "merge"
     summary = "element-wise sum of two or more tensors of one shape"
@@ -25,12 +25,6 @@ class Add(Op):
                                       "makes the shapes agree")
         return first
 
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
-
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return (len(inputs) - 1) * prod(output)
 
@@ -43,7 +37,7 @@ class Add(Op):
 
 
 @register
-class Concat(Op):
+class Concat(Weightless):
     name = "concat"
     channels = "sum"
     group = "merge"
@@ -59,12 +53,6 @@ class Concat(Op):
                 raise ShapeError("cannot concatenate tensors whose heights or widths differ",
                                  hint="crop or resize one of them first")
         return (sum(s[0] for s in inputs), *first[1:])
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0  # a copy, no arithmetic

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (AUTO, Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod,
-                   register, require_rank, whole_axis, window, window_out)
+from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, pair_keyword, pair_source,
+                   prod, register, require_rank, whole_axis, window, window_out)
 
 
-class _Pool(Op):
+class _Pool(Weightless):
     group = "pool"
     torch_class = ""
 
@@ -36,12 +36,6 @@ class _Pool(Op):
             raise ShapeError(f"the {attrs['kernel'][0]}x{attrs['kernel'][1]} window does not fit the "
                              f"{h}x{w} input", hint="use a larger input or fewer downsampling steps")
         return (c, *sizes)
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(output) * prod(attrs["kernel"])  # one comparison or addition per window element
@@ -99,7 +93,7 @@ class AvgPool(_Pool):
         return call("nn.AvgPool2d", [], keywords)
 
 
-class _AdaptivePool(Op):
+class _AdaptivePool(Weightless):
     group = "pool"
     whole_input = True
     torch_class = ""
@@ -108,12 +102,6 @@ class _AdaptivePool(Op):
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         c, _, _ = require_rank(inputs, 3, self.name)
         return (c, *attrs["size"])
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(inputs[0])  # every input element is read into one window (overlaps aside)

@@ -10,8 +10,8 @@ import math
 from fractions import Fraction
 from typing import Any, Callable
 
-from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, fmt_shape, pair_keyword, pair_source, prod,
-                   register, require_rank)
+from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, fmt_shape, pair_keyword,
+                   pair_source, prod, register, require_rank)
 
 _MODES = ("nearest", "bilinear")
 
@@ -35,7 +35,7 @@ def interpolation_reads(size_in: int, size_out: int, mode: str, scale: Fraction 
 
 
 @register
-class Upsample(Op):
+class Upsample(Weightless):
     name = "upsample"
     group = "resample"
     summary = "upsampling by an integer factor, nearest or bilinear (nn.Upsample)"
@@ -47,12 +47,6 @@ class Upsample(Op):
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         c, h, w = require_rank(inputs, 3, "upsample")
         return (c, h * attrs["factor"][0], w * attrs["factor"][1])
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(output) * (4 if attrs["mode"] == "bilinear" else 1)  # a weighted sum of four, or a copy
@@ -69,7 +63,7 @@ class Upsample(Op):
 
 
 @register
-class Resize(Op):
+class Resize(Weightless):
     name = "resize"
     group = "resample"
     summary = "resizes its first input to the height and width of its second (F.interpolate, as FPN does)"
@@ -81,12 +75,6 @@ class Resize(Op):
         c, _, _ = require_rank(inputs, 3, "resize")
         _, h, w = require_rank(inputs[1:], 3, "resize")
         return (c, h, w)
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(output) * (4 if attrs["mode"] == "bilinear" else 1)
@@ -100,7 +88,7 @@ class Resize(Op):
 
 
 @register
-class MaxUnpool(Op):
+class MaxUnpool(Weightless):
     name = "maxunpool"
     group = "resample"
     summary = "puts each value back where its max-pool found it (nn.MaxUnpool2d; SegNet's decoder)"
@@ -134,12 +122,6 @@ class MaxUnpool(Op):
                       zip((h, w), attrs["kernel"], attrs["stride"], attrs["padding"]))
         return (c, *sizes)
 
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
-
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return prod(inputs[0])  # one write per pooled value
 
@@ -167,7 +149,7 @@ CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
 
 
 @register
-class Crop(Op):
+class Crop(Weightless):
     name = "crop"
     group = "resample"
     summary = "crops the centre of its first input to the height and width of its second"
@@ -182,12 +164,6 @@ class Crop(Op):
         if th > h or tw > w:
             raise ShapeError(f"cannot crop {h}x{w} to the larger {th}x{tw}")
         return (c, th, tw)
-
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0  # a view

@@ -4,16 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, prod, register, require_rank, whole_axis
+from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, prod, register, require_rank,
+                   whole_axis)
 
 
-class _Passthrough(Op):
-    def params(self, attrs: dict[str, Any]) -> int:
-        return 0
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
-
+class _Passthrough(Weightless):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0
 

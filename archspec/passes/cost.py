@@ -17,11 +17,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from ..errors import Diagnostic, SpecError
-from ..ir.flat import NETWORK_INPUT, flatten
+from ..errors import Diagnostic
+from ..ir.flat import flatten
 from ..ir.graph import Network, Node
 from ..ops import OPS, Shape
-from .shapes import infer_shapes
+from .shapes import check_input
 
 
 # `archspec build` warns above this many parameters: 4 GB of float32 weights, when the model is instantiated.
@@ -78,11 +78,8 @@ class CostReport:
 def analyse_cost(network: Network, input_shape: Shape | None = None) -> CostReport:
     """Per-node and total cost for an input (C, H, W); raises SpecError if the network cannot take it."""
     input_shape = tuple(input_shape or network.input_shape)
-    shapes = infer_shapes(network, input_shape)
-    if not shapes.ok:
-        raise SpecError(shapes.diagnostics.errors)
-    known = dict(shapes.shapes)
-    known[NETWORK_INPUT] = input_shape
+    shapes = check_input(network, input_shape)
+    known = shapes.shapes
     report = CostReport(input_shape, [], output_shapes=list(shapes.outputs))
     for leaf in flatten(network).leaves:
         node = leaf.node

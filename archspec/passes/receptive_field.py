@@ -37,7 +37,7 @@ from ..errors import Diagnostics, SpecError
 from ..ir.flat import NETWORK_INPUT, flatten
 from ..ir.graph import Network
 from ..ops import OPS, Reads, Shape
-from .shapes import infer_shapes
+from .shapes import check_input
 
 Span = tuple[int, int] | None  # first and last input pixel of a field; None when a unit reads nothing
 
@@ -148,12 +148,7 @@ INPUT_FIELD = Field(Axis(1, ((0, 0),)), Axis(1, ((0, 0),)))
 
 def receptive_fields(network: Network, input_shape: Shape | None = None) -> FieldReport:
     """Fields of every value for an input (C, H, W); ops that see their whole input need the size."""
-    input_shape = tuple(input_shape or network.input_shape)
-    shapes = infer_shapes(network, input_shape)
-    if not shapes.ok:
-        raise SpecError(shapes.diagnostics.errors)
-    known = dict(shapes.shapes)
-    known[NETWORK_INPUT] = input_shape
+    known = check_input(network, tuple(input_shape or network.input_shape)).shapes
     graph = flatten(network)
     report = FieldReport({NETWORK_INPUT: INPUT_FIELD}, [])
     for leaf in graph.leaves:

@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import Diagnostics, SpecError
+from ..ir.flat import NETWORK_INPUT
 from ..ir.graph import Module, Network
 from ..ops import OPS, Shape, ShapeError
 from ..ops.base import fmt_shape
@@ -22,7 +23,7 @@ from ..ops.base import fmt_shape
 
 @dataclass
 class ShapeResult:
-    shapes: dict[str, Shape]  # full value path -> shape, for every node that could be inferred
+    shapes: dict[str, Shape]  # full value path -> shape, for every node that could be inferred, and "input"
     outputs: list[Shape | None]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
 
@@ -34,7 +35,7 @@ class ShapeResult:
 def infer_shapes(network: Network, input_shape: Shape) -> ShapeResult:
     """Shapes of every value for `input_shape` (C, H, W); problems are collected, not raised."""
     diagnostics = Diagnostics()
-    shapes: dict[str, Shape] = {}
+    shapes: dict[str, Shape] = {NETWORK_INPUT: tuple(input_shape)}
     local = _run(network.root, [tuple(input_shape)], "", shapes, diagnostics)
     outputs = [local.get(network.root.value(name)) for name in network.root.outputs]
     return ShapeResult(shapes, outputs, diagnostics)

@@ -108,7 +108,9 @@ def load_yaml_text(text: str, display: str) -> Any:
         raise SpecError.at(Span(display, 1, 1), "YAML nesting is too deep") from None
     if node is None:
         raise SpecError.at(Span(display, 1, 1), "the spec file is empty")
-    return _Converter(display).convert(node, 0)
+    converter = _Converter(display)
+    converter.check_expansion(node)
+    return converter.convert(node, 0)
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], display: str) -> SpecError:
@@ -182,6 +184,40 @@ class _Converter:
         length = end.index - start.index if end.line == start.line else 1
         return Span(self.display, start.line + 1, start.column + 1, max(1, length))
 
+    def check_expansion(self, root: yaml.Node) -> None:
+        """Refuse a document whose aliases would expand it past MAX_VALUES values, before expanding anything.
+
+        Aliases make the composed document a graph that shares nodes. Its expanded size is summed once per
+        distinct node, so a "billion laughs" document is refused at once and in the memory its text takes.
+        """
+        sizes: dict[int, int] = {}
+        nodes: dict[int, yaml.Node] = {}
+        on_path: set[int] = set()
+        stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+        while stack:
+            node, finished = stack.pop()
+            key = id(node)
+            if finished:
+                on_path.discard(key)
+                sizes[key] = min(MAX_VALUES ** 2, 1 + sum(sizes[id(child)] for child in _children(node)))
+                continue
+            if key in sizes:
+                continue
+            if key in on_path:
+                raise SpecError.at(self.span(node), "a YAML alias is used inside its own anchor, so the "
+                                   "document never ends", hint="write the values out instead of the alias")
+            on_path.add(key)
+            nodes[key] = node
+            stack.append((node, True))
+            stack.extend((child, False) for child in _children(node) if id(child) not in sizes)
+        if sizes[id(root)] > MAX_VALUES:
+            # Point at the smallest value that is already too big: where the expansion explodes.
+            worst = min((key for key, size in sizes.items() if size > MAX_VALUES), key=lambda key: (
+                sizes[key], nodes[key].start_mark.index))
+            raise SpecError.at(self.span(nodes[worst]), f"the document expands to more than {MAX_VALUES} values "
+                               "(an alias/anchor expansion bomb?)",
+                               hint="write the values out, or use blocks and repeat instead of YAML anchors")
+
     def convert(self, node: yaml.Node, depth: int) -> Any:
         self.count += 1
         if self.count > MAX_VALUES:
@@ -253,3 +289,11 @@ class _Converter:
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
             raise SpecError.at(self.span(node), "number is too large (more than 10^40)")
         return value
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.MappingNode):
+        return [part for pair in node.value for part in pair]
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    return []
