@@ -389,6 +389,8 @@ SOUND_BLOCKS: dict[str, Any] = {
                               "body": [{"conv": {"out": "planes", "kernel": 1, "stride": "stride"}}, "bn"]}},
                      {"add": {"from": ["conv2", "downsample"]}}, "relu"]},
     "fuse": {"inputs": ["x", "y"], "body": [{"add": {"name": "sum", "from": ["x", "y"]}}, "relu"]},
+    "scaled": {"params": {"widths": [4, 8], "p": 0.25, "tag": "x"}, "body": [
+        {"conv": {"name": "c", "out": "widths[0]", "kernel": 1}}, {"dropout": {"name": "d", "p": "p"}}]},
 }
 
 
@@ -530,6 +532,14 @@ def _block_instance(draw: Any, net: _Net, blocks: list[str]) -> Any:
         if not others or net.last is None:
             return _sound_item(draw, net, [b for b in blocks if b != "fuse"], 0)
         return _named({"fuse": {"from": [net.last, draw(st.sampled_from(others))]}}, net, net.shape)
+    if block == "scaled":
+        first = draw(st.integers(1, 8))
+        args = {"widths": draw(st.sampled_from([[first, 2], f"[{first}, 1 / 3]", f"[{first}] + ws"]))}
+        if draw(st.booleans()):
+            args["p"] = draw(st.sampled_from(["1 / 3", 0.5, "ws[0] / (ws[0] + 1)"]))
+        if draw(st.booleans()):
+            args["tag"] = draw(st.sampled_from(ODD_STRINGS))
+        return _named({"scaled": args}, net, (first, h, w))
     written, planes = _channels(draw, net)
     stride = draw(st.sampled_from([1, 1, 2]))
     args = {"planes": written, **({"stride": stride} if stride > 1 else {})}
@@ -799,6 +809,22 @@ REGRESSIONS = {
                               "    body: [conv: {name: c, out: planes, kernel: 1}]\n  outer:\n"
                               "    params: {Inner: 4}\n    body: [inner: {name: i, planes: Inner}]\n"
                               "body: [outer]\n",
+    # A group's outputs with one that does not resolve: the other keys lost their place (IndexError).
+    "group_output_unresolved": "input: [3, 8, 8]\nbody:\n  - group:\n      name: g\n      outputs: {a: c1, b: c1, z: c9}\n"
+                               "      body: [conv: {name: c1, out: 4, kernel: 1}]\n  - relu: {from: g.z}\n",
+    # A method from a layer to itself, or one whose end reads more than its start (KeyError in codegen).
+    "method_from_its_target": "input: [1, 8, 8]\nbody:\n  - seq: {name: encoder, body: [conv: {out: 4, kernel: 1}]}\n"
+                              "methods:\n  encode: {to: encoder}\n  decode: {from: encoder}\n",
+    "method_reads_input_elsewhere": "input: [3, 8, 8]\nbody:\n  - conv: {name: a, out: 4, kernel: 1}\n"
+                                    "  - conv: {name: b, from: input, out: 4, kernel: 1}\n  - add: {name: c, from: [a, b]}\n"
+                                    "methods:\n  part: {from: a, to: c}\n",
+    "method_skips_its_start": "input: [3, 8, 8]\nbody:\n  - conv: {name: a, out: 4, kernel: 1}\n"
+                              "  - conv: {name: b, from: input, out: 4, kernel: 1}\nmethods:\n  part: {from: a, to: b}\n",
+    "method_fine": "input: [3, 8, 8]\nbody:\n  - conv: {name: a, out: 4, kernel: 1}\n  - relu: {name: b}\n"
+                   "  - conv: {name: c, out: 2, kernel: 1}\nmethods:\n  head: {from: a, to: c}\n",
+    # An exact fraction in a block's arguments made `resolve --json` fail (Fraction is not JSON).
+    "fraction_argument": "input: [3, 8, 8]\nblocks:\n  b:\n    params: {x: [1], f: 0.5}\n    body: [relu]\n"
+                         "body:\n  - b: {x: '[1/3, 2]', f: '1/3'}\n",
     # Tags on lists and mappings were dropped silently instead of refused.
     "tag_on_mapping": "input: [3, 8, 8]\nbody:\n  - conv: !!python/object/apply:os.system {out: 4, kernel: 1}\n",
     "tag_on_list": "input: !!python/tuple [3, 8, 8]\nbody: [relu]\n",

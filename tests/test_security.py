@@ -433,6 +433,20 @@ def test_the_layer_limit_stops_lowering_at_once(tmp_path: Path, monkeypatch: pyt
     assert [d.message for d in error.diagnostics] == ["the network has more than 1000 layers"]
 
 
+def test_blocks_that_double_at_every_level_stop_at_the_limit(tmp_path: Path,
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """30 levels of blocks that each use the next twice would be 2^30 layers; lowering stops at the limit.
+    (With the real limit of 100,000 layers this takes a few seconds; docs/hardening.md has the timing.)"""
+    monkeypatch.setattr(lower, "MAX_NODES", 10_000)
+    blocks = "".join(f"  b{i}:\n    body: [b{i + 1}, b{i + 1}]\n" for i in range(30))
+    path = write(tmp_path, "doubling.yaml", "input: [3, 8, 8]\nblocks:\n" + blocks + "  b30:\n    body: [relu]\n"
+                                            "body: [b0]\n")
+    start = time.perf_counter()
+    error = spec_error(path)
+    assert time.perf_counter() - start < 5
+    assert [d.message for d in error.diagnostics] == ["the network has more than 10000 layers"]
+
+
 def test_repeats_of_nothing_are_bounded(tmp_path: Path) -> None:
     """A repeat whose body adds no layers still counts its steps (with the real limit)."""
     path = write(tmp_path, "empty.yaml", "input: [3, 8, 8]\nbody:\n  - relu\n"

@@ -576,6 +576,9 @@ class _BlockClass:
     # ------------------------------------------------------------ one body item
 
     def item(self, item: Item, init: LineWriter, channels: dict[str, ex.Expr | None]) -> _Step:
+        if item.kind == "group":
+            raise _codegen_error(item.span, "a 'group' inside a block definition is not supported yet",
+                                 hint="use a block there, or move the group to the network body")
         if item.kind == "repeat":
             raise _codegen_error(item.span, "'repeat' inside a block definition is not supported yet",
                                  hint="repeat the block in the network body instead")

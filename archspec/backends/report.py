@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from ..errors import Span
@@ -95,19 +96,28 @@ def _node_json(node: Node, module: Module) -> dict[str, Any]:
         entry["op"] = child.block or "seq"
         if child.kind == "block":
             entry["class"] = child.class_name
-            entry["args"] = dict(child.args)
+            entry["args"] = {key: _json_value(value) for key, value in child.args.items()}
         if node.shares:
             entry["shares"] = node.shares
         else:
             entry["body"] = _module_json(child)
     else:
         entry["op"] = node.op
-        entry["attrs"] = {key: {"value": list(v) if isinstance(v, tuple) else v,
+        entry["attrs"] = {key: {"value": _json_value(v),
                                 "from": _origin(node.origins.get(key, "inferred from the input"))}
                           for key, v in node.attrs.items() if key != "rank"}
     if node.shape is not None:
         entry["output_shape"] = list(node.shape)
     return entry
+
+
+def _json_value(value: Any) -> Any:
+    """A spec value as JSON: tuples as lists, exact fractions as "n/d" strings (as the rf report writes them)."""
+    if isinstance(value, (list, tuple)):
+        return [_json_value(item) for item in value]
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return value
 
 
 def _previous(module: Module, node: Node) -> str:

@@ -27,7 +27,7 @@ from ..spec.values import bind, evaluate_text, typed_value
 from ..spec.yaml_source import Map, Seq
 from .graph import Method, Module, Network, Node, lint
 
-MAX_NODES = 500_000
+MAX_NODES = 100_000  # layers and repeat passes; lowering costs tens of microseconds per layer
 MAX_BLOCK_DEPTH = 32
 PREVIOUS = "_"  # in `from`: the previous layer's output
 _INTERPOLATION = re.compile(r"\{([^{}]*)\}")
@@ -98,6 +98,7 @@ class _Lowering:
         self.spec = spec
         self.diagnostics = diagnostics
         self.node_count = 0
+        self.group_classes: dict[str, str] = {}  # class name -> what it is the class of
         self.repeat_steps = 0
         self.repeats: list[Item] = []  # the repeats whose copies are being lowered, innermost last
         self.input_shape: Shape = ()  # the network's, once read
@@ -124,6 +125,7 @@ class _Lowering:
         self.body(spec.body, scope, spec.param_env())
         self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
                          spec.outputs.span if spec.outputs else spec.body_span)
+        self.check_module_lists(root)
         methods = self.methods(spec, scope)
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
@@ -156,6 +158,11 @@ class _Lowering:
             except SpecError as error:
                 self.diagnostics.extend(error)
                 continue
+            problem = _method_problem(root, root.value(source), root.value(target))
+            if problem:
+                self.diagnostics.error(key_span, f"method '{name}': {problem}",
+                                       hint="a method is the part of forward from one layer's output to a later one")
+                continue
             found.append(Method(name, root.value(source), root.value(target), key_span))
         return found
 
@@ -186,6 +193,8 @@ class _Lowering:
             except SpecError as error:
                 self.diagnostics.extend(error)
         keys = kept if keys else None  # a key per output that resolved, so the two lists stay aligned
+        if keys is not None and len(keys) == 1 and module.kind in ("block", "group"):
+            keys = None  # one output, whatever its name: a tensor, not a dict
         if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
             node = module.node(module.value(outputs[0]))
             keys = node.child.output_keys
@@ -398,9 +407,9 @@ class _Lowering:
 
     def check_single_output(self, node: Node, span: Span) -> None:
         if node.is_call and node.child is not None and len(node.child.outputs) > 1:
-            raise SpecError.at(span, f"'{node.name}' is a block with {len(node.child.outputs)} outputs; a layer "
-                               "cannot read it as one tensor", hint="give the block a single output; reading one "
-                               "output of several is not supported yet")
+            keys = node.child.output_names()
+            raise SpecError.at(span, f"'{node.name}' has {len(keys)} outputs; a layer cannot read it as one "
+                               "tensor", hint=f"read one of them: {', '.join(f'{node.name}.{k}' for k in keys)}")
 
     def defined_later(self, ref: str, scope: _Scope) -> Span | None:
         body = scope.block.body if scope.block else self.spec.body
@@ -415,6 +424,10 @@ class _Lowering:
         op = OPS[item.op]
         self.check_arity(op, item, inputs)
         attrs, origins = self.op_attrs(item, op, scope, env)
+        if attrs.get("indices") and scope.sequential:
+            raise SpecError.at(item.attrs.key_span("indices"), "a max-pool that returns its indices cannot be "
+                               "part of a 'seq': the next layer would get the indices too",
+                               hint="put the pool in a block or the network body, where a maxunpool can read it")
         node = Node(name=name, op=op.name, attrs=attrs, inputs=inputs, span=item.span, item=item,
                     origins=origins)
         if op.reads_indices is not None:
@@ -529,7 +542,22 @@ class _Lowering:
                       span=item.span, inputs=["input"],
                       input_shapes=[scope.module.value_shape(inputs[0])])
 
+    def check_module_lists(self, module: Module) -> None:
+        """The members of a module list (`inner_blocks.0` …) are numbered 0 to n - 1, in any order."""
+        lists: dict[str, list[Node]] = {}
+        for node in module.nodes:
+            head, _, key = node.name.partition(".")
+            if key.isdigit():
+                lists.setdefault(head, []).append(node)
+        for head, members in lists.items():
+            indices = sorted(int(node.name.partition(".")[2]) for node in members)
+            if indices != list(range(len(indices))):
+                missing = min(set(range(len(indices) + 1)) - set(indices))
+                self.diagnostics.error(members[-1].span, f"module list '{head}' has no member {missing}",
+                                       hint="number its members 0, 1, 2 … without gaps")
+
     def finish_container(self, item: Item, child: Module, name: str, inputs: list[str]) -> Node:
+        self.check_module_lists(child)
         if not child.outputs:
             last = child.nodes[-1].name if child.nodes else "input"
             child.outputs = [last]
@@ -601,6 +629,14 @@ class _Lowering:
         class_name = item.attrs.get("class", _camel(name))
         if not isinstance(class_name, str) or not is_python_name(class_name):
             raise SpecError.at(item.attrs.value_span("class"), f"class name {class_name!r} is not a valid identifier")
+        taken = {self.spec.class_name.value: "the network", **{b.class_name: f"block '{b.name}'"
+                                                               for b in self.spec.blocks.values()},
+                 **self.group_classes}
+        if class_name in taken:
+            raise SpecError.at(item.attrs.value_span("class") if "class" in item.attrs else item.span,
+                               f"class name '{class_name}' is already the class of {taken[class_name]}",
+                               hint="give the group another 'class'")
+        self.group_classes[class_name] = f"group '{name}'"
         names = item.attrs.get("inputs", ["input"])
         names = [names] if isinstance(names, str) else names
         if not isinstance(names, list) or not all(isinstance(n, str) and is_python_name(n) for n in names) or \
@@ -712,8 +748,9 @@ class _Lowering:
 def _name_problem(name: str, scope: _Scope) -> str | None:
     """Why a layer name cannot be an attribute. `list.3` or `dict.key` puts the layer in an nn.ModuleList
     (or nn.ModuleDict) called `list`, as torchvision's FPN keeps its `inner_blocks`."""
+    members = [n.name for n in scope.module.nodes if n.name.startswith(f"{name.partition('.')[0]}.")]
     if "." not in name:
-        return attribute_problem(name)
+        return f"'{name}' already holds '{members[0]}'" if members else attribute_problem(name)
     if scope.sequential:
         return f"'{name}' has a dot, which a layer of a 'seq' cannot have"
     head, _, key = name.partition(".")
@@ -721,11 +758,35 @@ def _name_problem(name: str, scope: _Scope) -> str | None:
         return f"'{name}' must be 'container.index' or 'container.key', with one dot"
     if scope.module.node(head) is not None:
         return f"'{head}' is already a layer, so it cannot also hold '{name}'"
-    return attribute_problem(head)
+    keys = [member.partition(".")[2] for member in members]
+    if keys and key.isdigit() != keys[0].isdigit():
+        return f"'{head}' mixes indices and keys ('{members[0]}' and '{name}')"
+    return attribute_problem(head) or (attribute_problem(key) if not key.isdigit() else None)
 
 
 def _camel(name: str) -> str:
     return "".join(part[:1].upper() + part[1:] for part in name.replace(".", "_").split("_") if part) or "Group"
+
+
+def _method_problem(module: Module, source: str, target: str) -> str | None:
+    """Why forward has no part that leads from `source` alone to `target`, or None if it has one."""
+    if source == target:
+        return f"it would run from '{source}' to '{source}', which is nothing"
+    reached, seen, stack = False, set(), [target]
+    while stack:
+        name = stack.pop()
+        if name == source:
+            reached = True
+            continue
+        if name in seen:
+            continue
+        seen.add(name)
+        found = module.output_of(name)
+        node = module.node(name) if found is None else found[0]
+        if node is None:  # an input of the network, read without passing through `source`
+            return f"'{target}' also reads '{name}', not only what comes from '{source}'"
+        stack.extend(module.value(input_name) for input_name in node.inputs)
+    return None if reached else f"'{target}' does not depend on '{source}'"
 
 
 def _has_params(op: Op) -> bool:

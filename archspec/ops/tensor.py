@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
 from typing import Any
 
 from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, prod, register, require_rank,
@@ -85,8 +86,9 @@ class Unflatten(_Passthrough):
                              hint=f"the shape's product must be {features}")
         return tuple(attrs["shape"])
 
-    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
-        return "pointwise"  # every element still sees what the vector saw: the whole flattened input
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
+        # Every unit of the map reads the one "unit" a vector is: all of them see what it saw (jump 0).
+        return tuple(Reads(Fraction(0), lambda o: (0,)) for _ in range(2))
 
     def emit(self, args: CodeArgs) -> str:
         return call("nn.Unflatten", ["1", args.src("shape")], [])
