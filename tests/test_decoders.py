@@ -167,3 +167,48 @@ def test_unpooling_with_another_pools_indices_fails_at_validation(tmp_path: Path
     with pytest.raises(SpecError) as error:
         compile_spec(other)
     assert "has kernel [3, 3] but the max-pool 'p1' has [2, 2]" in error.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("body,message", [
+    ("  - maxpool: {kernel: 2, indices: true}\n", "cannot be part of a 'seq'"),
+])
+def test_pool_indices_inside_a_seq_is_refused(tmp_path: Path, body: str, message: str) -> None:
+    bad = spec(tmp_path, "input: [3, 8, 8]\nbody:\n  - seq:\n      name: s\n      body:\n    " + body)
+    with pytest.raises(SpecError) as error:
+        compile_spec(bad)
+    assert message in error.value.diagnostics[0].message
+
+
+@pytest.mark.parametrize("names,message", [
+    (["gaps.0", "gaps.2"], "module list 'gaps' has no member 1"),
+    (["heads.train"], "shadow"),
+    (["heads.0", "heads"], "'heads' already holds 'heads.0'"),
+    (["mixed.0", "mixed.a"], "mixes indices and keys"),
+])
+def test_module_list_names_are_checked(tmp_path: Path, names: list[str], message: str) -> None:
+    layers = "".join(f"  - conv: {{name: {n}, out: 4, kernel: 1, from: input}}\n" for n in names)
+    with pytest.raises(SpecError) as error:
+        validate_spec(spec(tmp_path, "input: [3, 8, 8]\nbody:\n" + layers))
+    assert any(message in d.message for d in error.value.diagnostics), error.value
+
+
+def test_groups_with_one_named_output_and_clashing_classes(tmp_path: Path) -> None:
+    good = spec(tmp_path, "name: g\ninput: [3, 8, 8]\nbody:\n  - group:\n      name: stem\n"
+                          "      outputs: {features: c}\n      body: [conv: {name: c, out: 4, kernel: 3}]\n"
+                          "  - relu\n")
+    _, model = build(good, tmp_path)
+    assert tuple(model(torch.randn(1, 3, 8, 8)).shape) == (1, 4, 6, 6)
+    clash = spec(tmp_path, "name: g\ninput: [3, 8, 8]\nbody:\n"
+                           "  - group: {name: a, class: Part, body: [relu]}\n"
+                           "  - group: {name: b, class: Part, body: [relu]}\n")
+    with pytest.raises(SpecError) as error:
+        validate_spec(clash)
+    assert "class name 'Part' is already the class of group 'a'" in error.value.diagnostics[0].message
+
+
+def test_after_a_linear_layer_every_unit_sees_the_whole_input() -> None:
+    from archspec.passes.receptive_field import receptive_fields
+
+    fields = receptive_fields(compile_spec(ROOT / "specs/autoencoder/autoencoder.yaml"))
+    decoder = fields.of("decoder")
+    assert decoder.stride == (0, 0) and decoder.size[0] >= 28 and decoder.size == fields.of("encoder").size
