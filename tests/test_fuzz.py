@@ -490,13 +490,13 @@ def _sound_item(draw: Any, net: _Net, blocks: list[str], depth: int) -> Any:
     elif len(net.shape) == 1:
         item, shape = _vector_layer(draw, net)
     else:
-        kind = draw(st.sampled_from(["op"] * 10 + ["block", "seq", "repeat", "other"] * (depth == 0)))
+        kind = draw(st.sampled_from(["op"] * 10 + ["block", "seq", "repeat", "group", "other"] * (depth == 0)))
         if kind == "block" and blocks:
             return _block_instance(draw, net, blocks)
         if kind == "seq":
             return _container(draw, net, "seq")
-        if kind == "repeat":
-            return _container(draw, net, "repeat")
+        if kind in ("repeat", "group"):
+            return _container(draw, net, kind)
         if kind == "other":  # an op this generator does not model, with generic attributes
             item, shape = _op_item(draw, list(net.named), False, []), None
             if not isinstance(item, dict):
@@ -548,11 +548,15 @@ def _block_instance(draw: Any, net: _Net, blocks: list[str]) -> Any:
 
 
 def _container(draw: Any, net: _Net, kind: str) -> Any:
-    """A `seq`, or a `repeat` of 3x3 convs that keep the size: a small body written in order."""
-    if kind == "seq":
-        inner = _Net(net.shape, net.width, sequential=True)
+    """A `seq` or a `group` of a few layers, or a `repeat` of 3x3 convs that keep the size."""
+    if kind in ("seq", "group"):
+        inner = _Net(net.shape, net.width, sequential=kind == "seq")
         body = [_sound_item(draw, inner, [], depth=1) for _ in range(draw(st.integers(1, 3)))]
-        item, shape = {"seq": {"body": body}}, inner.shape
+        item, shape = {kind: {"body": body}}, inner.shape
+        if kind == "group":
+            if draw(st.booleans()):
+                item["group"]["class"] = draw(st.sampled_from(["Stem", "Head", "Net", "nn"]))
+            return _named(item, net, shape)
     else:
         count = draw(st.sampled_from([1, 2, 3, "len(ws)"]))
         written, out = _channels(draw, net)
@@ -825,6 +829,9 @@ REGRESSIONS = {
     # An exact fraction in a block's arguments made `resolve --json` fail (Fraction is not JSON).
     "fraction_argument": "input: [3, 8, 8]\nblocks:\n  b:\n    params: {x: [1], f: 0.5}\n    body: [relu]\n"
                          "body:\n  - b: {x: '[1/3, 2]', f: '1/3'}\n",
+    # A group's class could shadow an import or replace the factory function.
+    "group_class_torch": "input: [3, 8, 8]\nbody:\n  - group: {name: g, class: torch, body: [relu]}\n  - flatten\n",
+    "group_class_is_factory": "name: G\ninput: [3, 8, 8]\nbody:\n  - group: {name: g, class: G, body: [relu]}\n",
     # Tags on lists and mappings were dropped silently instead of refused.
     "tag_on_mapping": "input: [3, 8, 8]\nbody:\n  - conv: !!python/object/apply:os.system {out: 4, kernel: 1}\n",
     "tag_on_list": "input: !!python/tuple [3, 8, 8]\nbody: [relu]\n",

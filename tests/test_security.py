@@ -243,6 +243,8 @@ FIELDS = {
                                                                    "kernel": 1}}]),
     "condition in a block": lambda p: _with_block(body=[{"conv": {"name": "c", "out": 4, "kernel": 1,
                                                                   "if": p}}]),
+    "group name": lambda p: {"input": [3, 8, 8], "body": [{"group": {"name": p, "body": ["relu"]}}]},
+    "group class": lambda p: {"input": [3, 8, 8], "body": [{"group": {"name": "g", "class": p, "body": ["relu"]}}]},
     "network class": lambda p: {"class": p, "input": [3, 8, 8], "body": ["relu"]},
     "spec name": lambda p: {"name": p, "input": [3, 8, 8], "body": ["relu"]},
     "doc": lambda p: {"doc": p, "input": [3, 8, 8], "body": ["relu"]},

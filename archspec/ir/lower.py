@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
-from ..names import attribute_problem, is_python_name
+from ..names import attribute_problem, is_python_name, module_name_problem
 from ..ops import AUTO, OPS, Op, Shape, ShapeError
 from ..spec.model import CONTAINERS, ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
 from ..spec.values import bind, evaluate_text, typed_value
@@ -629,6 +629,13 @@ class _Lowering:
         class_name = item.attrs.get("class", _camel(name))
         if not isinstance(class_name, str) or not is_python_name(class_name):
             raise SpecError.at(item.attrs.value_span("class"), f"class name {class_name!r} is not a valid identifier")
+        if class_name == self.spec.name.value:
+            problem = f"'{class_name}' is the spec's name, which names the factory function"
+        else:
+            problem = module_name_problem(class_name)
+        if problem:
+            raise SpecError.at(item.attrs.value_span("class") if "class" in item.attrs else item.span,
+                               f"class name {problem}", hint="give the group another 'class'")
         taken = {self.spec.class_name.value: "the network", **{b.class_name: f"block '{b.name}'"
                                                                for b in self.spec.blocks.values()},
                  **self.group_classes}
