@@ -78,25 +78,17 @@ class Conv(Op):
 
 
 @register
-class ConvTranspose(Op):
-    name = "conv_transpose"
-    group = "conv"
-    summary = "2-D transposed convolution, learned upsampling (nn.ConvTranspose2d)"
-    channels = "out"
-    attrs = {
-        "out": Attr("int", minimum=1, doc="output channels"),
-        "kernel": Attr("pair", minimum=1, doc="kernel size, an int or [h, w]"),
-        "stride": Attr("pair", 1, minimum=1),
-        "padding": Attr("pair", 0, minimum=0),
-        "output_padding": Attr("pair", 0, minimum=0, doc="extra rows/columns on one side of the output"),
-        "dilation": Attr("pair", 1, minimum=1),
-        "groups": Attr("int", 1, minimum=1),
-        "bias": Attr("bool", True),
-        "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input channels; inferred from the input"),
-    }
+class ConvTranspose(Conv):
+    """Shares a convolution's attributes, input-channel inference and parameter count (the weight is
+    stored as [in, out / groups, kh, kw] rather than [out, in / groups, kh, kw]: the same number)."""
 
-    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
-        return Conv.complete(self, attrs, inputs)
+    name = "conv_transpose"
+    summary = "2-D transposed convolution, learned upsampling (nn.ConvTranspose2d)"
+    attrs = {
+        **{key: attr for key, attr in Conv.attrs.items() if key != "in"},
+        "output_padding": Attr("pair", 0, minimum=0, doc="extra rows/columns on one side of the output"),
+        "in": Conv.attrs["in"],
+    }
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         _, h, w = _check_channels(attrs, inputs)
@@ -110,16 +102,9 @@ class ConvTranspose(Op):
             raise ShapeError(f"the padding leaves no output ({sizes[0]}x{sizes[1]})")
         return (attrs["out"], *sizes)
 
-    def params(self, attrs: dict[str, Any]) -> int:
-        weight = attrs["in"] * (attrs["out"] // attrs["groups"]) * prod(attrs["kernel"])
-        return weight + (attrs["out"] if attrs["bias"] else 0)
-
     def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         # Every input element is multiplied into a kernel-sized patch of each output channel of its group.
         return prod(inputs[0]) * (attrs["out"] // attrs["groups"]) * prod(attrs["kernel"])
-
-    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return prod(output) if attrs["bias"] else 0
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         def rule(k: int, s: int, p: int, d: int) -> Reads:
