@@ -17,10 +17,13 @@ Shapes exclude the batch dimension and are those of the spec's default input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from ..errors import Span
 from ..ops import OPS, Shape
+
+if TYPE_CHECKING:
+    import networkx
 
 
 @dataclass

@@ -21,7 +21,7 @@ from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..names import attribute_problem, is_python_name, module_name_problem
-from ..ops import AUTO, OPS, Op, Shape, ShapeError
+from ..ops import OPS, Op, Shape, ShapeError
 from ..spec.model import CONTAINERS, ITEM_KEYS, BlockDef, Item, ResolvedSpec, Value
 from ..spec.values import bind, evaluate_text, typed_value
 from ..spec.yaml_source import Map, Seq

@@ -1,0 +1,176 @@
+"""The emitted file, and the classes in it whose every value is known: the network and its groups."""
+
+from __future__ import annotations
+
+from ...errors import Span
+from ...ir.graph import Module, Network, Node
+from ...ops import OPS, CodeArgs, Op
+from ...spec import expr as ex
+from ..writer import LineWriter, call_lines
+from .block_class import BlockClass
+from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
+from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
+
+
+class FileEmitter:
+    def __init__(self, network: Network):
+        self.network = network
+        self.typing: set[str] = set()
+        self.ordered_dict = False
+        self.classes: dict[str, str] = {}  # block name -> class source
+        self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
+        self.block_classes: dict[str, "BlockClass"] = {}
+        # What the file defines at module level, by name; no two things may share a name.
+        self.module_names: dict[str, str] = {}
+        for op in OPS.values():
+            if op.helper is not None:
+                self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
+        self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
+        self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        # Locals (constructor parameters, forward variables) must not shadow any class of the file.
+        self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
+
+    def claim_module_name(self, name: str, span: Span | None, what: str) -> None:
+        """Record a module-level name of the file; a clash would make one definition replace the other."""
+        other = self.module_names.get(name)
+        if other is not None:
+            raise codegen_error(span or self.network.root.span, f"{what} would be named '{name}', "
+                                 f"which is already {other}", hint="give each class and the spec a different name")
+        self.module_names[name] = what
+
+    def source(self) -> str:
+        network_class = self.network_class()
+        writer = LineWriter()
+        if self.network.doc:
+            writer.line(f'"""{docstring(self.network.doc)}"""')
+            writer.line()
+        if self.ordered_dict:
+            writer.line("from collections import OrderedDict")
+        if self.typing:
+            writer.line(f"from typing import {', '.join(sorted(self.typing))}")
+        if self.ordered_dict or self.typing:
+            writer.line()
+        writer.line("import torch")
+        writer.line("from torch import Tensor, nn")
+        writer.line()
+        for text in self.helpers.values():
+            writer.line()
+            writer.block(text)
+            writer.line()
+        for text in self.classes.values():
+            writer.line()
+            writer.block(text.rstrip("\n"))
+            writer.line()
+        writer.line()
+        writer.block(network_class.rstrip("\n"))
+        writer.line()
+        writer.line()
+        class_name = self.network.root.class_name
+        writer.line(f"def {self.network.name}() -> {class_name}:")
+        writer.indent()
+        writer.line(f'"""{docstring(self.network.doc or self.network.name)} '
+                    f'Built from {escaped(self.network.spec_path, docstring=True)}."""')
+        writer.line(f"return {class_name}()")
+        return writer.source()
+
+    def use_helper(self, op: Op) -> None:
+        if op.helper is not None:
+            self.helpers.setdefault(*op.helper)
+
+    # ------------------------------------------------------------ constructors
+
+    def block_class(self, name: str) -> "BlockClass":
+        if name not in self.block_classes:
+            block = self.network.blocks[name]
+            self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
+            generator = BlockClass(self, block)
+            self.block_classes[name] = generator
+            self.classes[name] = generator.source()  # inner blocks register first, so they come first
+        return self.block_classes[name]
+
+    def concrete_construct(self, node: Node) -> str:
+        """Source that constructs the module of a concrete IR node."""
+        if node.is_call:
+            child = node.child
+            if child.kind == "sequential":
+                return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
+            if child.kind == "group":
+                self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
+                return f"{child.class_name}()"
+            return self.block_class(child.block).instance(child)
+        op = OPS[node.op]
+        args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
+        if not op.module:
+            return module_form(op.name, node.span)
+        return op.emit(args)
+
+    def sequential(self, children: list[tuple[str, str]]) -> str:
+        """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
+        if all(name == str(index) for index, (name, _) in enumerate(children)):
+            return call_lines("nn.Sequential", group_repeats([construct for _, construct in children]))
+        self.ordered_dict = True
+        pairs = [f"({name!r}, {construct})" for name, construct in children]
+        return call_lines("nn.Sequential", [call_lines("OrderedDict", [call_lines("", pairs, brackets="[]")])])
+
+    # ------------------------------------------------------------ the network class
+
+    def network_class(self) -> str:
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods)
+
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = ()) -> str:
+        """A class whose every value is known: the network, or a `group` inside it."""
+        writer = LineWriter()
+        writer.line(f"class {module.class_name}(nn.Module):")
+        writer.indent()
+        if doc:
+            writer.line(f'"""{docstring(doc)}"""')
+            writer.line()
+        writer.line("def __init__(self) -> None:")
+        writer.indent()
+        writer.line("super().__init__()")
+        steps = []
+        reuse = StatelessModules()
+        lists = ModuleLists()
+        for node in module.nodes:
+            op = OPS.get(node.op)
+            owns_module = node.is_call or op.module
+            attribute = node.shares or node.name
+            if owns_module and node.shares is None:
+                construct = self.concrete_construct(node)
+                attribute = reuse.attribute(node.item, op, node.name, construct)
+                if attribute == node.name:
+                    lists.assign(writer, node.name, construct)
+            if node.is_call:
+                template = module_call(attribute, len(node.inputs))
+            else:
+                args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
+                                {k: ex.python_literal(v) for k, v in node.attrs.items()})
+                template = call_template(op, attribute, args)
+                self.use_helper(op)
+            steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
+                                    child=node.child))
+        lists.finish(writer)
+        writer.outdent()
+        writer.line()
+        outputs = [module.value(o) for o in module.outputs]
+        self.forward_signature(writer, module.inputs, outputs, module.output_keys)
+        writer.indent()
+        emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved, chain="x")
+        for method in methods:
+            writer.outdent()
+            writer.line()
+            part = method_steps(steps, method.source, method.target)
+            self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
+            writer.indent()
+            emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
+        return writer.source()
+
+    def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
+                          output_keys: list[str] | None, method: str = "forward") -> None:
+        returns = return_type(outputs, output_keys)
+        for name in ("Dict", "Tuple"):
+            if returns.startswith(name):
+                self.typing.add(name)
+        _, var = forward_names(inputs, self.reserved)
+        params = ", ".join(f"{var[name]}: Tensor" for name in inputs)
+        writer.line(f"def {method}(self, {params}) -> {returns}:")

@@ -1,0 +1,105 @@
+"""Small pieces the PyTorch backend's writers share: errors, docstrings, module lists, repeated modules."""
+
+from __future__ import annotations
+
+from ...errors import Span, SpecError
+from ...ops import Op
+from ...spec.model import Item
+from ..writer import LineWriter, call_lines
+
+
+def codegen_error(span: Span, message: str, hint: str | None = None) -> SpecError:
+    return SpecError.at(span, f"cannot generate PyTorch code: {message}", hint)
+
+
+LIST_MARK = "\0module list "
+
+
+class ModuleLists:
+    """Layers named `list.index` share one nn.ModuleList attribute (`list.key`: an nn.ModuleDict), written
+    where its first member is and ordered by index, as torchvision's FPN keeps `inner_blocks`."""
+
+    def __init__(self) -> None:
+        self.members: dict[str, dict[str, str]] = {}
+
+    def assign(self, writer: LineWriter, name: str, construct: str) -> None:
+        if "." not in name:
+            writer.block(f"self.{name} = {construct}")
+            return
+        head, key = name.split(".", 1)
+        if head not in self.members:
+            self.members[head] = {}
+            writer.line(LIST_MARK + head)
+        self.members[head][key] = construct
+
+    def finish(self, writer: LineWriter) -> None:
+        lines = []
+        for line in writer.lines:
+            if LIST_MARK not in line:
+                lines.append(line)
+                continue
+            indent, head = line.split(LIST_MARK)
+            text = f"self.{head} = {self.container(self.members[head])}"
+            lines.extend(indent + part for part in text.split("\n"))
+        writer.lines = lines
+
+    @staticmethod
+    def container(members: dict[str, str]) -> str:
+        if sorted(members) == sorted(map(str, range(len(members)))) and all(k.isdigit() for k in members):
+            items = [members[str(index)] for index in range(len(members))]
+            return call_lines("nn.ModuleList", [call_lines("", items, brackets="[]")])
+        pairs = [f"{key!r}: {construct}" for key, construct in members.items()]
+        return call_lines("nn.ModuleDict", [call_lines("", pairs, brackets="{}")])
+
+
+class StatelessModules:
+    """Lets unnamed stateless layers with one configuration share one attribute (`self.relu`), as
+    torchvision writes them; weights are never shared this way, and state_dict keys do not change."""
+
+    def __init__(self) -> None:
+        self.first: dict[str, str] = {}
+
+    def attribute(self, item: Item | None, op: Op | None, name: str, construct: str) -> str:
+        if item is None or item.name is not None or op is None or not op.module or has_state(op):
+            return name
+        return self.first.setdefault(construct, name)
+
+
+def has_state(op: Op) -> bool:
+    return any(attr.inferred for attr in op.attrs.values())
+
+
+def module_form(op_name: str, span: Span) -> str:
+    """A functional op inside nn.Sequential needs a module: flatten is the one that has one."""
+    if op_name == "flatten":
+        return "nn.Flatten()"
+    raise codegen_error(span, f"'{op_name}' cannot be an element of a 'seq'")
+
+
+def group_repeats(constructs: list[str]) -> list[str]:
+    """Write runs of three or more identical modules as `*[Module(...) for _ in range(n)]`."""
+    grouped: list[str] = []
+    index = 0
+    while index < len(constructs):
+        run = 1
+        while index + run < len(constructs) and constructs[index + run] == constructs[index]:
+            run += 1
+        if run >= 3 and "\n" not in constructs[index]:
+            grouped.append(f"*[{constructs[index]} for _ in range({run})]")
+        else:
+            grouped.extend(constructs[index:index + run])
+        index += run
+    return grouped
+
+
+def docstring(text: str) -> str:
+    text = escaped(" ".join(str(text).split()), docstring=True)
+    return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def escaped(text: str, docstring: bool = False) -> str:
+    """Text that cannot end a comment line or a docstring: unprintable characters (line breaks, NUL,
+    lone surrogates) written as escapes, and in a docstring backslashes doubled and triple quotes broken."""
+    if docstring:
+        text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
