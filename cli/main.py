@@ -129,6 +129,8 @@ def build(
                                "exit 1 if it differs."),
     force: bool = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one "
                                "edited by hand."),
+    trace: bool = typer.Option(False, "--trace", help="End each submodule's line with a '# spec.yaml:12' "
+                               "comment naming the spec line it came from."),
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
     as_json: bool = JSON_OPTION,
 ) -> None:
@@ -142,7 +144,7 @@ def build(
 
     def action() -> dict[str, Any]:
         network = compile_spec(spec, _spec_paths(spec_path))
-        source = emit_pytorch(network)
+        source = emit_pytorch(network, trace=trace)
         target = output or Path(f"{network.name}.py")
         params = analyse_cost(network).total.params
         warnings.extend([*network.warnings, *size_warnings(network, params)])

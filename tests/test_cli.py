@@ -173,3 +173,15 @@ def test_compare_shows_where_the_cost_differs() -> None:
     differing = [s["stage"] for s in document["stages"] if s["delta"]["macs"]]
     assert differing == ["layer2", "layer3", "layer4"]
     assert (document["a"]["rf"], document["b"]["rf"]) == ([483, 483], [427, 427])
+
+
+def test_build_trace_names_the_spec_lines(tmp_path: Path) -> None:
+    target = tmp_path / "traced.py"
+    assert archspec("build", "specs/resnet/resnet18.yaml", "-o", str(target), "--trace").returncode == 0
+    source = target.read_text()
+    family = (ROOT / "specs/resnet/resnet.yaml").read_text().splitlines()
+    conv1 = next(line for line in source.splitlines() if line.strip().startswith("self.conv1 = nn.Conv2d(3,"))
+    line = int(conv1.rsplit(":", 1)[1])
+    assert conv1.split("  # ")[1].startswith("specs/resnet/resnet.yaml:")
+    assert "name: conv1" in family[line - 1]
+    compile(source, str(target), "exec")  # still valid Python

@@ -31,9 +31,10 @@ SPEC_HASH_TAG = "# archspec-spec-sha256: "
 BODY_HASH_TAG = "# archspec-body-sha256: "
 
 
-def emit_pytorch(network: Network) -> str:
-    """The complete source of the emitted module, header included."""
-    body = FileEmitter(network).source()
+def emit_pytorch(network: Network, trace: bool = False) -> str:
+    """The complete source of the emitted module, header included; with `trace`, each submodule's line
+    ends with a `# spec.yaml:12` comment naming the spec line it came from."""
+    body = FileEmitter(network, trace).source()
     return make_header(network, body) + body
 
 

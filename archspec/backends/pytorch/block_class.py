@@ -19,7 +19,7 @@ from ...spec.model import BlockDef, Item
 from ...spec.values import parse_expression
 from ..writer import LineWriter, Namespace
 from .forward import Step, emit_forward, make_step, module_call
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form
+from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form, with_note
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
@@ -154,7 +154,7 @@ class BlockClass:
                 return make_step(name, op, inputs, module_call(attribute, len(inputs)), attrs)
         if construct is not None:
             if condition is None:
-                self.lists.assign(init, name, construct)
+                self.lists.assign(init, name, construct, self.emitter.note(item.span))
             elif "." in name:
                 raise codegen_error(item.span, "a layer of a module list cannot depend on the block's parameters")
             else:
@@ -162,7 +162,7 @@ class BlockClass:
                 init.line(f"self.{name}: Optional[nn.Module] = None")
                 init.line(f"if {condition}:")
                 init.indent()
-                init.block(f"self.{name} = {construct}")
+                init.block(with_note(f"self.{name} = {construct}", self.emitter.note(item.span)))
                 init.outdent()
         elif condition is not None:
             raise codegen_error(item.span, "'if' with a condition on the block's parameters needs a layer "

@@ -13,8 +13,9 @@ from .parts import ModuleLists, StatelessModules, codegen_error, docstring, esca
 
 
 class FileEmitter:
-    def __init__(self, network: Network):
+    def __init__(self, network: Network, trace: bool = False):
         self.network = network
+        self.trace = trace
         self.typing: set[str] = set()
         self.ordered_dict = False
         self.classes: dict[str, str] = {}  # block name -> class source
@@ -72,6 +73,10 @@ class FileEmitter:
                     f'Built from {escaped(self.network.spec_path, docstring=True)}."""')
         writer.line(f"return {class_name}()")
         return writer.source()
+
+    def note(self, span: Span) -> str:
+        """The `# file:line` comment that traces an emitted line back to the spec, when asked for."""
+        return f"  # {escaped(span.file)}:{span.line}" if self.trace else ""
 
     def use_helper(self, op: Op) -> None:
         if op.helper is not None:
@@ -139,7 +144,7 @@ class FileEmitter:
                 construct = self.concrete_construct(node)
                 attribute = reuse.attribute(node.item, op, node.name, construct)
                 if attribute == node.name:
-                    lists.assign(writer, node.name, construct)
+                    lists.assign(writer, node.name, construct, self.note(node.span))
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:

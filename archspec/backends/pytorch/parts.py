@@ -22,9 +22,9 @@ class ModuleLists:
     def __init__(self) -> None:
         self.members: dict[str, dict[str, str]] = {}
 
-    def assign(self, writer: LineWriter, name: str, construct: str) -> None:
+    def assign(self, writer: LineWriter, name: str, construct: str, note: str = "") -> None:
         if "." not in name:
-            writer.block(f"self.{name} = {construct}")
+            writer.block(with_note(f"self.{name} = {construct}", note))
             return
         head, key = name.split(".", 1)
         if head not in self.members:
@@ -103,3 +103,9 @@ def escaped(text: str, docstring: bool = False) -> str:
     if docstring:
         text = text.replace("\\", "\\\\").replace('"""', '\\"\\"\\"')
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+def with_note(statement: str, note: str) -> str:
+    """A statement with a trailing comment on its first line (a construct may span several lines)."""
+    first, newline, rest = statement.partition("\n")
+    return first + note + newline + rest
