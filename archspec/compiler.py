@@ -11,24 +11,26 @@ from .spec.loader import load_spec
 from .spec.model import ResolvedSpec
 
 
-def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> ResolvedSpec:
+def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
+                 ) -> ResolvedSpec:
     """Read a spec and everything it extends or imports."""
-    return load_spec(path, spec_path)
+    return load_spec(path, spec_path, allow_absolute)
 
 
-def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> Network:
+def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
+                 ) -> Network:
     """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
-    return lower(load_spec(path, spec_path))
+    return lower(load_spec(path, spec_path, allow_absolute))
 
 
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
-                  input_shape: tuple[int, ...] | None = None) -> Network:
+                  input_shape: tuple[int, ...] | None = None, allow_absolute: bool = False) -> Network:
     """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
     (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
     from .backends.pytorch import emit_pytorch
     from .passes.shapes import check_input
 
-    network = compile_spec(path, spec_path)
+    network = compile_spec(path, spec_path, allow_absolute)
     emit_pytorch(network)
     if input_shape is not None:
         try:

@@ -76,8 +76,21 @@ def _input_shape(text: Optional[str], network: Any) -> Optional[tuple[int, ...]]
     return tuple(parts)
 
 
-def _spec_paths(values: Optional[List[Path]]) -> tuple[Path, ...]:
-    return tuple(values or ())
+_GLOBAL = {"allow_absolute": False}
+
+
+@app.callback()
+def _options(
+    allow_absolute_paths: bool = typer.Option(False, "--allow-absolute-paths",
+                                              help="Let 'extends' and 'import' name absolute paths."),
+) -> None:
+    """Validate, analyse and compile declarative CNN specs to PyTorch."""
+    _GLOBAL["allow_absolute"] = allow_absolute_paths
+
+
+def _load_options(values: Optional[List[Path]]) -> dict[str, Any]:
+    """Where a spec may read other files from: --spec-path folders, and absolute paths if allowed."""
+    return {"spec_path": tuple(values or ()), "allow_absolute": _GLOBAL["allow_absolute"]}
 
 
 def _warnings(diagnostics: list[Diagnostic]) -> None:
@@ -98,8 +111,8 @@ def validate(
     results, failed = [], []
     for spec in specs:
         try:
-            shape = _input_shape(input, compile_spec(spec, _spec_paths(spec_path))) if input else None
-            network = validate_spec(spec, _spec_paths(spec_path), shape)
+            shape = _input_shape(input, compile_spec(spec, **_load_options(spec_path))) if input else None
+            network = validate_spec(spec, input_shape=shape, **_load_options(spec_path))
             if not as_json:
                 _warnings(network.warnings)
             results.append({"spec": str(spec), "ok": True, "name": network.name,
@@ -143,7 +156,7 @@ def build(
     warnings: list[Diagnostic] = []
 
     def action() -> dict[str, Any]:
-        network = compile_spec(spec, _spec_paths(spec_path))
+        network = compile_spec(spec, **_load_options(spec_path))
         source = emit_pytorch(network, trace=trace)
         target = output or Path(f"{network.name}.py")
         params = analyse_cost(network).total.params
@@ -187,7 +200,7 @@ def summary(
     from archspec.passes.cost import analyse_cost
 
     def action() -> tuple[Any, Any]:
-        network = compile_spec(spec, _spec_paths(spec_path))
+        network = compile_spec(spec, **_load_options(spec_path))
         return network, analyse_cost(network, _input_shape(input, network))
 
     network, report = _run(as_json, action)
@@ -210,7 +223,7 @@ def resolve(
     from archspec.ir.lower import lower
 
     def action() -> tuple[Any, Any]:
-        resolved = resolve_spec(spec, _spec_paths(spec_path))
+        resolved = resolve_spec(spec, **_load_options(spec_path))
         return resolved, lower(resolved)
 
     resolved, network = _run(as_json, action)
@@ -243,7 +256,7 @@ def flops(
         raise typer.BadParameter(f"'{by}' is not one of: layer, block, stage", param_hint="--by")
 
     def action() -> Any:
-        network = compile_spec(spec, _spec_paths(spec_path))
+        network = compile_spec(spec, **_load_options(spec_path))
         if sizes is not None:
             return network, analysis.sizes_rows(network, _sizes(sizes, network))
         return network, analyse_cost(network, _input_shape(input, network))
@@ -273,7 +286,7 @@ def rf(
     from archspec.passes.receptive_field import receptive_fields
 
     def action() -> Any:
-        network = compile_spec(spec, _spec_paths(spec_path))
+        network = compile_spec(spec, **_load_options(spec_path))
         return network, receptive_fields(network, _input_shape(input, network))
 
     network, report = _run(as_json, action)
@@ -299,7 +312,7 @@ def compare(
     from archspec.passes.receptive_field import receptive_fields
 
     def action() -> Any:
-        networks = [compile_spec(path, _spec_paths(spec_path)) for path in (a, b)]
+        networks = [compile_spec(path, **_load_options(spec_path)) for path in (a, b)]
         shapes = [_input_shape(input, network) for network in networks]
         costs = [analyse_cost(n, s) for n, s in zip(networks, shapes)]
         fields = [receptive_fields(n, s) for n, s in zip(networks, shapes)]
@@ -333,7 +346,7 @@ def sizes(
                                  param_hint="--range")
 
     def action() -> Any:
-        network = compile_spec(spec, _spec_paths(spec_path))
+        network = compile_spec(spec, **_load_options(spec_path))
         return network, accepted_sizes(network, low, high)
 
     network, accepted = _run(as_json, action)

@@ -185,3 +185,17 @@ def test_build_trace_names_the_spec_lines(tmp_path: Path) -> None:
     assert conv1.split("  # ")[1].startswith("specs/resnet/resnet.yaml:")
     assert "name: conv1" in family[line - 1]
     compile(source, str(target), "exec")  # still valid Python
+
+
+def test_absolute_paths_only_with_the_flag(tmp_path: Path) -> None:
+    library = tmp_path / "library"
+    library.mkdir()
+    (library / "blocks.yaml").write_text("blocks:\n  twice:\n    body: [relu, relu]\n")
+    project = tmp_path / "project"
+    project.mkdir()
+    spec = project / "net.yaml"
+    spec.write_text(f"import: [{library / 'blocks.yaml'}]\ninput: [3, 8, 8]\nbody: [twice]\n")
+    refused = archspec("validate", str(spec))
+    assert refused.returncode == 1 and "absolute path" in refused.stderr and "--allow-absolute-paths" in refused.stderr
+    allowed = archspec("--allow-absolute-paths", "validate", str(spec))
+    assert allowed.returncode == 0, allowed.stderr

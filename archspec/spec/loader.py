@@ -36,15 +36,22 @@ SPEC_VERSION = 1
 @dataclass
 class _Context:
     roots: list[Path]
+    allow_absolute: bool = False
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     files: list[str] = field(default_factory=list)
     cache: dict[Path, Map] = field(default_factory=dict)
 
 
-def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = ()) -> ResolvedSpec:
-    """Load a spec file and everything it extends and imports; raises SpecError with every problem found."""
+def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
+              ) -> ResolvedSpec:
+    """Load a spec file and everything it extends and imports; raises SpecError with every problem found.
+
+    `extends` and `import` may read the spec's folder tree and the `spec_path` folders; absolute paths
+    only with `allow_absolute` (the command line's --allow-absolute-paths).
+    """
     path = Path(path)
-    context = _Context(roots=[path.resolve().parent, *(Path(p).resolve() for p in spec_path)])
+    context = _Context(roots=[path.resolve().parent, *(Path(p).resolve() for p in spec_path)],
+                       allow_absolute=allow_absolute)
     spec = _load(path, context, chain=())
     context.diagnostics.check()
     return spec
@@ -128,8 +135,11 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
     if not isinstance(value, str) or not value:
         raise SpecError.at(span, f"'{key}' takes a file path, got {value!r}")
     if Path(value).is_absolute():
+        if context.allow_absolute:
+            return Path(value).resolve()
         raise SpecError.at(span, f"'{key}' must be a path relative to the spec, got the absolute path {value!r}",
-                           hint="move the file next to the spec, or pass its folder with --spec-path")
+                           hint="move the file next to the spec, pass its folder with --spec-path, or allow "
+                                "absolute paths with --allow-absolute-paths")
     target = (path.parent / value).resolve()
     inside = any(target.is_relative_to(root) for root in context.roots)
     if inside and target.is_file():
