@@ -67,14 +67,17 @@ class Conv(Op):
         return tuple(window(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
 
+    torch_class = "nn.Conv2d"
+    # The pair keywords the torch class takes after kernel_size, with its defaults (omitted when equal).
+    pair_keywords = (("stride", 1), ("padding", 0), ("dilation", 1))
+
     def emit(self, args: CodeArgs) -> str:
         keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
-        keywords += pair_keyword(args, "stride", "stride", 1)
-        keywords += pair_keyword(args, "padding", "padding", 0)
-        keywords += pair_keyword(args, "dilation", "dilation", 1)
+        for name, default in self.pair_keywords:
+            keywords += pair_keyword(args, name, name, default)
         keywords += args.keyword("groups", "groups", 1)
         keywords += args.keyword("bias", "bias", True)
-        return call("nn.Conv2d", [args.src("in"), args.src("out")], keywords)
+        return call(self.torch_class, [args.src("in"), args.src("out")], keywords)
 
 
 @register
@@ -84,6 +87,8 @@ class ConvTranspose(Conv):
 
     name = "conv_transpose"
     summary = "2-D transposed convolution, learned upsampling (nn.ConvTranspose2d)"
+    torch_class = "nn.ConvTranspose2d"
+    pair_keywords = (("stride", 1), ("padding", 0), ("output_padding", 0), ("dilation", 1))
     attrs = {
         **{key: attr for key, attr in Conv.attrs.items() if key != "in"},
         "output_padding": Attr("pair", 0, minimum=0, doc="extra rows/columns on one side of the output"),
@@ -114,13 +119,3 @@ class ConvTranspose(Conv):
 
         return tuple(rule(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
-
-    def emit(self, args: CodeArgs) -> str:
-        keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
-        keywords += pair_keyword(args, "stride", "stride", 1)
-        keywords += pair_keyword(args, "padding", "padding", 0)
-        keywords += pair_keyword(args, "output_padding", "output_padding", 0)
-        keywords += args.keyword("groups", "groups", 1)
-        keywords += args.keyword("bias", "bias", True)
-        keywords += pair_keyword(args, "dilation", "dilation", 1)
-        return call("nn.ConvTranspose2d", [args.src("in"), args.src("out")], keywords)

@@ -7,14 +7,22 @@ from typing import Any
 from .base import CodeArgs, Shape, ShapeError, Weightless, prod, register
 
 
-@register
-class Add(Weightless):
-    name = "add"
+class _Merge(Weightless):
+    """Two or more inputs, no attributes, written as an expression in forward; the field is their union."""
+
     group = "merge"
-    summary = "element-wise sum of two or more tensors of one shape"
     arity = (2, None)
     module = False
     attrs = {}
+
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
+        return "merge"
+
+
+@register
+class Add(_Merge):
+    name = "add"
+    summary = "element-wise sum of two or more tensors of one shape"
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         first = inputs[0]
@@ -28,23 +36,16 @@ class Add(Weightless):
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return (len(inputs) - 1) * prod(output)
 
-    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
-        return "merge"
-
     def emit(self, args: CodeArgs) -> str:
         count = args.values["inputs"]
         return " + ".join(f"{{{i}}}" for i in range(count))
 
 
 @register
-class Concat(Weightless):
+class Concat(_Merge):
     name = "concat"
     channels = "sum"
-    group = "merge"
     summary = "concatenation along channels"
-    arity = (2, None)
-    module = False
-    attrs = {}
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         first = inputs[0]
@@ -56,9 +57,6 @@ class Concat(Weightless):
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0  # a copy, no arithmetic
-
-    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
-        return "merge"
 
     def emit(self, args: CodeArgs) -> str:
         count = args.values["inputs"]
