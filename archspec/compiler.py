@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from .errors import SpecError
+from .errors import Diagnostic, SpecError
 from .ir.graph import Network
-from .ir.lower import lower
+from .ir.lower import lower, lower_partial
 from .spec.loader import load_spec
 from .spec.model import ResolvedSpec
 
@@ -21,6 +21,15 @@ def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow
                  ) -> Network:
     """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
     return lower(load_spec(path, spec_path, allow_absolute))
+
+
+def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
+                    ) -> tuple[Network, list[Diagnostic]]:
+    """Like compile_spec, but a spec that loads and has errors in its layers still gives its IR, with the
+    failed layers as stand-ins that carry their errors, and the errors; for diagrams of broken specs.
+    Raises SpecError when the spec cannot be read at all."""
+    network, diagnostics = lower_partial(load_spec(path, spec_path, allow_absolute))
+    return network, diagnostics.errors
 
 
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),

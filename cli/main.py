@@ -356,6 +356,80 @@ def sizes(
         sys.stdout.write(sizes_list_text(network, low, high, accepted) + "\n")
 
 
+def _choice(value: str, valid: tuple[str, ...], option: str) -> str:
+    if value not in valid:
+        raise typer.BadParameter(f"'{value}' is not one of {', '.join(valid)}", param_hint=option)
+    return value
+
+
+def _shown(text: str, valid: tuple[str, ...]) -> frozenset[str]:
+    parts = [part.strip() for part in text.split(",") if part.strip()]
+    if parts == ["none"]:
+        return frozenset()
+    for part in parts:
+        _choice(part, valid, "--show")
+    return frozenset(parts)
+
+
+@app.command()
+def render(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot."),
+    level: str = typer.Option("stage", "--level", help="stage (folded repeats), block, or layer."),
+    show: str = typer.Option("shapes", "--show", help="Comma-separated annotations: shapes, params, macs, rf; "
+                             "or none."),
+    theme: str = typer.Option("paper", "--theme", help="paper, slides (16:9, large type) or dark."),
+    direction: Optional[str] = typer.Option(None, "--direction", help="LR, TB, RL or BT (default: LR for a "
+                                            "chain, TB for an encoder-decoder, BT for a feature pyramid)."),
+    fmt: Optional[str] = typer.Option(None, "--format", help="svg, pdf, png or dot (default: from -o)."),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Draw the network. A spec with errors in its layers is still drawn, the failed layers in red with
+    their messages; the command then exits 1."""
+    from archspec.backends.diagram import (DIRECTIONS, FORMATS, LEVELS, SHOW, THEMES, EngineError, RenderOptions,
+                                           render as draw)
+    from archspec.compiler import compile_partial
+    from archspec.output import OutputError, write_atomic
+
+    fmt = _choice(fmt or output.suffix.lstrip(".").lower(), FORMATS, "--format" if fmt else "-o")
+    options = RenderOptions(level=_choice(level, LEVELS, "--level"), show=_shown(show, SHOW),
+                            theme=_choice(theme, tuple(THEMES), "--theme"),
+                            direction=_choice(direction, DIRECTIONS, "--direction") if direction else None)
+    errors: list[Diagnostic] = []
+    engine_warnings: list[str] = []
+
+    def action() -> dict[str, Any]:
+        network, found = compile_partial(spec, **_load_options(spec_path))
+        errors.extend(found)
+        shape = _input_shape(input, network) if input and not found else None
+        try:
+            data, warnings = draw(network, RenderOptions(**{**options.__dict__, "input_shape": shape}), fmt, found)
+        except EngineError as error:
+            raise OutputError(str(error)) from None
+        engine_warnings.extend(warnings)
+        write_atomic(output, data)
+        return {"ok": not found, "output": str(output), "format": fmt, "level": options.level,
+                "errors": [d.to_json() for d in found], "graphviz_warnings": warnings}
+
+    document = _run(as_json, action)
+    if as_json:
+        _emit(document)
+    else:
+        for warning in engine_warnings:
+            sys.stderr.write(f"graphviz: {warning}\n")
+        for diagnostic in errors:
+            sys.stderr.write(diagnostic.render() + "\n")
+        if errors:
+            sys.stderr.write(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; drew {output} with the "
+                             f"failed layers marked\n")
+        else:
+            sys.stdout.write(f"wrote {output} ({options.level} level, {fmt})\n")
+    if errors:
+        raise typer.Exit(1)
+
+
 def main() -> None:
     app()
 

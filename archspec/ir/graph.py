@@ -38,6 +38,8 @@ class Node:
     shares: str | None = None  # name of the node whose module this one reuses
     item: Any = None  # the spec Item it came from, for code generation and --explain
     origins: dict[str, Span | str] = field(default_factory=dict)
+    # Why lowering failed here: a stand-in node for a failed layer keeps its errors, for diagrams.
+    errors: list[Any] = field(default_factory=list)
 
     @property
     def is_call(self) -> bool:

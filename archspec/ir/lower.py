@@ -57,18 +57,26 @@ class _TooLarge(Exception):
 
 def lower(spec: ResolvedSpec) -> Network:
     """Build the IR of a resolved spec; raises SpecError with every problem found."""
+    network, diagnostics = lower_partial(spec)
+    diagnostics.check()
+    problems = lint(network)
+    if problems:
+        raise AssertionError("archspec built an inconsistent graph (a bug): " + "; ".join(problems))
+    return network
+
+
+def lower_partial(spec: ResolvedSpec) -> tuple[Network, Diagnostics]:
+    """The IR even when the spec has errors: each failed layer is a stand-in `identity` node that
+    carries its errors (`Node.errors`) and has no shape, so a diagram can still show the network
+    and point at what is wrong. Raises SpecError only when the network passes a size limit."""
     diagnostics = Diagnostics()
     try:
         network = _Lowering(spec, diagnostics).network()
     except _TooLarge as stop:
         diagnostics.extend(stop.error)
         raise SpecError(diagnostics.errors) from None
-    diagnostics.check()
     network.warnings = diagnostics.warnings
-    problems = lint(network)
-    if problems:
-        raise AssertionError("archspec built an inconsistent graph (a bug): " + "; ".join(problems))
-    return network
+    return network, diagnostics
 
 
 def spec_hash(spec: ResolvedSpec) -> str:
@@ -215,9 +223,9 @@ class _Lowering:
                 self.item(item, scope, env)
             except SpecError as error:
                 self.diagnostics.extend(error)
-                self.placeholder(item, scope, env)
+                self.placeholder(item, scope, env, error)
 
-    def placeholder(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:
+    def placeholder(self, item: Item, scope: _Scope, env: dict[str, Any], error: SpecError) -> None:
         """Stand in for a failed item so that later references to it do not cascade into more errors."""
         if scope.naming is not None and scope.naming[0] is item:
             name = scope.naming[1]
@@ -228,7 +236,12 @@ class _Lowering:
                 return
         if name is None or scope.module.node(name) is not None or item.kind == "repeat":
             return
-        scope.module.add(Node(name=name, op="identity", attrs={}, inputs=[], span=item.span, item=item))
+        try:  # what it would have read, so that a diagram draws it in place; nothing reads it otherwise
+            inputs = self.inputs(item, scope, env)
+        except SpecError:
+            inputs = []
+        scope.module.add(Node(name=name, op="identity", attrs={}, inputs=inputs, span=item.span, item=item,
+                              errors=list(error.diagnostics)))
         scope.current = name
 
     def item(self, item: Item, scope: _Scope, env: dict[str, Any]) -> None:

@@ -52,6 +52,9 @@ class LeakyReLU(_Activation):
     summary = "leaky ReLU"
     attrs = {"slope": Attr("float", 0.01), "inplace": _INPLACE}
 
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"leaky_relu {attrs['slope']:g}"
+
     def emit(self, args: CodeArgs) -> str:
         keywords = args.keyword("slope", "negative_slope", 0.01)
         keywords += [f"inplace={args.src('inplace')}"] if args.is_value("inplace", True) else []

@@ -138,6 +138,11 @@ class Op:
 
     RULES: ClassVar[tuple[str, ...]] = ("infer", "params", "macs", "other_ops", "rf", "emit")
 
+    # --- how a diagram names one layer (default: the op's name)
+    def label(self, attrs: dict[str, Any]) -> str:
+        """The op and the attributes that define it, as a diagram box shows them: "conv 3×3, 64, /2"."""
+        return self.name
+
     # --- attributes that depend on the input (default: none)
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
         """Fill `inferred` attributes that the spec left out, from the input shapes."""
@@ -236,6 +241,19 @@ def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int 
     if (out - 1) * stride >= size + padding:
         out -= 1
     return out
+
+
+def size_text(value: Any) -> str:
+    """A pair as diagrams write it: 3×3, or 1×7."""
+    return "×".join(str(v) for v in value) if isinstance(value, tuple) else str(value)
+
+
+def stride_text(value: Any, marker: str = "/") -> str:
+    """", /2" for a stride of 2 (or ", ×2" for an upsampling factor); nothing for 1."""
+    values = set(value) if isinstance(value, tuple) else {value}
+    if values == {1}:
+        return ""
+    return f", {marker}{values.pop() if len(values) == 1 else size_text(value)}"
 
 
 def fmt_shape(shape: Shape) -> str:

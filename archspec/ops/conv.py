@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod, register,
-                   require_rank, window, window_out)
+                   require_rank, size_text, stride_text, window, window_out)
 
 
 def _check_channels(attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
@@ -67,6 +67,18 @@ class Conv(Op):
         return tuple(window(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
 
+    # Marks the stride in a diagram label: "/2" divides the resolution, "×2" (transposed) multiplies it.
+    stride_marker = "/"
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        text = f"{self.name} {size_text(attrs['kernel'])}, {attrs['out']}"
+        text += stride_text(attrs["stride"], self.stride_marker)
+        if stride_text(attrs["dilation"]):
+            text += f", dilation {size_text(attrs['dilation'])}"
+        if attrs["groups"] != 1:
+            text += f", groups {attrs['groups']}"
+        return text
+
     torch_class = "nn.Conv2d"
     # The pair keywords the torch class takes after kernel_size, with its defaults (omitted when equal).
     pair_keywords = (("stride", 1), ("padding", 0), ("dilation", 1))
@@ -88,6 +100,7 @@ class ConvTranspose(Conv):
     name = "conv_transpose"
     summary = "2-D transposed convolution, learned upsampling (nn.ConvTranspose2d)"
     torch_class = "nn.ConvTranspose2d"
+    stride_marker = "×"
     pair_keywords = (("stride", 1), ("padding", 0), ("output_padding", 0), ("dilation", 1))
     attrs = {
         **{key: attr for key, attr in Conv.attrs.items() if key != "in"},

@@ -20,6 +20,9 @@ class Linear(Op):
         "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input features; inferred from the input"),
     }
 
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"linear {attrs['out']}"
+
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
         if "in" not in attrs:
             attrs["in"] = require_rank(inputs, 1)[0]  # a rank error says more than "cannot infer 'in'"

@@ -24,6 +24,9 @@ class Add(_Merge):
     name = "add"
     summary = "element-wise sum of two or more tensors of one shape"
 
+    def label(self, attrs: dict[str, Any]) -> str:
+        return "+"
+
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         first = inputs[0]
         for shape in inputs[1:]:

@@ -5,7 +5,8 @@ from __future__ import annotations
 from typing import Any
 
 from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, pair_keyword, pair_source,
-                   prod, register, require_rank, whole_axis, window, window_out)
+                   prod, register, require_rank, size_text, stride_text, whole_axis, window,
+                   window_out)
 
 
 class _Pool(Weightless):
@@ -44,6 +45,9 @@ class _Pool(Weightless):
         dilation = attrs.get("dilation", (1, 1))
         return tuple(window(k, s, p, d) for k, s, p, d in
                      zip(attrs["kernel"], attrs["stride"], attrs["padding"], dilation))
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"{self.name} {size_text(attrs['kernel'])}{stride_text(attrs['stride'])}"
 
     def _keywords(self, args: CodeArgs) -> list[str]:
         keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
@@ -108,6 +112,9 @@ class _AdaptivePool(Weightless):
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         return tuple(whole_axis(n, count) for n, count in zip(inputs[0][1:], attrs["size"]))
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"{self.name} to {size_text(attrs['size'])}"
 
     def emit(self, args: CodeArgs) -> str:
         value = args.values.get("size")

@@ -11,7 +11,8 @@ from fractions import Fraction
 from typing import Any, Callable
 
 from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, fmt_shape, pair_keyword,
-                   pair_source, prod, register, require_rank)
+                   pair_source, prod, register, require_rank, size_text,
+                   stride_text)
 
 _MODES = ("nearest", "bilinear")
 
@@ -54,6 +55,9 @@ class Upsample(Weightless):
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         return tuple(interpolation_reads(n, n * f, attrs["mode"], Fraction(1, f))
                      for n, f in zip(inputs[0][1:], attrs["factor"]))
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"upsample {stride_text(attrs['factor'], '×')[2:]} {attrs['mode']}"
 
     def emit(self, args: CodeArgs) -> str:
         keywords = [f"scale_factor={pair_source(args, 'factor')}", f"mode={args.src('mode')}"]
@@ -111,6 +115,9 @@ class MaxUnpool(Weightless):
                 raise ShapeError(f"has {key} {list(attrs[key])} but the max-pool '{producer.name}' has "
                                  f"{list(producer.attrs[key])}", hint=f"leave '{key}' out to take the pool's")
             attrs[key] = producer.attrs[key]
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"maxunpool {size_text(attrs['kernel'])}{stride_text(attrs['stride'], '×')}"
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         c, h, w = require_rank(inputs, 3, "maxunpool")

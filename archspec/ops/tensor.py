@@ -6,7 +6,7 @@ from fractions import Fraction
 from typing import Any
 
 from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, prod, register, require_rank,
-                   whole_axis)
+                   size_text, whole_axis)
 
 
 class _Passthrough(Weightless):
@@ -50,6 +50,9 @@ class Dropout(_Passthrough):
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
         return "pointwise"
 
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"dropout {attrs['p']:g}"
+
     def emit(self, args: CodeArgs) -> str:
         return call("nn.Dropout", [], args.keyword("p", "p", 0.5) + args.keyword("inplace", "inplace", False))
 
@@ -85,6 +88,9 @@ class Unflatten(_Passthrough):
             raise ShapeError(f"cannot arrange {features} features as {'x'.join(map(str, attrs['shape']))}",
                              hint=f"the shape's product must be {features}")
         return tuple(attrs["shape"])
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"unflatten to {size_text(tuple(attrs['shape']))}"
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         # Every unit of the map reads the one "unit" a vector is: all of them see what it saw (jump 0).

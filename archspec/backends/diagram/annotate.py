@@ -1,0 +1,95 @@
+"""What the analysis passes add to a diagram: shapes, costs, receptive fields and resolution levels.
+
+A network with errors gets what lowering found (shapes at the spec's input, up
+to the failed layers) and no costs: the passes need a sound network.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ...errors import SpecError
+from ...ir.graph import Module, Network
+from ...ops import Shape
+from ...passes.cost import Cost, analyse_cost
+from ...passes.receptive_field import Field, receptive_fields
+from ...passes.shapes import check_input
+from .model import Box, Diagram
+
+
+@dataclass
+class Annotations:
+    input_shape: Shape
+    shapes: dict[str, Shape]  # flat value path -> shape
+    costs: dict[str, Cost] = field(default_factory=dict)  # flat leaf path -> its cost
+    total: Cost | None = None
+    fields: dict[str, Field] = field(default_factory=dict)
+
+    def cost_of(self, box: Box) -> Cost | None:
+        if not self.costs or not box.leaves:
+            return None
+        total = Cost()
+        for leaf in box.leaves:
+            total.add(self.costs[leaf])
+        return total
+
+
+def annotate(network: Network, input_shape: Shape | None, sound: bool) -> Annotations:
+    """Shapes, costs and fields at `input_shape` (default: the spec's); raises SpecError when a sound
+    network cannot take that input."""
+    input_shape = tuple(input_shape or network.input_shape)
+    if not sound:
+        return Annotations(input_shape, _lowered_shapes(network))
+    shapes = check_input(network, input_shape).shapes
+    report = analyse_cost(network, input_shape)
+    annotations = Annotations(input_shape, shapes, {node.name: node.cost for node in report.nodes}, report.total)
+    try:
+        annotations.fields = receptive_fields(network, input_shape).fields
+    except SpecError:  # a field too irregular to follow: the diagram does without
+        pass
+    return annotations
+
+
+def _lowered_shapes(network: Network) -> dict[str, Shape]:
+    shapes: dict[str, Shape] = {"input": network.input_shape}
+
+    def walk(module: Module, prefix: str) -> None:
+        for node in module.nodes:
+            path = f"{prefix}.{node.name}" if prefix else node.name
+            if node.shape is not None and not node.errors:
+                shapes[path] = node.shape
+            if node.child is not None and node.shares is None:
+                walk(node.child, path)
+
+    walk(network.root, "")
+    return shapes
+
+
+def assign_levels(diagram: Diagram, annotations: Annotations) -> bool:
+    """Set each box's resolution level (log2 of its output's stride) and say whether the network comes
+    back up to a finer resolution (an encoder-decoder or a feature pyramid): those are drawn with each
+    level on one rank, so that skips and laterals lie flat. Vectors sit below the deepest level."""
+    for box in diagram.boxes:
+        box.level = _level(box.output, annotations)
+    known = [box.level for box in diagram.boxes if box.level is not None]
+    bottom = max(known, default=0) + 1
+    for box in diagram.boxes:
+        if box.level is None:
+            box.level = bottom
+    levels = {box.id: box.level for box in diagram.boxes}
+    return any(edge.kind == "main" and levels[edge.source] > levels[edge.target]
+               for edge in diagram.edges if edge.target in levels and edge.source in levels)
+
+
+def _level(value: str | None, annotations: Annotations) -> int | None:
+    shape = annotations.shapes.get(value) if value else None
+    if shape is None or len(shape) != 3:
+        return None
+    found = annotations.fields.get(value)
+    if found is not None:
+        stride = max(Fraction(s) for s in found.stride)
+    else:  # no receptive field: the stride from the sizes, which unpadded convolutions blur a little
+        stride = Fraction(annotations.input_shape[1], shape[1])
+    return round(math.log2(stride)) if stride > 0 else None
