@@ -123,7 +123,8 @@ def test_resolve_explains_origins() -> None:
 
 
 @pytest.mark.parametrize("command", [["validate"], ["build", "-o", "{tmp}/m.py"], ["summary"], ["resolve"],
-                                     ["flops", "--top", "3"], ["rf"], ["compare", RESNET18]])
+                                     ["flops", "--top", "3"], ["rf"], ["compare", RESNET18],
+                                     ["render", "-o", "{tmp}/d.svg", "--show", "shapes,params,macs,rf"]])
 def test_commands_do_not_import_torch(command: list[str], tmp_path: Path) -> None:
     args = [a.replace("{tmp}", str(tmp_path)) for a in command[1:]]
     code = (

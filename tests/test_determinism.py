@@ -1,9 +1,8 @@
 """Same spec, same bytes: emitted code and reports do not depend on the hash seed or on mapping order.
 
 Every command below runs once per PYTHONHASHSEED in a fresh interpreter, and its output (stdout, or the
-file it writes) must be byte-identical across seeds. Adding a command is one line in COMMANDS — an SVG
-renderer, when there is one, goes in as ``("render", ["render", "{spec}", "-o", "{out}/net.svg"],
-"net.svg")``.
+file it writes) must be byte-identical across seeds. Adding a command is one line in COMMANDS; `render`
+is there twice, for the SVG Graphviz draws and for the DOT text archspec writes.
 
 The YAML side: where the order of a mapping carries no meaning — attributes inside a layer, `params`,
 `blocks`, `defaults`, the top-level keys — reordering it must not change the emitted code or the reports.
@@ -35,6 +34,9 @@ COMMANDS = [
     ("flops", ["flops", "{spec}", "--json", "--by", "block", "--top", "5"], None),
     ("rf", ["rf", "{spec}", "--json"], None),
     ("resolve", ["resolve", "{spec}", "--json"], None),
+    ("render", ["render", "{spec}", "-o", "{out}/net.svg", "--level", "block", "--show", "shapes,params,macs,rf"],
+     "net.svg"),
+    ("render-dot", ["render", "{spec}", "-o", "{out}/net.dot", "--level", "layer"], "net.dot"),
 ]
 
 # Runs every command in-process (one interpreter per seed keeps the test fast) and prints the outputs.

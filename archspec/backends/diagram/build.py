@@ -174,6 +174,8 @@ class _Builder:
             lines = _layer_lines(child.nodes)
         else:
             lines = _fold([_describe(inner) for inner in child.nodes])
+        if node.shares:
+            lines.append(f"the weights of {node.shares}")
         return Box(path, _title(path, cluster), lines, _container_group(child), cluster, leaves=leaves, output=path,
                    errors=errors)
 

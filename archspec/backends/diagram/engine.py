@@ -8,6 +8,7 @@ captured around the call and returned, so the command prints only what matters.
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import pickle
 import shutil
@@ -31,9 +32,7 @@ def layout(dot_text: str, fmt: str, dpi: int) -> tuple[bytes, list[str]]:
     if fmt == "dot":
         return dot_text.encode("utf-8"), []
     arguments = f"-Gdpi={dpi}" if fmt == "png" else ""
-    try:
-        import pygraphviz  # noqa: F401
-    except ImportError:
+    if importlib.util.find_spec("pygraphviz") is None:
         return _system_dot(dot_text, fmt, arguments)
     return _isolated(lambda: _pygraphviz(dot_text, fmt, arguments))
 
