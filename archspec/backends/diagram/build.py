@@ -88,17 +88,12 @@ class _Builder:
                 self.open(node, path, sources, env, cluster)
                 run = None
             elif run is not None and self.joins(run, node, sources, readers):
-                self.runs[run.id].append(node)
-                run.leaves.append(path)
-                run.output = path
-                run.lines = _layer_lines(self.runs[run.id])
-                run.title = _run_title(self.runs[run.id])
-                env[node.name] = Port(run.id, path)
+                self.extend(run, node, path, env)
             else:
                 box = self.box(node, path, cluster, sources, env)
                 self.owners[(id(module), node.name)] = box
                 run = None
-                if not node.is_call and not node.errors:
+                if not node.errors and (not node.is_call or self.folds_blocks(node)):
                     run, self.runs[box.id] = box, [node]
 
     def opens(self, node: Node) -> bool:
@@ -124,15 +119,36 @@ class _Builder:
                 env[f"{node.name}.{key}"] = Port(port.box, f"{path}.{key}")
 
     def joins(self, run: Box, node: Node, sources: list[Port], readers: dict[str, int]) -> bool:
-        """Whether a layer is drawn in the box of the layers before it: it reads them and nothing else does."""
-        if self.level == "layer" or node.is_call or node.shares or node.errors or len(sources) != 1:
+        """Whether a layer is drawn in the box of the layers before it: it reads them and nothing else does.
+        At the stage level, consecutive blocks of one class and arguments fold into one box as well."""
+        if self.level == "layer" or node.shares or node.errors or len(sources) != 1:
             return False
-        previous = self.runs[run.id][-1].name
-        if sources[0] != Port(run.id, run.output) or readers.get(previous, 0) != 1:
+        members = self.runs[run.id]
+        if sources[0] != Port(run.id, run.output) or readers.get(members[-1].name, 0) != 1:
             return False
-        if self.level == "block" or _segment_ended(self.runs[run.id]):
+        if members[0].is_call or node.is_call:
+            return self.folds_blocks(node) and members[0].is_call and _same_block(members[0], node, self.network)
+        if self.level == "block" or _segment_ended(members):
             return OPS[node.op].group in FOLLOWER_GROUPS
         return True
+
+    def folds_blocks(self, node: Node) -> bool:
+        return self.level == "stage" and node.is_call and node.child.kind == "block" and not node.shares
+
+    def extend(self, run: Box, node: Node, path: str, env: dict[str, Port]) -> None:
+        members = self.runs[run.id]
+        members.append(node)
+        run.output = path
+        env[node.name] = Port(run.id, path)
+        if node.is_call:
+            run.leaves += [f"{path}.{leaf}" for leaf in _leaf_paths(node.child)]
+            arguments = _arguments(node.child, self.network)
+            run.lines = [f"{node.child.class_name} ×{len(members)}"] + ([arguments] if arguments else [])
+            run.title = f"{_title(run.id, run.cluster)} … {node.name}"
+        else:
+            run.leaves.append(path)
+            run.lines = _layer_lines(members)
+            run.title = _run_title(members)
 
     # ------------------------------------------------------------ boxes
 
@@ -208,6 +224,11 @@ def _given_name(node: Node) -> str:
     item = node.item
     named = item is not None and getattr(item, "name", None) is not None
     return node.name if named else ""
+
+
+def _same_block(first: Node, other: Node, network: Network) -> bool:
+    return (first.child.class_name == other.child.class_name
+            and _arguments(first.child, network) == _arguments(other.child, network))
 
 
 def _run_title(nodes: list[Node]) -> str:

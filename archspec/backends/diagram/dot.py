@@ -36,16 +36,17 @@ class Layout:
 
 def wrap_rows(diagram: Diagram, width: int) -> tuple[tuple[str, ...], ...]:
     """A chain cut into rows: a new row at each top-level cluster (a stage) and after `width` boxes,
-    rows of one stage balanced; the input joins the first row and the outputs the last."""
+    rows of one stage balanced. The input and outputs stay out of the rows: Graphviz puts them above
+    the first row and below the last."""
     stages: list[tuple[str | None, list[Box]]] = []
     parents = {cluster.id: cluster.parent for cluster in diagram.clusters}
     for box in diagram.boxes:
+        if box.kind in ("input", "output"):
+            continue
         stage = box.cluster
         while stage is not None and parents.get(stage) is not None:
             stage = parents[stage]
-        if box.kind in ("input", "output") and stages:
-            stages[-1][1].append(box)
-        elif stages and (stages[-1][0] == stage or stages[-1][1][-1].kind == "input"):
+        if stages and stages[-1][0] == stage:
             stages[-1][1].append(box)
         else:
             stages.append((stage, [box]))
@@ -157,7 +158,7 @@ def _notes(box: Box, annotations: Annotations, show: frozenset[str], layout: Lay
     if cost is not None and "macs" in show:
         notes.append(f"{_human(cost.macs)} MACs")
     field = annotations.fields.get(box.output or "")
-    if field is not None and "rf" in show:
+    if field is not None and "rf" in show and shape is not None and len(shape) == 3:  # not for vectors
         size = "×".join(str(s) for s in field.size)
         strides = {str(s) for s in field.stride}
         notes.append(f"RF {size}, stride {'×'.join(str(s) for s in field.stride) if len(strides) > 1 else strides.pop()}")
@@ -192,7 +193,7 @@ def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, theme: Theme, 
         attributes.append("constraint=false")  # the main path alone sets the ranks; skips arc beside it
     elif layout.pyramid and diagram.box(edge.source).level > diagram.box(edge.target).level:
         attributes.append("constraint=false")  # the way back up: ranks come from the levels
-    elif layout.rows and _row_of(layout, edge.source) != _row_of(layout, edge.target):
+    elif layout.rows and -1 != _row_of(layout, edge.source) != _row_of(layout, edge.target) != -1:
         attributes.append("constraint=false")  # from the end of a row to the start of the next
     attributes = [a for a in attributes if a]
     suffix = f" [{', '.join(attributes)}]" if attributes else ""
