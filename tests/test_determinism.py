@@ -132,6 +132,7 @@ def reorder(spec: dict[str, Any], rng: random.Random) -> dict[str, Any]:
 def products(folder: Path, text: str) -> dict[str, Any]:
     """Emitted code and reports of a spec written as folder/net.yaml, compiled from inside the folder."""
     from archspec.backends import analysis, report
+    from archspec.backends.diagram import SHOW, RenderOptions, diagram_dot
     from archspec.backends.pytorch import emit_pytorch
     from archspec.compiler import validate_spec
     from archspec.passes.cost import analyse_cost
@@ -145,7 +146,9 @@ def products(folder: Path, text: str) -> dict[str, Any]:
         cost = analyse_cost(network)
         return {"code": emit_pytorch(network), "summary": report.summary_json(network, cost),
                 "flops": analysis.flops_json(network, cost, "stage", 5),
-                "rf": analysis.rf_json(network, receptive_fields(network, None))}
+                "rf": analysis.rf_json(network, receptive_fields(network, None)),
+                # The DOT text is all that the SVG depends on besides Graphviz itself.
+                "diagram": diagram_dot(network, RenderOptions(level="block", show=frozenset(SHOW)))}
 
 
 @pytest.mark.parametrize("spec", ["specs/resnet/resnet.yaml", "specs/vgg/vgg.yaml", "tests/specs/skip_two_outputs.yaml"])
