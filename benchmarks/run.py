@@ -113,6 +113,32 @@ def scaling(runs: int) -> list[str]:
     return lines
 
 
+RENDERS = [  # (spec, level, format)
+    ("specs/resnet/resnet50.yaml", "stage", "svg"),
+    ("specs/resnet/resnet50.yaml", "block", "svg"),
+    ("specs/resnet/resnet50.yaml", "layer", "svg"),
+    ("specs/resnet/resnet50.yaml", "stage", "png"),
+    ("specs/resnet/resnet152.yaml", "layer", "svg"),
+    ("specs/unet/unet.yaml", "stage", "pdf"),
+    ("specs/resnet/resnet50_fpn.yaml", "layer", "svg"),
+]
+
+
+def rendering(runs: int) -> list[str]:
+    """Whole-process time of `archspec render`: compile, analyse, lay out with Graphviz, write."""
+    lines = ["| spec | level | format | whole `archspec render` process |", "|---|---|---|---|"]
+    with tempfile.TemporaryDirectory() as folder:
+        for spec, level, fmt in RENDERS:
+            out = Path(folder) / f"diagram.{fmt}"
+            seconds = timed([PYTHON, "-m", "cli.main", "render", spec, "-o", str(out), "--level", level,
+                             "--show", "shapes,params,macs"], runs)
+            lines.append(f"| {Path(spec).stem} | {level} | {fmt} | {seconds:.2f} s |")
+    return lines
+
+
+SECTIONS = {"tools": tools_comparison, "scaling": scaling, "render": rendering}
+
+
 def machine() -> str:
     return (f"{platform.machine()}, {os.cpu_count()} cores, {platform.system()} {platform.release()}, "
             f"Python {platform.python_version()}")
@@ -121,11 +147,13 @@ def machine() -> str:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=5, help="runs per measurement (median is reported)")
+    parser.add_argument("--only", choices=sorted(SECTIONS), action="append",
+                        help="run only this section (repeatable); default: all")
     args = parser.parse_args()
     print(f"machine: {machine()}\n")
-    print("\n".join(tools_comparison(args.runs)))
-    print()
-    print("\n".join(scaling(args.runs)))
+    for name in args.only or SECTIONS:
+        print("\n".join(SECTIONS[name](args.runs)))
+        print()
 
 
 if __name__ == "__main__":
