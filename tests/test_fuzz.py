@@ -89,7 +89,9 @@ def check(path: Path) -> str:
         except SpecError as error:
             assert_located(error)
             _event("outcome: located spec error")
+            _diagrams(path)
             return "error"
+        _diagrams(path)
         try:
             report = _reports(path, network)
         except SpecError as error:  # an analysis refusing the network: as located as any other error
@@ -99,6 +101,27 @@ def check(path: Path) -> str:
         outcome = _run_emitted(path.parent, network, report)
         _event(f"outcome: {outcome}")
         return outcome
+
+
+def _diagrams(path: Path) -> None:
+    """A spec that loads is drawn at every level, errors and all, as DOT text that Graphviz can parse."""
+    import pygraphviz
+
+    from archspec.backends.diagram import LEVELS, SHOW, RenderOptions, diagram_dot
+    from archspec.compiler import compile_partial
+
+    try:
+        network, errors = compile_partial(path)
+    except SpecError as error:
+        assert_located(error)
+        return
+    for level in LEVELS:
+        try:
+            text = diagram_dot(network, RenderOptions(level=level, show=frozenset(SHOW)), errors)
+        except SpecError as error:  # analysing a sound network can still refuse it, with a location
+            assert_located(error)
+            return
+        pygraphviz.AGraph(string=text)
 
 
 def _event(text: str) -> None:
