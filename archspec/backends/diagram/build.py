@@ -55,6 +55,7 @@ class _Builder:
         self.diagram = Diagram(network.name, level)
         self.owners: dict[tuple[int, str], Box] = {}  # (module, node name) -> its box, for shared weights
         self.runs: dict[str, list[Node]] = {}  # box id -> the layers drawn in it, when it is a run of layers
+        self.edge_keys: set[tuple[str, str, str]] = set()
 
     def build(self) -> Diagram:
         root = self.network.root
@@ -67,7 +68,7 @@ class _Builder:
             box_id = f":output.{key}" if keyed else ":output"
             self.diagram.boxes.append(Box(box_id, key if keyed else "output", [], "io", kind="output",
                                           output=port.value))
-            self.diagram.edges.append(Edge(port.box, box_id, port.value))
+            self.add_edge(Edge(port.box, box_id, port.value))
         return self.diagram
 
     # ------------------------------------------------------------ walking the module tree
@@ -159,25 +160,29 @@ class _Builder:
             box = Box(path, _given_name(node), _layer_lines([node]), _group(node), cluster, leaves=[path],
                       output=path, errors=list(node.errors))
         self.diagram.boxes.append(box)
+        self.connect(sources, box.id)
         residual = _residual(node.child) if node.is_call and self.level == "block" else None
         if residual is None:
-            self.connect(sources, box.id)
             self.bind(env, node, Port(box.id, path), path)
-            return box
-        # A residual block: its box, a "+" after it, and the shortcut as an arc from the block's input.
+        else:
+            env[node.name] = self.shortcut(box, node, residual, sources)
+        return box
+
+    def shortcut(self, box: Box, node: Node, residual: tuple[str, list[Node], list[Node]], sources: list[Port]
+                 ) -> Port:
+        """A residual block's "+" after its box, and its shortcut as an arc from the block's input to the "+",
+        labelled with the projection on it; returns the port of the block's output."""
         skip_input, skip_nodes, after = residual
-        merge = Box(f"{path}:add", "", [" · ".join(["+"] + [OPS[n.op].label(n.attrs) for n in after])],
-                    "merge", cluster, kind="merge", output=path)
+        merge = Box(f"{box.id}:add", "", [" · ".join(["+"] + [OPS[n.op].label(n.attrs) for n in after])],
+                    "merge", box.cluster, kind="merge", output=box.output)
         self.diagram.boxes.append(merge)
-        self.connect(sources, box.id)
-        self.diagram.edges.append(Edge(box.id, merge.id, path))
+        self.add_edge(Edge(box.id, merge.id, box.output))
         position = node.child.inputs.index(skip_input)
         if position < len(sources):
-            shortcut = sources[position]
+            source = sources[position]
             note = " · ".join(_layer_lines(_flat_nodes(skip_nodes)))
-            self.diagram.edges.append(Edge(shortcut.box, merge.id, shortcut.value, "skip", note))
-        env[node.name] = Port(merge.id, path)
-        return box
+            self.add_edge(Edge(source.box, merge.id, source.value, "skip", note))
+        return Port(merge.id, box.output)
 
     def container_box(self, node: Node, path: str, cluster: str | None) -> Box:
         child = node.child
@@ -196,11 +201,15 @@ class _Builder:
                    errors=errors)
 
     def connect(self, sources: list[Port], target: str) -> None:
+        """Edges from what a box reads: the first input is the main path, any other a skip."""
         for position, port in enumerate(sources):
-            edge = Edge(port.box, target, port.value, "main" if position == 0 else "skip")
-            if not any(e.source == edge.source and e.target == target and e.value == edge.value
-                       for e in self.diagram.edges):
-                self.diagram.edges.append(edge)
+            self.add_edge(Edge(port.box, target, port.value, "main" if position == 0 else "skip"))
+
+    def add_edge(self, edge: Edge) -> None:
+        key = (edge.source, edge.target, edge.value)
+        if key not in self.edge_keys:  # a box that reads one value twice (x + x) gets one edge
+            self.edge_keys.add(key)
+            self.diagram.edges.append(edge)
 
     def bind(self, env: dict[str, Port], node: Node, port: Port, path: str) -> None:
         env[node.name] = port
