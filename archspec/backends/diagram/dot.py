@@ -69,7 +69,7 @@ def to_dot(diagram: Diagram, annotations: Annotations, theme: Theme, show: froze
            title: str) -> str:
     lines = [f"digraph {_quote(diagram.name)} {{"]
     lines += [f"  {line}" for line in _graph_attributes(theme, layout)]
-    lines.append(f"  label={_legend(diagram, annotations, theme, show, title)}")
+    lines.append(f"  label={_legend(diagram, annotations, theme, title)}")
     children: dict[str | None, list] = {}
     for cluster in diagram.clusters:
         children.setdefault(cluster.parent, []).append(cluster)
@@ -212,34 +212,36 @@ def _ranks(diagram: Diagram) -> list[str]:
             for _, ids in sorted(levels.items())]
 
 
-def _legend(diagram: Diagram, annotations: Annotations, theme: Theme, show: frozenset[str], title: str) -> str:
-    rows = [f"<TR><TD ALIGN=\"LEFT\" COLSPAN=\"{{span}}\"><B>{_escape(title)}</B></TD></TR>"]
-    total = annotations.total
-    if total is not None:
-        rows.append(f"<TR><TD ALIGN=\"LEFT\" COLSPAN=\"{{span}}\">{total.params:,} params · {total.macs:,} MACs "
-                    f"({_human(total.flops)} FLOPs) · input {fmt_shape(annotations.input_shape).replace('x', '×')}"
-                    "</TD></TR>")
-    used = []
-    for box in diagram.boxes:
-        group = box.group if box.group in GROUPS else None
-        if group and GROUPS[group][1] not in [GROUPS[g][1] for g in used]:
-            used.append(group)
+def _legend(diagram: Diagram, annotations: Annotations, theme: Theme, title: str) -> str:
+    """Under the drawing: the title, the exact totals, a swatch per op kind present, the errors."""
     cells = [f"<TD BGCOLOR=\"{theme.fill(GROUPS[g][0])}\" COLOR=\"{GROUPS[g][0]}\" BORDER=\"1\">"
-             f"{_small(GROUPS[g][1], theme)}</TD>" for g in used]
-    errors = [box for box in diagram.boxes if box.errors]
-    if errors or diagram.errors:
-        count = sum(len(box.errors) for box in errors) + len(diagram.errors)
+             f"{_small(GROUPS[g][1], theme)}</TD>" for g in _groups_present(diagram)]
+    count = sum(len(box.errors) for box in diagram.boxes) + len(diagram.errors)
+    if count:
         text = f"{count} error{'s' if count != 1 else ''}"
         cells.append(f"<TD COLOR=\"{ERROR_COLOUR}\" BORDER=\"3\">{_small(text, theme)}</TD>")
     span = max(len(cells), 1)
-    rows = [row.replace("{span}", str(span)) for row in rows]
-    if cells:
-        rows.append("<TR>" + "".join(cells) + "</TR>")
+    lines = [f"<B>{_escape(title)}</B>"]
+    total = annotations.total
+    if total is not None:
+        lines.append(_escape(f"{total.params:,} params · {total.macs:,} MACs ({_human(total.flops)} FLOPs) · "
+                             f"input {fmt_shape(annotations.input_shape).replace('x', '×')}"))
     for error in diagram.errors:
-        for text in textwrap.wrap(f"error (line {error.span.line}): {error.message}", 80):
-            rows.append(f"<TR><TD ALIGN=\"LEFT\" COLSPAN=\"{span}\"><FONT COLOR=\"{ERROR_COLOUR}\">"
-                        f"{_escape(text)}</FONT></TD></TR>")
+        lines += [f"<FONT COLOR=\"{ERROR_COLOUR}\">{_escape(text)}</FONT>"
+                  for text in textwrap.wrap(f"error (line {error.span.line}): {error.message}", 80)]
+    rows = [f"<TR><TD ALIGN=\"LEFT\" COLSPAN=\"{span}\">{line}</TD></TR>" for line in lines]
+    if cells:
+        rows.insert(2 if total is not None else 1, "<TR>" + "".join(cells) + "</TR>")
     return f"<<TABLE BORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"3\">{''.join(rows)}</TABLE>>"
+
+
+def _groups_present(diagram: Diagram) -> list[str]:
+    """The op kinds drawn, in order of first appearance, one per legend name."""
+    groups: list[str] = []
+    for box in diagram.boxes:
+        if box.group in GROUPS and GROUPS[box.group][1] not in [GROUPS[g][1] for g in groups]:
+            groups.append(box.group)
+    return groups
 
 
 def _small(text: str, theme: Theme) -> str:
