@@ -866,6 +866,12 @@ REGRESSIONS = {
     # Tags on lists and mappings were dropped silently instead of refused.
     "tag_on_mapping": "input: [3, 8, 8]\nbody:\n  - conv: !!python/object/apply:os.system {out: 4, kernel: 1}\n",
     "tag_on_list": "input: !!python/tuple [3, 8, 8]\nbody: [relu]\n",
+    # Drawing a broken spec read an inferred attribute of a layer after the failed one, which has none.
+    "diagram_after_failed_layer": "input: [3, 8, 8]\nbody:\n  - seq: {name: s, body: [conv: {out: 4, kernel: 20}, "
+                                  "conv: {out: 4, kernel: 1}]}\n",
+    # A receptive field through a pooling window of 2^30 units walked every unit of it (minutes).
+    "huge_window_rf": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: 1073741824}\n"
+                      "  - adaptive_avgpool: {size: 1}\n",
 }
 
 

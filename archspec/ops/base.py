@@ -85,8 +85,6 @@ def whole_axis(size: int, count: int) -> Reads:
     return Reads(Fraction(size, count), lambda o: range(o * size // count, -(-(o + 1) * size // count)))
 
 
-
-
 class CodeArgs:
     """Attribute values for code generation: concrete values or Python source of an expression."""
 

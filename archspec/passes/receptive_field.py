@@ -29,9 +29,11 @@ are not centred alike are reported as misaligned.
 
 from __future__ import annotations
 
+import itertools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
+from typing import Iterable
 
 from ..errors import Diagnostics, SpecError
 from ..ir.flat import NETWORK_INPUT, flatten
@@ -72,8 +74,16 @@ class Axis:
         period = ratio.denominator * (self.period // math.gcd(self.period, step))
         if period > MAX_PERIOD:
             raise SpecError([])  # caught by the pass, which reports it located
-        spans = tuple(_union(self.span(unit) for unit in rule.units(o)) for o in range(period))
+        spans = tuple(_union(self.span(unit) for unit in self._ends(rule.units(o))) for o in range(period))
         return Axis(_exact(self.jump * ratio), spans)
+
+    def _ends(self, units: Iterable[int]) -> Iterable[int]:
+        """The units of a long window whose fields can hold its union's ends: fields move right by one
+        period's jump every `period` units, so the lowest start lies among the first `period` units
+        and the highest end among the last. A huge pooling window costs two periods, not its size."""
+        if isinstance(units, range) and len(units) > 2 * self.period:
+            return itertools.chain(units[:self.period], units[-self.period:])
+        return units
 
     @property
     def size(self) -> int:

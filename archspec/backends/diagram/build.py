@@ -20,6 +20,7 @@ from typing import Iterable
 
 from ...ir.graph import Module, Network, Node
 from ...ops import OPS
+from ...ops.base import Weightless
 from .model import INPUT_ID, Box, Cluster, Diagram, Edge
 
 LEVELS = ("stage", "block", "layer")
@@ -310,7 +311,8 @@ def _container_group(module: Module) -> str:
     """Blocks and stages are coloured by their first layer with weights (a conv stage, a linear head)."""
     nodes = [node for node in _all_nodes(module) if not node.is_call and not node.errors]
     for node in nodes:
-        if OPS[node.op].params(node.attrs):
+        # Not `params(attrs)`: in a spec with errors, a layer's inferred attributes may be missing.
+        if not isinstance(OPS[node.op], Weightless):
             return OPS[node.op].group
     return _group(nodes[0]) if nodes else "other"
 
