@@ -866,6 +866,9 @@ REGRESSIONS = {
     # Tags on lists and mappings were dropped silently instead of refused.
     "tag_on_mapping": "input: [3, 8, 8]\nbody:\n  - conv: !!python/object/apply:os.system {out: 4, kernel: 1}\n",
     "tag_on_list": "input: !!python/tuple [3, 8, 8]\nbody: [relu]\n",
+    # A method whose end was not a name (`to: ~`) crashed lowering.
+    "method_end_null": "input: [3, 8, 8]\nbody:\n  - conv: {name: a, out: 4, kernel: 1}\n  - relu\n"
+                       "methods:\n  head: {from: a, to: ~}\n",
     # Drawing a broken spec read an inferred attribute of a layer after the failed one, which has none.
     "diagram_after_failed_layer": "input: [3, 8, 8]\nbody:\n  - seq: {name: s, body: [conv: {out: 4, kernel: 20}, "
                                   "conv: {out: 4, kernel: 1}]}\n",

@@ -146,6 +146,13 @@ class _Lowering(References, OpNodes, Containers):
             if not isinstance(ends, Map) or set(ends) - {"from", "to"}:
                 self.diagnostics.error(raw.value_span(name), f"method '{name}' takes 'from' and 'to' (layer names)")
                 continue
+            wrong = [end for end in ("from", "to") if end in ends and not isinstance(ends[end], str)]
+            if wrong:
+                self.diagnostics.error(ends.value_span(wrong[0]), f"method '{name}': '{wrong[0]}' must be a layer "
+                                       f"name, got {ends[wrong[0]]!r}")
+                continue
+            if not root.outputs:  # an empty body, reported already
+                continue
             try:
                 source = self.reference(ends["from"], scope, ends.value_span("from")) if "from" in ends else "input"
                 outputs = [root.value(o) for o in root.outputs]
