@@ -872,6 +872,12 @@ REGRESSIONS = {
     # Drawing a broken spec read an inferred attribute of a layer after the failed one, which has none.
     "diagram_after_failed_layer": "input: [3, 8, 8]\nbody:\n  - seq: {name: s, body: [conv: {out: 4, kernel: 20}, "
                                   "conv: {out: 4, kernel: 1}]}\n",
+    # Drawing a spec whose multi-output block failed before it had outputs (the FPN, after a broken body).
+    "diagram_of_block_without_outputs": "input: [3, 8, 8]\nblocks:\n  two:\n    inputs: [a, b]\n"
+                                        "    body:\n      - add: {from: [a, b]}\n"
+                                        "body:\n  - group: {name: g, outputs: {x: c, y: d}, body: ['', "
+                                        "conv: {name: c, out: 4, kernel: 1}, relu: {name: d}]}\n"
+                                        "  - two: {name: t, from: [g.x, g.y]}\n",
     # A receptive field through a pooling window of 2^30 units walked every unit of it (minutes).
     "huge_window_rf": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: 1073741824}\n"
                       "  - adaptive_avgpool: {size: 1}\n",

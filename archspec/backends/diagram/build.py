@@ -65,7 +65,9 @@ class _Builder:
         self.walk(root, "", env, None)
         keyed = len(root.outputs) > 1
         for key, name in zip(root.output_names(), root.outputs):
-            port = env[root.value(name)]
+            port = env.get(root.value(name))
+            if port is None:  # in a spec with errors, an output can name what failed to be built
+                continue
             box_id = f":output.{key}" if keyed else ":output"
             self.diagram.boxes.append(Box(box_id, key if keyed else "output", [], "io", kind="output",
                                           output=port.value))
@@ -101,6 +103,8 @@ class _Builder:
     def opens(self, node: Node) -> bool:
         """Whether a container is drawn as a cluster of its parts rather than as one box."""
         child = node.child
+        if not child.outputs:  # a block that failed before it had any: a box, which can carry its errors
+            return False
         if child.kind == "group" or len(child.outputs) > 1 or self.level == "layer":
             return True
         if self.level == "block":

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from types import ModuleType
@@ -94,6 +95,20 @@ def _captured_stderr() -> Iterator:
             text.append(sink.read().decode(errors="replace"))
 
 
+_TOO_LARGE = re.compile(r"too large for cairo-renderer bitmaps\. Scaling by ([0-9.]+)")
+
+
 def _warnings(text: str) -> list[str]:
-    # fontconfig notices are about the machine's font configuration, not the diagram
-    return [line.strip() for line in text.splitlines() if line.strip() and not line.startswith("Fontconfig")]
+    """Graphviz's warnings, in words a user can act on; fontconfig's notices are about the machine's font
+    configuration, not the diagram, and are dropped."""
+    warnings = []
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("Fontconfig"):
+            continue
+        too_large = _TOO_LARGE.search(line)
+        if too_large:
+            line = (f"the PNG would exceed cairo's limit of 32,767 pixels a side, so it was scaled by "
+                    f"{float(too_large.group(1)):.2f}; .svg and .pdf keep full size")
+        warnings.append(line)
+    return warnings
