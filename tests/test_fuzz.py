@@ -878,6 +878,9 @@ REGRESSIONS = {
                                         "body:\n  - group: {name: g, outputs: {x: c, y: d}, body: ['', "
                                         "conv: {name: c, out: 4, kernel: 1}, relu: {name: d}]}\n"
                                         "  - two: {name: t, from: [g.x, g.y]}\n",
+    # A NUL in a block's string argument, shown in its box, stopped Graphviz's parser.
+    "diagram_nul_argument": "input: [3, 8, 8]\nblocks:\n  b:\n    params: {tag: x}\n    body: [relu]\n"
+                            "body:\n  - b: {tag: \"nul\\0l\\u2028\"}\n",
     # A receptive field through a pooling window of 2^30 units walked every unit of it (minutes).
     "huge_window_rf": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: 1073741824}\n"
                       "  - adaptive_avgpool: {size: 1}\n",

@@ -258,8 +258,17 @@ def _human(count: int) -> str:
 
 
 def _escape(text: str) -> str:
+    """Text for an HTML-like label: markup characters as entities, control characters spelled out."""
+    text = _printable(text)
     return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
 
 
 def _quote(text: str) -> str:
-    return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+    return '"' + _printable(text).replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def _printable(text: str) -> str:
+    """A NUL or another control character (a string argument can hold one) stops Graphviz's parser."""
+    if text.isprintable():
+        return text
+    return "".join(ch if ch.isprintable() else ch.encode("unicode_escape").decode("ascii") for ch in text)
