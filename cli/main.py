@@ -388,6 +388,8 @@ def render(
 ) -> None:
     """Draw the network. A spec with errors in its layers is still drawn, the failed layers in red with
     their messages; the command then exits 1."""
+    from dataclasses import replace
+
     from archspec.backends.diagram import (DIRECTIONS, FORMATS, LEVELS, SHOW, THEMES, EngineError, RenderOptions,
                                            render as draw)
     from archspec.compiler import compile_partial
@@ -405,7 +407,7 @@ def render(
         errors.extend(found)
         shape = _input_shape(input, network) if input and not found else None
         try:
-            data, warnings = draw(network, RenderOptions(**{**options.__dict__, "input_shape": shape}), fmt, found)
+            data, warnings = draw(network, replace(options, input_shape=shape), fmt, found)
         except EngineError as error:
             raise OutputError(str(error)) from None
         engine_warnings.extend(warnings)

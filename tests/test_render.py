@@ -7,6 +7,7 @@ Refresh the goldens after an intended change with ``ARCHSPEC_ACCEPT=1 pytest tes
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import signal
@@ -236,6 +237,16 @@ def test_unknown_option_values_are_usage_errors(args: list[str], valid: str, tmp
     result = run_cli("render", "specs/resnet/resnet18.yaml", "-o", str(tmp_path / "d.svg"), *args)
     assert result.returncode == 2 and valid in result.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+def test_cli_input_size_and_json(tmp_path: Path) -> None:
+    out = tmp_path / "d.svg"
+    result = run_cli("render", "specs/resnet/resnet50.yaml", "-o", str(out), "--input", "3x160x160", "--json")
+    assert result.returncode == 0 and json.loads(result.stdout)["output"] == str(out)
+    assert "2048×5×5" in out.read_text(encoding="utf-8")
+    result = run_cli("render", "specs/resnet/resnet50.yaml", "-o", str(out.with_suffix(".png")), "--input", "1x224x224")
+    assert result.returncode == 1 and "specs/resnet/resnet50.yaml:" in result.stderr  # located: 1 channel, not 3
+    assert not out.with_suffix(".png").exists()
 
 
 def test_unknown_output_suffix_is_a_usage_error(tmp_path: Path) -> None:
