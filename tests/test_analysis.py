@@ -242,6 +242,8 @@ def _stage_names(network) -> list[str]:
     for node in network.root.nodes:
         if _sees_whole_input(node):
             break  # from here on every field is the whole input (and the linearised layers cannot run)
+        if node.shares is not None:
+            continue  # applies another layer's module again: no attribute of its own to hook
         if node.child is not None and len(node.child.outputs) > 1:
             names += [f"{node.name}.{key}" for key in node.child.output_names()]
             continue
@@ -281,10 +283,12 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
 
     def keep(layer):
         def hook(module, inputs, output):
+            # A module applied again with shared weights keeps the output of its first application.
             if isinstance(output, dict):  # several outputs: each is a stage of its own
-                outputs.update({f"{layer}.{key}": value for key, value in output.items()})
+                for key, value in output.items():
+                    outputs.setdefault(f"{layer}.{key}", value)
             else:
-                outputs[layer] = output[0] if isinstance(output, tuple) else output  # a pool with its indices
+                outputs.setdefault(layer, output[0] if isinstance(output, tuple) else output)  # a pool: indices
             if set(stages) <= set(outputs):
                 raise Enough
         return hook

@@ -123,6 +123,30 @@ def test_fpn_matches_torchvision(name: str, tmp_path: Path) -> None:
         assert (mine[level] - theirs[level]).abs().max().item() <= 1e-5, level
 
 
+def test_region_proposal_network_matches_faster_rcnn(tmp_path: Path) -> None:
+    """`body` and `fpn` are Faster R-CNN's `backbone`, `head` its `rpn.head`, shared by the five levels."""
+    detection = pytest.importorskip("torchvision.models.detection")
+    torch.manual_seed(0)
+    _, ours = build(ROOT / "specs/resnet/rpn_resnet50_fpn.yaml", tmp_path)
+    reference = detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
+    renamed = {}
+    for key, value in reference.state_dict().items():
+        if key.startswith(("backbone.", "rpn.head.")):
+            renamed[key.replace("backbone.", "", 1).replace("rpn.head.", "head.", 1)] = value
+    ours_state = ours.state_dict()
+    assert list(ours_state) == list(renamed)
+    assert all(ours_state[k].shape == v.shape for k, v in renamed.items())
+    ours.load_state_dict(renamed)
+    ours.eval()
+    images = torch.randn(1, 3, 224, 192)
+    with torch.no_grad():
+        mine = ours(images)
+        objectness, deltas = reference.rpn.head(list(reference.backbone(images).values()))
+    for index, level in enumerate(["0", "1", "2", "3", "_pool"]):
+        assert (mine[f"objectness{level}"] - objectness[index]).abs().max().item() <= 1e-5, level
+        assert (mine[f"deltas{level}"] - deltas[index]).abs().max().item() <= 1e-5, level
+
+
 def test_rf_reports_every_fpn_level() -> None:
     result = subprocess.run([sys.executable, "-m", "cli.main", "rf", "specs/resnet/resnet50_fpn.yaml", "--json"],
                             cwd=ROOT, capture_output=True, text=True, timeout=120)

@@ -168,6 +168,17 @@ def test_shared_head_is_drawn_once_and_marked() -> None:
         assert "head_small" not in nodes
 
 
+def test_detector_head_shared_across_pyramid_levels_is_drawn_once() -> None:
+    dot_text = diagram_dot(compile_spec(ROOT / "specs/resnet/rpn_resnet50_fpn.yaml"), RenderOptions(level="block"))
+    nodes = svg_nodes(layout(dot_text, "svg", 96)[0])
+    assert "shared, applied 5 times" in nodes["head"]
+    assert not any(node.startswith(("head1", "head2", "head3", "head_pool")) for node in nodes)
+    levels = [f"fpn.layer_blocks.{level}.0" for level in range(4)] + ["fpn.pool"]
+    for level in levels:  # each pyramid level feeds the one head
+        assert f'"{level}" -> "head"' in dot_text, level
+    assert sum(node.startswith(":output.objectness") for node in nodes) == 5
+
+
 def test_annotations_agree_with_torchvision_and_the_passes() -> None:
     import torchvision
 
@@ -292,6 +303,7 @@ GOLDENS = {
     "vgg16_stage": ("specs/vgg/vgg16.yaml", "stage"),
     "unet_stage": ("specs/unet/unet.yaml", "stage"),
     "resnet50_fpn_stage": ("specs/resnet/resnet50_fpn.yaml", "stage"),
+    "rpn_resnet50_fpn_stage": ("specs/resnet/rpn_resnet50_fpn.yaml", "stage"),
 }
 
 

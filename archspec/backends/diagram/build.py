@@ -57,6 +57,9 @@ class _Builder:
         self.owners: dict[tuple[int, str], Box] = {}  # (module, node name) -> its box, for shared weights
         self.runs: dict[str, list[Node]] = {}  # box id -> the layers drawn in it, when it is a run of layers
         self.edge_keys: set[tuple[str, str, str]] = set()
+        # Modules applied again with shared weights: drawn as one box (above the layer level), so once.
+        self.shared_modules = {id(node.child) for module in network.modules() for node in module.nodes
+                               if node.shares is not None and node.child is not None}
 
     def build(self) -> Diagram:
         root = self.network.root
@@ -104,6 +107,8 @@ class _Builder:
         """Whether a container is drawn as a cluster of its parts rather than as one box."""
         child = node.child
         if not child.outputs:  # a block that failed before it had any: a box, which can carry its errors
+            return False
+        if id(child) in self.shared_modules and self.level != "layer":
             return False
         if child.kind == "group" or len(child.outputs) > 1 or self.level == "layer":
             return True
@@ -291,8 +296,10 @@ def _fold(lines: list[str]) -> list[str]:
 
 def _describe(node: Node) -> str:
     """A one-line description of an item inside a folded container."""
+    if node.is_call and node.child.kind == "sequential":
+        return " · ".join(_layer_lines(_flat_nodes([node])))
     if node.is_call:
-        return node.child.class_name if node.child.kind in ("block", "group") else node.name
+        return node.child.class_name
     if node.errors:
         return f"{node.name} (failed)"
     return OPS[node.op].label(node.attrs)
