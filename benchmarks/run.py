@@ -133,6 +133,13 @@ def rendering(runs: int) -> list[str]:
             seconds = timed([PYTHON, "-m", "cli.main", "render", spec, "-o", str(out), "--level", level,
                              "--show", "shapes,params,macs"], runs)
             lines.append(f"| {Path(spec).stem} | {level} | {fmt} | {seconds:.2f} s |")
+        # archspec's own part at scale: the DOT text of a 10,000-layer chain, every level (no Graphviz).
+        chain = Path(folder) / "chain10000.yaml"
+        chain.write_text(CHAIN.format(layers=10000, pairs=5000))
+        for level in ("stage", "block", "layer"):
+            seconds = timed([PYTHON, "-m", "cli.main", "render", str(chain), "-o", str(Path(folder) / "c.dot"),
+                             "--level", level, "--show", "shapes,params,macs"], runs)
+            lines.append(f"| chain of 10,000 layers | {level} | dot | {seconds:.2f} s |")
     return lines
 
 

@@ -66,6 +66,7 @@ class _Builder:
         self.diagram.boxes.append(Box(INPUT_ID, "input", [], "io", kind="input", output="input"))
         env = {name: Port(INPUT_ID, "input") for name in root.inputs}
         self.walk(root, "", env, None)
+        self.describe_runs()
         keyed = len(root.outputs) > 1
         for key, name in zip(root.output_names(), root.outputs):
             port = env.get(root.value(name))
@@ -147,19 +148,27 @@ class _Builder:
         return self.level == "stage" and node.is_call and node.child.kind == "block" and not node.shares
 
     def extend(self, run: Box, node: Node, path: str, env: dict[str, Port]) -> None:
-        members = self.runs[run.id]
-        members.append(node)
+        self.runs[run.id].append(node)
         run.output = path
         env[node.name] = Port(run.id, path)
         if node.is_call:
             run.leaves += [f"{path}.{leaf}" for leaf in _leaf_paths(node.child)]
-            arguments = _arguments(node.child, self.network)
-            run.lines = [f"{node.child.class_name} ×{len(members)}"] + ([arguments] if arguments else [])
-            run.title = f"{_title(run.id, run.cluster)} … {node.name}"
         else:
             run.leaves.append(path)
-            run.lines = _layer_lines(members)
-            run.title = _run_title(members)
+
+    def describe_runs(self) -> None:
+        """What each box that grew into a run of layers or blocks says (once, when the walk is done)."""
+        for box_id, members in self.runs.items():
+            if len(members) < 2:
+                continue
+            box = self.diagram.box(box_id)
+            if members[0].is_call:
+                arguments = _arguments(members[0].child, self.network)
+                box.lines = [f"{members[0].child.class_name} ×{len(members)}"] + ([arguments] if arguments else [])
+                box.title = f"{_title(box_id, box.cluster)} … {members[-1].name}"
+            else:
+                box.lines = _layer_lines(members)
+                box.title = _run_title(members)
 
     # ------------------------------------------------------------ boxes
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass
+from functools import cached_property
 
 from ...ops.base import fmt_shape
 from .annotate import Annotations
@@ -27,6 +28,10 @@ class Layout:
     direction: str  # Graphviz rankdir
     pyramid: bool = False  # one rank per resolution level
     rows: tuple[tuple[str, ...], ...] = ()  # a long chain wrapped into rows of box ids, top to bottom
+
+    @cached_property
+    def row_index(self) -> dict[str, int]:
+        return {box_id: index for index, row in enumerate(self.rows) for box_id in row}
 
     @property
     def flat(self) -> bool:
@@ -56,11 +61,13 @@ def wrap_rows(diagram: Diagram, width: int) -> tuple[tuple[str, ...], ...]:
         pieces = max(1, -(-count // width))
         size = -(-count // pieces)
         row: list[str] = []
+        layers = 0
         for box in boxes:
-            if box.kind == "layer" and sum(1 for b in row if diagram.box(b).kind == "layer") == size:
+            if box.kind == "layer" and layers == size:
                 rows.append(tuple(row))
-                row = []
+                row, layers = [], 0
             row.append(box.id)
+            layers += box.kind == "layer"
         rows.append(tuple(row))
     return tuple(rows)
 
@@ -201,7 +208,7 @@ def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, theme: Theme, 
 
 
 def _row_of(layout: Layout, box_id: str) -> int:
-    return next((index for index, row in enumerate(layout.rows) if box_id in row), -1)
+    return layout.row_index.get(box_id, -1)
 
 
 def _ranks(diagram: Diagram) -> list[str]:

@@ -57,4 +57,7 @@ class Diagram:
     errors: list[Any] = field(default_factory=list)  # Diagnostics that belong to no box
 
     def box(self, box_id: str) -> Box:
-        return next(box for box in self.boxes if box.id == box_id)
+        index = self.__dict__.get("_index")
+        if index is None or len(index) != len(self.boxes):  # boxes are only ever appended
+            index = self.__dict__["_index"] = {box.id: box for box in self.boxes}
+        return index[box_id]
