@@ -84,7 +84,7 @@ def to_dot(diagram: Diagram, annotations: Annotations, theme: Theme, show: froze
         children.setdefault(box.cluster, []).append(box)
     lines += _members(children, None, annotations, theme, show, layout, depth=1)
     for edge in diagram.edges:
-        lines.append("  " + _edge(edge, diagram, annotations, theme, show, layout))
+        lines.append("  " + _edge(edge, diagram, annotations, show, layout))
     if layout.pyramid:
         lines += _ranks(diagram)
     for row in layout.rows:
@@ -181,8 +181,7 @@ def _error_text(box: Box) -> list[str]:
     return lines
 
 
-def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, theme: Theme, show: frozenset[str],
-          layout: Layout) -> str:
+def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, show: frozenset[str], layout: Layout) -> str:
     attributes = []
     label = []
     shape = annotations.shapes.get(edge.value)
@@ -190,11 +189,10 @@ def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, theme: Theme, 
         label.append(fmt_shape(shape).replace("x", "×"))
     if edge.note:
         label.append(edge.note)
-    flat = layout.flat
     if label:
         # Graphviz places the label of an edge within one rank outside the ranking (an ordinary label
         # on such an edge can trip an assertion in its crossing minimisation when clusters are involved).
-        key = "xlabel" if flat else "label"
+        key = "xlabel" if layout.flat else "label"
         attributes.append(f"{key}=<{'<BR/>'.join(_escape(text) for text in label)}>")
     if edge.kind == "skip" and not layout.flat:
         attributes.append("constraint=false")  # the main path alone sets the ranks; skips arc beside it
@@ -202,7 +200,6 @@ def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, theme: Theme, 
         attributes.append("constraint=false")  # the way back up: ranks come from the levels
     elif layout.rows and -1 != _row_of(layout, edge.source) != _row_of(layout, edge.target) != -1:
         attributes.append("constraint=false")  # from the end of a row to the start of the next
-    attributes = [a for a in attributes if a]
     suffix = f" [{', '.join(attributes)}]" if attributes else ""
     return f"{_quote(edge.source)} -> {_quote(edge.target)}{suffix}"
 
