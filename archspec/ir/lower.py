@@ -25,7 +25,7 @@ from typing import Any
 
 from ..errors import Diagnostics, Span, SpecError
 from ..names import attribute_problem
-from ..ops import Shape
+from ..ops import OPS, Shape
 from ..spec.model import Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
@@ -289,14 +289,21 @@ class _Lowering(References, OpNodes, Containers):
             return True
         if item.name is not None and not scope.sequential:
             inputs = self.inputs(item, scope, env)
-            if len(inputs) != 1:
-                raise SpecError.at(span, "only a layer with one input can be disabled with 'if'")
+            if len(inputs) != 1 and not _is_merge(item):
+                raise SpecError.at(span, "only a layer with one input, or a merge, can be disabled with 'if'",
+                                   hint="a disabled merge passes on its first input")
             name = self.item_name(item, scope, env)
             scope.module.aliases[name] = inputs[0]
             scope.spans[name] = item.span
             # The next layer reads it by name, so every instance of a block has the same dataflow.
             scope.current = name
         return False
+
+
+def _is_merge(item: Item) -> bool:
+    """`add` and `concat`: a disabled one passes on its first input, as a residual switched off leaves
+    the main path (torchvision's `use_res_connect`)."""
+    return item.kind == "op" and item.op in OPS and isinstance(OPS[item.op].arity, tuple)
 
 
 def _method_problem(module: Module, source: str, target: str) -> str | None:

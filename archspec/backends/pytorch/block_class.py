@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ...errors import Span, SpecError
 from ...ir.graph import Module, Node
+from ...ir.symbolic import channel_sum, substitute
 from ...ops import AUTO, OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ...spec.model import BlockDef, Item
@@ -55,8 +56,10 @@ class BlockClass:
         self.names = Namespace(emitter.reserved)
         self.rename = {p: self.names.claim(p) for p in ["in_channels", *block.params]}
         self.uses_in_channels = False
+        self.out_channels: list[ex.Expr | None] = []  # of each output, over the constructor arguments
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
+        self.layer_names = {node.name.partition(".")[0] for nodes in self.by_item.values() for node in nodes}
 
     # ------------------------------------------------------------ instances
 
@@ -100,6 +103,7 @@ class BlockClass:
         writer.line()
         instance = self.instances[0] if self.instances else None
         outputs = self.outputs(instance)
+        self.out_channels = [channels.get(name) for name in outputs]
         keys = instance.output_keys if instance is not None else None
         self.emitter.forward_signature(writer, block.inputs, outputs, keys)
         writer.indent()
@@ -165,11 +169,22 @@ class BlockClass:
                 init.block(with_note(f"self.{name} = {construct}", self.emitter.note(item.span)))
                 init.outdent()
         elif condition is not None:
-            raise codegen_error(item.span, "'if' with a condition on the block's parameters needs a layer "
-                                 "with a module (not a merge or flatten)")
+            flag = self.flag(item, name)
+            init.line(with_note(f"self.{flag} = {condition}", self.emitter.note(item.span)))
+            return make_step(name, op, inputs, template, attrs, flag=flag)
         child = nodes[0].child if nodes else None
         return make_step(name, op, inputs, template, attrs, optional=name if condition is not None else None,
                           child=child)
+
+    def flag(self, item: Item, name: str) -> str:
+        """`use_<name>`: whether an optional layer without a module runs, as torchvision keeps
+        `self.use_res_connect`."""
+        flag = f"use_{name}"
+        if flag in self.layer_names:
+            raise codegen_error(item.span, f"'{flag}' would hold whether '{name}' runs, but it is a layer name",
+                                 hint="rename one of the two")
+        self.layer_names.add(flag)
+        return flag
 
     def nodes_for(self, item: Item) -> list[Node]:
         found = self.by_item.get(id(item), [])
@@ -294,12 +309,7 @@ class BlockClass:
         if op.channels == "out":
             return symbolic.exprs["out"]
         if op.channels == "sum":
-            if any(c is None for c in in_channels):
-                return None
-            total = in_channels[0]
-            for other in in_channels[1:]:
-                total = ex.Binary(0, "+", total, other)
-            return ex.fold(total, {})
+            return None if any(c is None for c in in_channels) else channel_sum(in_channels)
         if op.channels == "none":
             return None
         return in_channels[0] if in_channels else None
@@ -321,26 +331,49 @@ class BlockClass:
         inner = self.emitter.block_class(item.op) if not item.op.startswith("$") else None
         if inner is None:
             raise codegen_error(item.span, "a block chosen by a parameter cannot be used inside another block")
+        arguments = self.nested_arguments(item, inner, in_channels)
         positional = []
         if inner.uses_in_channels:
             if any(c is None for c in in_channels):
                 raise codegen_error(item.span, "cannot tell the input channels of this block")
-            channel_exprs = in_channels if len(in_channels) > 1 else in_channels[:1]
-            text = [ex.to_python(c, self.python_name) for c in channel_exprs]
-            positional.append(text[0] if len(text) == 1 else f"[{', '.join(text)}]")
+            positional.append(ex.to_python(arguments["in_channels"], self.python_name))
         keywords = []
         for param, decl in inner.block.params.items():
             if param in item.attrs:
-                source = ex.to_python(self.expression(item.attrs[param], item.attrs.value_span(param)),
-                                      self.python_name)
+                source = ex.to_python(arguments[param], self.python_name)
                 (positional if decl.required else keywords).append(
                     source if decl.required else f"{inner.rename[param]}={source}")
         construct = f"{inner.block.class_name}({', '.join(positional + keywords)})"
-        out = None
+        out = self.nested_out_channels(inner, arguments, nodes)
+        return construct, out, module_call(name, len(in_channels))
+
+
+    def nested_arguments(self, item: Item, inner: "BlockClass", in_channels: list[ex.Expr | None]
+                         ) -> dict[str, ex.Expr]:
+        """What a nested block's constructor receives, as expressions over this block's arguments."""
+        arguments: dict[str, ex.Expr] = {}
+        if all(c is not None for c in in_channels):
+            arguments["in_channels"] = in_channels[0] if len(in_channels) == 1 else ex.ListExpr(
+                0, tuple(in_channels))
+        for param, decl in inner.block.params.items():
+            if param in item.attrs:
+                arguments[param] = self.expression(item.attrs[param], item.attrs.value_span(param))
+            else:
+                arguments[param] = ex.Const(0, decl.default)
+        return arguments
+
+    def nested_out_channels(self, inner: "BlockClass", arguments: dict[str, ex.Expr], nodes: list[Node]
+                            ) -> ex.Expr | None:
+        """The nested block's output channels: its own expression with this block's arguments put in, so
+        the layers after it are right for every argument; else a count every instance agrees on."""
+        if inner.out_channels and inner.out_channels[0] is not None:
+            expr = inner.out_channels[0]
+            if not ex.names_in(expr) - arguments.keys():
+                return substitute(expr, arguments)
         agreed = {n.shape[0] if n.shape else None for n in nodes}
         if len(agreed) == 1 and None not in agreed:
-            out = ex.Const(0, agreed.pop())
-        return construct, out, module_call(name, len(in_channels))
+            return ex.Const(0, agreed.pop())
+        return None
 
 
 def freeze(value: Any) -> Any:

@@ -1,0 +1,58 @@
+"""Block classes are written once from the block's definition: correct for every argument, not only for the
+instances of the spec. Each case builds a spec, runs the emitted module, compares it with the analysis, and
+constructs a block class with arguments no instance has."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from archspec.backends.pytorch import emit_pytorch
+from archspec.compiler import compile_spec
+from archspec.passes.cost import analyse_cost
+
+from ..conftest import import_file
+
+torch = pytest.importorskip("torch")
+SPECS = Path(__file__).parent / "specs"
+
+
+def emitted(name: str, tmp_path: Path):
+    network = compile_spec(SPECS / f"{name}.yaml")
+    path = tmp_path / f"{name}_emitted.py"
+    path.write_text(emit_pytorch(network))
+    return network, import_file(path, f"{name}_emitted")
+
+
+def run_checked(network, module):
+    """The network runs at its input, has the analysed parameters and scripts."""
+    model = getattr(module, network.name)().eval()
+    with torch.no_grad():
+        output = model(torch.randn(2, *network.input_shape))
+    assert sum(p.numel() for p in model.parameters()) == analyse_cost(network).total.params
+    torch.jit.script(model)
+    return model, output
+
+
+def test_nested_blocks_chain_with_symbolic_channels(tmp_path: Path) -> None:
+    network, module = emitted("chained_blocks", tmp_path)
+    run_checked(network, module)
+    source = (tmp_path / "chained_blocks_emitted.py").read_text()
+    assert "self.b = ConvBNAct(mid, out, stride=2)" in source and "nn.Conv2d(out, out * 2" in source
+    pair = module.Pair(5, 7, 9)  # arguments no instance of the spec has
+    assert pair(torch.randn(1, 5, 8, 8)).shape == (1, 18, 4, 4)
+
+
+def test_optional_merge_is_a_flag_as_torchvision_writes_it(tmp_path: Path) -> None:
+    network, module = emitted("optional_residual", tmp_path)
+    model, _ = run_checked(network, module)
+    source = (tmp_path / "optional_residual_emitted.py").read_text()
+    assert "self.use_res_connect = stride == 1 and in_channels == out" in source
+    assert [model.b1.use_res_connect, model.b2.use_res_connect, model.b3.use_res_connect] == [True, False, True]
+    block = module.InvertedResidual(8, 8).eval()
+    x = torch.randn(1, 8, 6, 6)
+    with torch.no_grad():
+        with_residual = block(x)
+        block.use_res_connect = False
+        assert torch.allclose(with_residual - block(x), x, atol=1e-6)  # the residual adds exactly the input
