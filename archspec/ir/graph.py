@@ -40,6 +40,9 @@ class Node:
     origins: dict[str, Span | str] = field(default_factory=dict)
     # Why lowering failed here: a stand-in node for a failed layer keeps its errors, for diagrams.
     errors: list[Any] = field(default_factory=list)
+    # The indices of the repeats inside a block that this node is a copy of ({"i": 2}), so that the
+    # block's class, written once, can be checked against every copy.
+    indices: dict[str, int] = field(default_factory=dict)
 
     @property
     def is_call(self) -> bool:

@@ -264,6 +264,8 @@ class _Lowering(References, OpNodes, Containers):
             node = self.group_node(item, scope, env, name, inputs)
         else:
             node = self.block_node(item, scope, env, name, inputs)
+        if self.repeats and self.block_stack:
+            node.indices = {repeat.var: env[repeat.var] for repeat in self.repeats}
         scope.module.add(node)
         scope.spans[node.name] = item.span
         scope.current = node.name

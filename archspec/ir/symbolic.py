@@ -41,3 +41,29 @@ def channel_sum(channels: list[ex.Expr]) -> ex.Expr:
     for other in channels[1:]:
         total = ex.Binary(0, "+", total, other)
     return ex.fold(total, {})
+
+
+# Stands for the input channels of one copy of a repeat's body while its rule is worked out.
+CARRY = "__carry__"
+
+
+def repeat_input_channels(out: ex.Expr, first: ex.Expr, var: str) -> ex.Expr | None:
+    """The input channels of copy `var` of a repeat whose body turns `CARRY` input channels into `out`.
+
+    Three rules cover the blocks people write: a body that keeps the channels (copy i gets `first`); one
+    whose output is a fixed count (copy 0 gets `first`, the others the previous copy's output, as
+    torchvision writes `in_channels if i == 0 else out`); one that adds a fixed count (a dense block: copy i
+    gets `first + i * growth`). Anything else is None.
+    """
+    index = ex.Name(0, var)
+    if out == ex.Name(0, CARRY):
+        return first
+    if CARRY not in ex.names_in(out):
+        previous = substitute(out, {var: ex.Binary(0, "-", index, ex.Const(0, 1))})
+        if previous == first:
+            return first
+        return ex.IfElse(0, ex.Compare(0, ("==",), (index, ex.Const(0, 0))), first, previous)
+    if isinstance(out, ex.Binary) and out.op == "+" and out.left == ex.Name(0, CARRY) and \
+            not ex.names_in(out.right) & {CARRY, var}:
+        return ex.fold(ex.Binary(0, "+", first, ex.Binary(0, "*", index, out.right)), {})
+    return None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...errors import Span
+from ...ir.blocks import BlockLowering
 from ...ir.graph import Module, Network, Node
 from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
@@ -21,6 +22,7 @@ class FileEmitter:
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.block_classes: dict[str, "BlockClass"] = {}
+        self.block_irs = BlockLowering(network)  # each block definition lowered once, symbolically
         # What the file defines at module level, by name; no two things may share a name.
         self.module_names: dict[str, str] = {}
         for op in OPS.values():
@@ -88,7 +90,7 @@ class FileEmitter:
         if name not in self.block_classes:
             block = self.network.blocks[name]
             self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
-            generator = BlockClass(self, block)
+            generator = BlockClass(self, self.block_irs.block(name))
             self.block_classes[name] = generator
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
         return self.block_classes[name]
@@ -142,7 +144,8 @@ class FileEmitter:
             attribute = node.shares or node.name
             if owns_module and node.shares is None:
                 construct = self.concrete_construct(node)
-                attribute = reuse.attribute(node.item, op, node.name, construct)
+                attribute = reuse.attribute(node.item is None or node.item.name is not None, op, node.name,
+                                            construct)
                 if attribute == node.name:
                     lists.assign(writer, node.name, construct, self.note(node.span))
             if node.is_call:
