@@ -28,7 +28,7 @@ from ..spec import expr as ex
 from ..spec.model import ITEM_KEYS, BlockDef, Item
 from ..spec.values import parse_expression
 from .graph import Module, Network, Node
-from .symbolic import CARRY, channel_sum, repeat_input_channels, substitute
+from .symbolic import CARRY, channel_sum, repeat_input_channels, same, substitute
 
 
 def class_error(span: Span, message: str, hint: str | None = None) -> SpecError:
@@ -174,7 +174,7 @@ class _Definition:
     @staticmethod
     def optional_channels(layer: Layer, passed_on: ex.Expr | None) -> ex.Expr | None:
         """A layer left out passes its (first) input on: its channels are the input's where it is off."""
-        if layer.condition is None or layer.channels == passed_on:
+        if layer.condition is None or same(layer.channels, passed_on):
             return layer.channels
         if layer.channels is None or passed_on is None:
             return None

@@ -19,7 +19,7 @@ def substitute(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
     A nested block's output channels are an expression of its own parameters (`out * 2`); substituting
     the arguments it is given (`out` -> `planes * 4`) gives them in terms of the enclosing block's.
     """
-    return ex.fold(_replace(expr, values), {})
+    return _simplify(ex.fold(_replace(expr, values), {}))
 
 
 def _replace(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
@@ -33,6 +33,30 @@ def _replace(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
         elif isinstance(value, tuple) and value and isinstance(value[0], ex.Expr):
             changes[field.name] = tuple(_replace(item, values) for item in value)
     return replace(expr, **changes) if changes else expr
+
+
+def _simplify(expr: ex.Expr) -> ex.Expr:
+    """`a - 1 + 1` is `a`: what putting `i - 1` for `i` into `width * (i + 1)` leaves, folded away."""
+    changes = {}
+    for field in fields(expr):
+        value = getattr(expr, field.name)
+        if isinstance(value, ex.Expr):
+            changes[field.name] = _simplify(value)
+        elif isinstance(value, tuple) and value and isinstance(value[0], ex.Expr):
+            changes[field.name] = tuple(_simplify(item) for item in value)
+    expr = replace(expr, **changes) if changes else expr
+    inverse = {"+": "-", "-": "+"}
+    if isinstance(expr, ex.Binary) and expr.op in inverse and isinstance(expr.left, ex.Binary) and \
+            expr.left.op == inverse[expr.op] and isinstance(expr.right, ex.Const) and same(expr.left.right, expr.right):
+        return expr.left.left
+    return expr
+
+
+def same(a: ex.Expr | None, b: ex.Expr | None) -> bool:
+    """The same expression, wherever in the spec's text each was written."""
+    if a is None or b is None:
+        return a is b
+    return ex.to_python(a) == ex.to_python(b)
 
 
 def channel_sum(channels: list[ex.Expr]) -> ex.Expr:
@@ -60,7 +84,7 @@ def repeat_input_channels(out: ex.Expr, first: ex.Expr, var: str) -> ex.Expr | N
         return first
     if CARRY not in ex.names_in(out):
         previous = substitute(out, {var: ex.Binary(0, "-", index, ex.Const(0, 1))})
-        if previous == first:
+        if same(previous, first):
             return first
         return ex.IfElse(0, ex.Compare(0, ("==",), (index, ex.Const(0, 0))), first, previous)
     if isinstance(out, ex.Binary) and out.op == "+" and out.left == ex.Name(0, CARRY) and \

@@ -56,3 +56,20 @@ def test_optional_merge_is_a_flag_as_torchvision_writes_it(tmp_path: Path) -> No
         with_residual = block(x)
         block.use_res_connect = False
         assert torch.allclose(with_residual - block(x), x, atol=1e-6)  # the residual adds exactly the input
+
+
+def test_repeats_inside_blocks_build_each_copy_from_the_index(tmp_path: Path) -> None:
+    network, module = emitted("repeats_in_blocks", tmp_path)
+    model, _ = run_checked(network, module)
+    source = (tmp_path / "repeats_in_blocks_emitted.py").read_text()
+    # A dense block's copy i reads the input and i growths; a head's first conv reads the input, the others
+    # the width; optional layers of a copy are appended under their condition.
+    assert "[DenseLayer(in_channels + i * growth, growth) for i in range(layers)]" in source
+    assert "in_channels if i == 0 else width, width" in source and "            if norm:\n" in source
+    assert len(model.head1.conv) == 4 and len(model.head2.conv) == 9
+    dense = module.DenseBlock(5, 4, 3)  # arguments no instance of the spec has
+    assert dense(torch.randn(1, 5, 6, 6)).shape == (1, 5 + 4 * 3, 6, 6)
+    head = module.Head(7, 4, 6, 2, norm=True)
+    assert head(torch.randn(1, 7, 6, 6)).shape == (1, 2, 6, 6) and len(head.conv) == 12
+    stage = module.Stage(3, 4, 2)
+    assert stage(torch.randn(1, 3, 5, 5)).shape == (1, 8, 5, 5) and stage.units[3].relu is None
