@@ -73,3 +73,22 @@ def test_repeats_inside_blocks_build_each_copy_from_the_index(tmp_path: Path) ->
     assert head(torch.randn(1, 7, 6, 6)).shape == (1, 2, 6, 6) and len(head.conv) == 12
     stage = module.Stage(3, 4, 2)
     assert stage(torch.randn(1, 3, 5, 5)).shape == (1, 8, 5, 5) and stage.units[3].relu is None
+
+
+def test_one_inverted_residual_block_is_torchvision_mobilenet_v2(tmp_path: Path) -> None:
+    """The expansion layer and the residual are optional parts of one block class: the emitted network has
+    torchvision's state_dict and outputs."""
+    torchvision = pytest.importorskip("torchvision")
+    network, module = emitted("mobilenet_v2", tmp_path)
+    source = (tmp_path / "mobilenet_v2_emitted.py").read_text()
+    assert source.count("class InvertedResidual") == 1 and "        if expand_ratio != 1:\n" in source
+    torch.manual_seed(0)
+    ours, reference = module.mobilenet_v2(), torchvision.models.mobilenet_v2(weights=None)
+    ours_state, reference_state = ours.state_dict(), reference.state_dict()
+    assert list(ours_state) == list(reference_state)
+    assert [v.shape for v in ours_state.values()] == [v.shape for v in reference_state.values()]
+    ours.load_state_dict(reference_state)
+    images = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        assert (ours.eval()(images) - reference.eval()(images)).abs().max().item() <= 1e-5
+    assert analyse_cost(network).total.params == sum(p.numel() for p in reference.parameters())
