@@ -53,11 +53,11 @@ class Layer:
     var: str = "i"  # a repeat's index
     named: bool = False  # written with a `name` in the spec (unnamed stateless layers may share a module)
     child: Module | None = None  # a nested block or seq of the first instance: how many outputs it has
-    in_channels: ex.Expr | None = None  # what a nested block receives as `in_channels`
+    in_channels: list[ex.Expr] | None = None  # what a nested block receives: the channels of each input
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
-        exprs = [*self.attrs.values(), self.condition, self.in_channels, self.count]
+        exprs = [*self.attrs.values(), self.condition, self.count, *(self.in_channels or [])]
         found = set().union(*(ex.names_in(e) for e in exprs if e is not None))
         for layer in self.body:
             found |= layer.names()
@@ -68,9 +68,16 @@ class Layer:
         return OPS.get(self.op) if self.kind == "op" else None
 
 
+def channel_params(block: BlockDef) -> list[str]:
+    """The constructor arguments holding the channels of each input: `in_channels` for `input`, else
+    `<input>_channels`, so a block with inputs [input, skip] is `Up(in_channels, skip_channels, out)`."""
+    return ["in_channels" if name == "input" else f"{name}_channels" for name in block.inputs]
+
+
 @dataclass
 class BlockIR:
     definition: BlockDef
+    channel_params: list[str]
     layers: list[Layer]
     outputs: list[str]
     output_keys: list[str] | None
@@ -111,22 +118,22 @@ class _Definition:
                 self.instance_of[id(node)] = instance
                 if node.child is not None and node.child.kind == "sequential":
                     stack.extend(node.child.nodes)
-        self.known = {"in_channels", *block.params}  # names an expression may read, repeat indices added
+        self.channel_params = channel_params(block)
+        self.known = {"in_channels", *self.channel_params, *block.params}  # names expressions read; repeat indices
         self.probing = False  # working out a repeat's channel rule: expressions over CARRY, not checked
 
     def lower(self) -> BlockIR:
         block = self.block
         channels: dict[str, ex.Expr | None] = {}
-        for position, name in enumerate(block.inputs):
-            channels[name] = ex.Name(0, "in_channels") if len(block.inputs) == 1 else ex.Index(
-                0, ex.Name(0, "in_channels"), ex.Const(0, position))
+        for name, param in zip(block.inputs, self.channel_params):
+            channels[name] = ex.Name(0, param)
         layers = [self.layer(item, channels) for item in block.body]
         instance = self.instances[0] if self.instances else None
         if instance is not None:
             outputs = [instance.value(o) if instance.value(o) in block.inputs else o for o in instance.outputs]
         else:
             outputs = [layers[-1].name] if layers else list(block.inputs)
-        return BlockIR(block, layers, outputs, instance.output_keys if instance else None,
+        return BlockIR(block, self.channel_params, layers, outputs, instance.output_keys if instance else None,
                        [channels.get(name) for name in outputs], self.instances)
 
     # ------------------------------------------------------------ one item of the body
@@ -191,6 +198,9 @@ class _Definition:
         unknown = ex.names_in(expr) - self.known
         if unknown:
             raise SpecError.at(span, f"unknown name '{sorted(unknown)[0]}' in block '{self.block.name}'")
+        if len(self.channel_params) > 1:  # the spec's `in_channels[1]` is the argument `skip_channels`
+            names = ex.ListExpr(0, tuple(ex.Name(0, param) for param in self.channel_params))
+            return substitute(expr, {"in_channels": names})
         return ex.fold(expr, {})
 
     def build(self, item: Item, nodes: list[Node], in_channels: list[ex.Expr | None], name: str) -> Layer:
@@ -286,7 +296,7 @@ class _Definition:
                 arguments[param] = self.expression(item.attrs[param], item.attrs.value_span(param))
         received = None
         if all(c is not None for c in in_channels):
-            received = in_channels[0] if len(in_channels) == 1 else ex.ListExpr(0, tuple(in_channels))
+            received = list(in_channels)
         layer = Layer(name, "block", item.op, item.span, attrs=arguments, in_channels=received,
                       named=item.name is not None, child=nodes[0].child if nodes else None)
         layer.channels = self.nested_out_channels(inner, layer, nodes)
@@ -298,7 +308,7 @@ class _Definition:
         values = {p: ex.Const(0, d.default) for p, d in inner.definition.params.items()}
         values.update(layer.attrs)
         if layer.in_channels is not None:
-            values["in_channels"] = layer.in_channels
+            values.update(zip(inner.channel_params, layer.in_channels))
         expr = inner.out_channels[0] if inner.out_channels else None
         if expr is not None and not ex.names_in(expr) - values.keys():
             return substitute(expr, values)
@@ -383,7 +393,10 @@ class _Definition:
 
     def env(self, node: Node) -> dict[str, Any]:
         """The names an expression of this node sees in its instance: arguments and repeat indices."""
-        return {**self.instance_of[id(node)].args, **node.indices}
+        instance = self.instance_of[id(node)]
+        channels = instance.args["in_channels"]
+        channels = channels if isinstance(channels, list) else [channels]
+        return {**instance.args, **dict(zip(self.channel_params, channels)), **node.indices}
 
 
 def freeze(value: Any) -> Any:

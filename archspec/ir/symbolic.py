@@ -45,6 +45,9 @@ def _simplify(expr: ex.Expr) -> ex.Expr:
         elif isinstance(value, tuple) and value and isinstance(value[0], ex.Expr):
             changes[field.name] = tuple(_simplify(item) for item in value)
     expr = replace(expr, **changes) if changes else expr
+    if isinstance(expr, ex.Index) and isinstance(expr.target, ex.ListExpr) and isinstance(expr.index, ex.Const) \
+            and isinstance(expr.index.value, int) and -len(expr.target.items) <= expr.index.value < len(expr.target.items):
+        return expr.target.items[expr.index.value]
     inverse = {"+": "-", "-": "+"}
     if isinstance(expr, ex.Binary) and expr.op in inverse and isinstance(expr.left, ex.Binary) and \
             expr.left.op == inverse[expr.op] and isinstance(expr.right, ex.Const) and same(expr.left.right, expr.right):

@@ -31,7 +31,7 @@ class BlockClass:
         self.ir = ir
         self.block = ir.definition
         self.names = Namespace(emitter.reserved)
-        self.rename = {p: self.names.claim(p) for p in ["in_channels", *self.block.params]}
+        self.rename = {p: self.names.claim(p) for p in [*ir.channel_params, *self.block.params]}
         self.uses_in_channels = False
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
@@ -41,7 +41,9 @@ class BlockClass:
 
     def instance(self, module: Module) -> str:
         """`ClassName(in_channels, required…, optional=value)` for one instance."""
-        positional = [ex.python_literal(module.args["in_channels"])] if self.uses_in_channels else []
+        channels = module.args["in_channels"]
+        channels = channels if isinstance(channels, list) else [channels]
+        positional = [ex.python_literal(c) for c in channels] if self.uses_in_channels else []
         keywords = []
         for name, decl in self.block.params.items():
             value = module.args[name]
@@ -79,10 +81,7 @@ class BlockClass:
     def signature(self) -> list[str]:
         parts = ["self"]
         if self.uses_in_channels:
-            kind = "int" if len(self.block.inputs) == 1 else "List[int]"
-            if kind != "int":
-                self.emitter.typing.add("List")
-            parts.append(f"{self.rename['in_channels']}: {kind}")
+            parts.extend(f"{self.rename[param]}: int" for param in self.ir.channel_params)
         # Python wants parameters without a default first; each group keeps the spec's order.
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
@@ -94,7 +93,7 @@ class BlockClass:
         return ex.to_python(expr, self.python_name)
 
     def python_name(self, name: str) -> str:
-        if name == "in_channels":
+        if name in self.ir.channel_params:
             self.uses_in_channels = True
         return self.rename.get(name, name)
 
@@ -221,7 +220,7 @@ class BlockClass:
         if inner.uses_in_channels:
             if layer.in_channels is None:
                 raise codegen_error(layer.span, "cannot tell the input channels of this block")
-            positional.append(self.python(layer.in_channels))
+            positional.extend(self.python(channels) for channels in layer.in_channels)
         keywords = []
         for param, decl in inner.block.params.items():
             if param in layer.attrs:
