@@ -32,6 +32,7 @@ from ..spec.yaml_source import Map
 from .containers import Containers
 from .graph import Method, Module, Network, Node, lint
 from .inplace import choose_inplace
+from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
 from .scope import Scope, TooLarge
@@ -126,6 +127,8 @@ class _Lowering(References, OpNodes, Containers):
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
         choose_inplace(network)
+        if not self.diagnostics.errors:
+            expose_params(spec, network)
         return network
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
