@@ -19,7 +19,7 @@ per instance, a channel count that is no expression of the arguments) is a locat
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from ..errors import Span, SpecError
@@ -54,6 +54,8 @@ class Layer:
     named: bool = False  # written with a `name` in the spec (unnamed stateless layers may share a module)
     child: Module | None = None  # a nested block or seq of the first instance: how many outputs it has
     in_channels: list[ex.Expr] | None = None  # what a nested block receives: the channels of each input
+    shares: str | None = None  # the earlier layer whose module this one applies again
+    choices: dict[str, str] = field(default_factory=dict)  # `$param`: parameter value -> block, as instances use
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
@@ -121,6 +123,7 @@ class _Definition:
         self.channel_params = channel_params(block)
         self.known = {"in_channels", *self.channel_params, *block.params}  # names expressions read; repeat indices
         self.probing = False  # working out a repeat's channel rule: expressions over CARRY, not checked
+        self.by_name: dict[str, Layer] = {}  # the body's layers so far, for `share`
 
     def lower(self) -> BlockIR:
         block = self.block
@@ -142,22 +145,33 @@ class _Definition:
         if item.kind == "group":
             raise class_error(item.span, "a 'group' inside a block definition is not supported",
                               hint="use a nested block there: it is a sub-network with parameters")
-        if item.share is not None:
-            raise class_error(item.span, "'share' inside a block definition is not supported",
-                              hint="apply the shared layer twice in the network body, or in a group")
-        if item.op.startswith("$"):
-            raise class_error(item.span, "a block chosen by a parameter cannot be used inside another block",
-                              hint="a class must know its nested classes; pass the choice to the network body")
         nodes = self.nodes_for(item)
         name = nodes[0].name if nodes else item.name
         if name is None:
             raise class_error(item.span, "this layer is never built; give it a name")
         inputs = self.input_names(item, nodes)
-        layer = self.build(item, nodes, [channels.get(source) for source in inputs], str(name))
+        if item.share is not None:
+            layer = self.shared(item, nodes, [channels.get(source) for source in inputs], str(name))
+        else:
+            layer = self.build(item, nodes, [channels.get(source) for source in inputs], str(name))
         layer.inputs = inputs
         layer.condition = self.condition(item)
         channels[layer.name] = self.optional_channels(layer, channels.get(inputs[0]) if inputs else None)
+        self.by_name[layer.name] = layer
         return layer
+
+    def shared(self, item: Item, nodes: list[Node], in_channels: list[ex.Expr | None], name: str) -> Layer:
+        """A layer applying an earlier layer's module again: no module of its own, the owner's channels."""
+        owner = self.by_name.get(str(item.share))
+        if owner is None or owner.shares is not None:
+            raise class_error(item.attrs.value_span("share"), f"'{item.share}' is not an earlier layer of the block")
+        if owner.condition is not None:
+            raise class_error(item.attrs.value_span("share"), f"'{owner.name}' is optional, so there may be no "
+                              "module to share", hint="share a layer that every instance has")
+        op = owner.op_class
+        channels = in_channels[0] if op is not None and op.channels == "same" else owner.channels
+        return Layer(name, owner.kind, owner.op, item.span, values=owner.values, channels=channels, named=True,
+                     child=owner.child, shares=owner.name)
 
     def nodes_for(self, item: Item) -> list[Node]:
         found = self.by_item.get(id(item), [])
@@ -289,6 +303,8 @@ class _Definition:
     # ------------------------------------------------------------ nested blocks
 
     def nested_block(self, item: Item, nodes: list[Node], in_channels: list[ex.Expr | None], name: str) -> Layer:
+        if item.op.startswith("$"):
+            return self.chosen_block(item, nodes, in_channels, name)
         inner = self.lowering.block(item.op)
         arguments: dict[str, ex.Expr] = {}
         for param in inner.definition.params:
@@ -300,6 +316,31 @@ class _Definition:
         layer = Layer(name, "block", item.op, item.span, attrs=arguments, in_channels=received,
                       named=item.name is not None, child=nodes[0].child if nodes else None)
         layer.channels = self.nested_out_channels(inner, layer, nodes)
+        return layer
+
+    def chosen_block(self, item: Item, nodes: list[Node], in_channels: list[ex.Expr | None], name: str) -> Layer:
+        """`$param`: the block a parameter names. The class can build the blocks its instances choose, each
+        lowered on its own; its channels are each choice's, under the parameter's value."""
+        param = item.op[1:]
+        if param not in self.block.params or self.block.params[param].type != "str":
+            raise class_error(item.span, f"'{item.op}' must name a 'str' parameter of the block")
+        choices: dict[str, str] = {}
+        for node in nodes:
+            choices[self.instance_of[id(node)].args[param]] = node.child.block
+        if not choices:
+            raise class_error(item.span, "no instance builds this layer, so there is no block to choose")
+        layers = {value: self.nested_block(_as_block(item, block), nodes_of(nodes, block), in_channels, name)
+                  for value, block in choices.items()}
+        layer = next(iter(layers.values()))
+        layer.op, layer.choices = item.op, choices
+        channels = None
+        for value, option in reversed(list(layers.items())):
+            if option.channels is None:
+                channels = None
+                break
+            test = ex.Compare(0, ("==",), (ex.Name(0, param), ex.Const(0, value)))
+            channels = option.channels if channels is None else ex.IfElse(0, test, option.channels, channels)
+        layer.channels = channels
         return layer
 
     def nested_out_channels(self, inner: BlockIR, layer: Layer, nodes: list[Node]) -> ex.Expr | None:
@@ -397,6 +438,15 @@ class _Definition:
         channels = instance.args["in_channels"]
         channels = channels if isinstance(channels, list) else [channels]
         return {**instance.args, **dict(zip(self.channel_params, channels)), **node.indices}
+
+
+def _as_block(item: Item, block: str) -> Item:
+    """The item of a `$param` layer as if it named one of its choices."""
+    return replace(item, op=block)
+
+
+def nodes_of(nodes: list[Node], block: str) -> list[Node]:
+    return [node for node in nodes if node.child is not None and node.child.block == block]
 
 
 def freeze(value: Any) -> Any:

@@ -92,3 +92,13 @@ def test_one_inverted_residual_block_is_torchvision_mobilenet_v2(tmp_path: Path)
     with torch.no_grad():
         assert (ours.eval()(images) - reference.eval()(images)).abs().max().item() <= 1e-5
     assert analyse_cost(network).total.params == sum(p.numel() for p in reference.parameters())
+
+
+def test_a_block_chosen_by_parameter_and_shared_layers_inside_a_block(tmp_path: Path) -> None:
+    network, module = emitted("choices_and_shares", tmp_path)
+    model, _ = run_checked(network, module)
+    assert not any(key.split(".")[1] in ("again", "act2") for key in model.state_dict())  # one set of weights
+    # Arguments no instance of the spec has (the shared conv takes 8 channels, so the unit must give 8).
+    stage = module.Stage(5, "wide", 4)
+    assert isinstance(stage.unit, module.Wide) and stage(torch.randn(1, 5, 4, 4)).shape == (1, 8, 4, 4)
+    assert isinstance(module.Stage(5, "plain", 8).unit, module.Plain)

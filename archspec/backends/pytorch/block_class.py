@@ -101,6 +101,12 @@ class BlockClass:
 
     def item(self, layer: Layer, init: LineWriter) -> Step:
         op = layer.op_class
+        if layer.shares is not None:  # the owner's module, applied again
+            if op is not None and not op.module:
+                template = op.emit(self.code_args(layer, inputs=len(layer.inputs)))
+            else:
+                template = module_call(layer.shares, len(layer.inputs))
+            return make_step(layer.name, op, layer.inputs, template, layer.values, child=layer.child)
         condition = self.python(layer.condition) if layer.condition is not None else None
         if op is not None:
             self.emitter.use_helper(op)
@@ -215,6 +221,8 @@ class BlockClass:
                 init.outdent()
 
     def nested_block(self, layer: Layer) -> str:
+        if layer.choices:
+            return self.chosen_block(layer)
         inner = self.emitter.block_class(layer.op)
         positional = []
         if inner.uses_in_channels:
@@ -229,3 +237,20 @@ class BlockClass:
                     source if decl.required else f"{inner.rename[param]}={source}")
         return f"{inner.block.class_name}({', '.join(positional + keywords)})"
 
+    def chosen_block(self, layer: Layer) -> str:
+        """`{"basic": BasicBlock, "bottleneck": Bottleneck}[block](in_channels, planes=planes)`: the class a
+        parameter names, of those its instances choose; the arguments by keyword, as the classes may order
+        their parameters differently."""
+        classes = [self.emitter.block_class(block) for block in layer.choices.values()]
+        table = ", ".join(f"{ex.python_literal(value)}: {inner.block.class_name}"
+                          for value, inner in zip(layer.choices, classes))
+        arguments = []
+        if any(inner.uses_in_channels for inner in classes):
+            for inner in classes:
+                inner.uses_in_channels = True  # one call for all: every class takes the channels
+            if layer.in_channels is None:
+                raise codegen_error(layer.span, "cannot tell the input channels of this block")
+            arguments.extend(self.python(channels) for channels in layer.in_channels)
+        arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
+        param = self.python_name(layer.op[1:])
+        return f"{{{table}}}[{param}]({', '.join(arguments)})"
