@@ -228,17 +228,15 @@ def require_rank(inputs: list[Shape], rank: int, what: str = "") -> Shape:
 
 
 def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window, as PyTorch computes it."""
+    """Output length of a sliding window, as PyTorch computes it (`pooling_output_shape`): floor division
+    even of a negative span, so with `ceil` a window larger than the input still gives one output, as
+    `MaxPool2d(3, 2, ceil_mode=True)` gives 1x1 on a 2x2 input. 0 or less: the window does not fit."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    if not ceil:
-        return span // stride + 1
-    out = -(-span // stride) + 1
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
     # PyTorch drops a last window that would start in the right padding.
-    if (out - 1) * stride >= size + padding:
+    if ceil and (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 def size_text(value: Any) -> str:
