@@ -112,6 +112,7 @@ class BlockClass:
             self.emitter.use_helper(op)
             if not op.module:
                 template = op.emit(self.code_args(layer, inputs=len(layer.inputs)))
+                self.lists.hold_place(init, layer.name)
                 if condition is None:
                     return make_step(layer.name, op, layer.inputs, template, layer.values)
                 flag = self.flag(layer)

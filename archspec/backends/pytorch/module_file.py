@@ -152,6 +152,8 @@ class FileEmitter:
                                             construct)
                 if attribute == node.name:
                     lists.assign(writer, node.name, construct, self.note(node.span))
+            elif node.shares is None:
+                lists.hold_place(writer, node.name)
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:

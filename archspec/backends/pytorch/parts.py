@@ -31,6 +31,14 @@ class ModuleLists:
             writer.line(LIST_MARK + head)
         self.members[head][key] = construct
 
+    def hold_place(self, writer: LineWriter, name: str) -> None:
+        """A layer without a module (a concat) numbered in a module list, as `model.1` between `model.0` and
+        `model.2` in Ultralytics' layout: an nn.Identity keeps its place, so the list indices stay the
+        spec's; it has no state, and forward computes the layer itself."""
+        head, _, key = name.partition(".")
+        if key.isdigit():
+            self.assign(writer, name, "nn.Identity()")
+
     def finish(self, writer: LineWriter) -> None:
         lines = []
         for line in writer.lines:
