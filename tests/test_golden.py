@@ -20,6 +20,12 @@ CASES = {
     "vgg16_bn": "specs/vgg/vgg16_bn.yaml",
     "alexnet": "specs/alexnet/alexnet.yaml",
     "skipnet": "tests/specs/skip_two_outputs.yaml",
+    "unet": "specs/unet/unet.yaml",
+    "resnet18_fpn": "specs/resnet/resnet18_fpn.yaml",
+    "segnet": "specs/segnet/segnet.yaml",
+    "autoencoder": "specs/autoencoder/autoencoder.yaml",
+    "mobilenet_v2": "tests/backends/specs/mobilenet_v2.yaml",
+    "repeats_in_blocks": "tests/backends/specs/repeats_in_blocks.yaml",
 }
 
 

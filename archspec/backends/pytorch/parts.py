@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from ...errors import Span, SpecError
 from ...ops import Op
+from ...spec.expr import python_literal
 from ..writer import LineWriter, call_lines
 
 
@@ -55,7 +58,7 @@ class ModuleLists:
         if sorted(members) == sorted(map(str, range(len(members)))) and all(k.isdigit() for k in members):
             items = [members[str(index)] for index in range(len(members))]
             return call_lines("nn.ModuleList", [call_lines("", items, brackets="[]")])
-        pairs = [f"{key!r}: {construct}" for key, construct in members.items()]
+        pairs = [f"{python_literal(key)}: {construct}" for key, construct in members.items()]
         return call_lines("nn.ModuleDict", [call_lines("", pairs, brackets="{}")])
 
 
@@ -102,6 +105,17 @@ def group_repeats(constructs: list[str]) -> list[str]:
 def docstring(text: str) -> str:
     text = escaped(" ".join(str(text).split()), docstring=True)
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def docstring_source(text: str, level: int, width: int = 100) -> str:
+    """A docstring at indentation `level`: one line when it fits, else wrapped at the line width with the
+    closing quotes on a line of their own (PEP 257)."""
+    text, indent = docstring(text), "    " * level
+    if len(indent) + len(text) + 6 <= width:
+        return f'"""{text}"""'
+    lines = textwrap.wrap(text, width - len(indent), initial_indent='"""', break_long_words=False,
+                          break_on_hyphens=False)
+    return "\n".join([*lines, '"""'])
 
 
 def escaped(text: str, docstring: bool = False) -> str:
