@@ -130,6 +130,10 @@ class Op:
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"
+    # Whether autograd keeps this op's output for the backward pass (a ReLU's or a sigmoid's is kept, a
+    # conv's or a batch norm's is not): an in-place activation may overwrite only an output that is not
+    # kept. Every op declares it; `register` refuses one that does not.
+    output_for_backward: ClassVar[bool | None] = None
     # Diagram colour group and a short description, for docs and renderers.
     group: ClassVar[str] = "other"
     summary: ClassVar[str] = ""
@@ -182,7 +186,7 @@ class Op:
 
 class Weightless(Op):
     """An op with no weights and no multiply-accumulates (pooling, merges, resampling, activations):
-    what remains to say is its element-wise cost."""
+    what remains to say is its element-wise cost. Uses of one configuration may share one module."""
 
     def params(self, attrs: dict[str, Any]) -> int:
         return 0
@@ -199,6 +203,9 @@ def register(cls: type[Op]) -> type[Op]:
     missing = [rule for rule in Op.RULES if getattr(cls, rule) is getattr(Op, rule)]
     if missing:
         raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}")
+    if cls.output_for_backward is None:
+        raise TypeError(f"op {cls.__name__} does not say whether autograd keeps its output "
+                        "(set output_for_backward)")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
     OPS[cls.name] = cls()

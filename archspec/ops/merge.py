@@ -9,6 +9,7 @@ from .base import CodeArgs, Shape, ShapeError, Weightless, prod, register
 
 class _Merge(Weightless):
     """Two or more inputs, no attributes, written as an expression in forward; the field is their union."""
+    output_for_backward = False  # the gradient passes through unchanged or sliced
 
     group = "merge"
     arity = (2, None)

@@ -9,6 +9,7 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, prod, register, r
 
 @register
 class BatchNorm(Op):
+    output_for_backward = False  # the backward pass uses the input and saved statistics
     name = "bn"
     group = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"

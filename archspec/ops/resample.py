@@ -37,6 +37,7 @@ def interpolation_reads(size_in: int, size_out: int, mode: str, scale: Fraction 
 
 @register
 class Upsample(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "upsample"
     group = "resample"
     summary = "upsampling by an integer factor, nearest or bilinear (nn.Upsample)"
@@ -68,6 +69,7 @@ class Upsample(Weightless):
 
 @register
 class Resize(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "resize"
     group = "resample"
     summary = "resizes its first input to the height and width of its second (F.interpolate, as FPN does)"
@@ -93,6 +95,7 @@ class Resize(Weightless):
 
 @register
 class MaxUnpool(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "maxunpool"
     group = "resample"
     summary = "puts each value back where its max-pool found it (F.max_unpool2d; SegNet's decoder)"
@@ -160,6 +163,7 @@ CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
 
 @register
 class Crop(Weightless):
+    output_for_backward = True  # a view of its input
     name = "crop"
     group = "resample"
     summary = "crops the centre of its first input to the height and width of its second"

@@ -10,6 +10,7 @@ from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, p
 
 
 class _Passthrough(Weightless):
+    output_for_backward = True  # a view of its input, or its input itself
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0
 

@@ -6,6 +6,7 @@ import textwrap
 
 from ...errors import Span, SpecError
 from ...ops import Op
+from ...ops.base import Weightless
 from ...spec.expr import python_literal
 from ..writer import LineWriter, call_lines
 
@@ -76,7 +77,9 @@ class StatelessModules:
 
 
 def has_state(op: Op) -> bool:
-    return any(attr.inferred for attr in op.attrs.values())
+    """Whether the op may hold weights or buffers: only a Weightless op without buffers can share its
+    module between uses (an op with weights and no inferred attribute must not)."""
+    return not isinstance(op, Weightless) or type(op).buffers is not Op.buffers
 
 
 def module_form(op_name: str, span: Span) -> str:
