@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -177,20 +178,6 @@ def _linearised(model):
         def forward(self, x):
             return super().forward(x), None
 
-    class SupportUnpool(nn.Module):
-        """Unpooling spreads each value over its whole window: the union of where the maximum may have been."""
-
-        def __init__(self, unpool: nn.MaxUnpool2d):
-            super().__init__()
-            pair = nn.modules.utils._pair
-            self.kernel, self.stride, self.padding = pair(unpool.kernel_size), pair(unpool.stride), pair(
-                unpool.padding)
-            self.register_buffer("weight", torch.ones(1, 1, *self.kernel, dtype=torch.float64))
-
-        def forward(self, x, indices):
-            return nn.functional.conv_transpose2d(x.sum(1, keepdim=True), self.weight, None, self.stride,
-                                                  self.padding)
-
     class SupportConvTranspose(nn.Module):
         def __init__(self, conv: nn.ConvTranspose2d):
             super().__init__()
@@ -207,8 +194,6 @@ def _linearised(model):
             return SupportConv(module)
         if isinstance(module, nn.ConvTranspose2d):
             return SupportConvTranspose(module)
-        if isinstance(module, nn.MaxUnpool2d):
-            return SupportUnpool(module)
         if isinstance(module, nn.MaxPool2d):
             assert module.dilation in (1, (1, 1))
             pool = IndexedAvgPool if module.return_indices else nn.AvgPool2d
@@ -222,7 +207,31 @@ def _linearised(model):
             new = replacement(child)
             if new is not None:
                 setattr(parent, child_name, new)
+    emitted = sys.modules[type(model).__module__]
+    if hasattr(emitted, "F"):  # unpooling is a function there (F.max_unpool2d): the emitted file's F, replaced
+        emitted.F = _SupportFunctional()
     return model.double().eval()
+
+
+class _SupportFunctional:
+    """torch.nn.functional, but unpooling spreads each value over its whole window: the union of where the
+    maximum may have been (the linearised pools return no indices)."""
+
+    def __getattr__(self, name: str):
+        import torch
+
+        return getattr(torch.nn.functional, name)
+
+    @staticmethod
+    def max_unpool2d(x, indices, kernel_size, stride=None, padding=0):
+        import torch
+        from torch import nn
+
+        pair = nn.modules.utils._pair
+        kernel = pair(kernel_size)
+        weight = torch.ones(1, 1, *kernel, dtype=x.dtype)
+        return nn.functional.conv_transpose2d(x.sum(1, keepdim=True), weight, None,
+                                              pair(stride if stride is not None else kernel_size), pair(padding))
 
 
 def _sees_whole_input(node) -> bool:
@@ -249,8 +258,8 @@ def _stage_names(network) -> list[str]:
             continue
         if node.shape is None or len(node.shape) != 3:
             continue
-        if not node.is_call and OPS[node.op].whole_input:
-            continue
+        if not node.is_call and (OPS[node.op].whole_input or not OPS[node.op].module):
+            continue  # no module to hook (a merge, an unpooling written as a function)
         names.append(node.name)
     return names
 
