@@ -88,8 +88,10 @@ class _Parts:
         module = self.network.root
         if head:
             owner = find_part(module, head)
-            if owner is None or owner.child is None:
+            if owner is None:
                 return f"'{head}' is no part of the network either"
+            if owner.child is None:
+                return f"'{head}' is a single layer, with no parts inside"
             module = owner.child
         names = [node.name for node in module.nodes if node.is_call or OPS[node.op].params(node.attrs)]
         return did_you_mean(rest or path, names) or f"its parts here: {', '.join(names)}"

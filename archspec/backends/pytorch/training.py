@@ -222,10 +222,11 @@ def _load_method(transfer: TransferPlan, writer: LineWriter) -> None:
     writer.line()
     writer.line("def load_pretrained(self, path: str) -> Tuple[List[str], List[str]]:")
     writer.indent()
-    writer.line(f'"""Load weights saved in torchvision\'s state_dict format (or an `archspec train` checkpoint) '
-                f'into every part{head};')
-    writer.line("returns the names loaded and the names skipped. Any other mismatch is a ValueError listing "
-                'each tensor."""')
+    writer.line(f'"""Load weights in torchvision\'s state_dict format, or an `archspec train` checkpoint, into '
+                f'every part{head}.')
+    writer.line("")
+    writer.line("Returns the names loaded and the names skipped; any other mismatch is a ValueError listing each "
+                'tensor."""')
     writer.line('state = torch.load(path, map_location="cpu", weights_only=True)')
     writer.line('if isinstance(state.get("model"), dict):  # a checkpoint of `archspec train`')
     writer.indent()
