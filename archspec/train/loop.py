@@ -27,7 +27,7 @@ from .run import Job
 def run_epochs(world: World, job: Job) -> dict[str, Any]:
     join(world)
     try:
-        return _Trainer(world, job).run()
+        return Trainer(world, job).run()
     finally:
         leave(world)
 
@@ -40,7 +40,7 @@ def load_factory(job: Job):
     return getattr(module, job.name)
 
 
-class _Trainer:
+class Trainer:
     def __init__(self, world: World, job: Job):
         self.world, self.job, self.options = world, job, job.options
         options = self.options
@@ -204,7 +204,7 @@ class _Trainer:
 class _Progress:
     """One line that rewrites itself on a terminal (loss, images/s, ETA); every tenth of the epoch elsewhere."""
 
-    def __init__(self, trainer: _Trainer, steps: int):
+    def __init__(self, trainer: Trainer, steps: int):
         self.trainer, self.steps = trainer, steps
         self.start = time.perf_counter()
         self.terminal = sys.stderr.isatty()
