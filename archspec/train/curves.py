@@ -1,48 +1,67 @@
-"""The PNG of the training curves, drawn with Pillow (no plotting library needed)."""
+"""The PNG of the training curves, drawn with Pillow (no plotting library needed): the losses on one
+shared scale, the scores (accuracy, IoU) on [0, 1], both against the epoch."""
 
 from __future__ import annotations
 
+import io
 from pathlib import Path
 from typing import Any
 
 from ..output import write_atomic
 
-WIDTH, HEIGHT, MARGIN = 720, 400, 56
-COLOURS = {"train_loss": (31, 119, 180), "val_loss": (255, 127, 14), "top1": (44, 160, 44), "top5": (148, 103, 189),
-           "miou": (44, 160, 44), "mse": (214, 39, 40)}
+WIDTH, HEIGHT = 900, 380
+PANELS = (("loss", ("train_loss", "val_loss", "mse")), ("score", ("top1", "top5", "miou")))
+COLOURS = {"train_loss": (31, 119, 180), "val_loss": (255, 127, 14), "mse": (214, 39, 40),
+           "top1": (44, 160, 44), "top5": (148, 103, 189), "miou": (44, 160, 44)}
+GREY = (110, 110, 110)
 
 
 def plot(history: list[dict[str, Any]], path: Path) -> bool:
-    """Draw every metric of `history` (one dict per epoch) against the epoch, each scaled to its own range;
-    returns False when Pillow is missing (the metrics are in the JSON lines either way)."""
+    """Draw `history` (one dict per epoch); returns False when Pillow is missing (the metrics are in the
+    JSON lines either way)."""
     try:
         from PIL import Image, ImageDraw
     except ImportError:
         return False
-    import io
-
     image = Image.new("RGB", (WIDTH, HEIGHT), "white")
     draw = ImageDraw.Draw(image)
-    left, top, right, bottom = MARGIN, 24, WIDTH - 150, HEIGHT - MARGIN
-    draw.rectangle([left, top, right, bottom], outline=(120, 120, 120))
-    epochs = [row["epoch"] for row in history]
-    span = max(max(epochs) - min(epochs), 1)
-    for row, (name, colour) in enumerate((n, c) for n, c in COLOURS.items() if any(n in h for h in history)):
-        values = [(h["epoch"], h[name]) for h in history if name in h]
-        low, high = min(v for _, v in values), max(v for _, v in values)
-        scale = (high - low) or 1.0
-        points = [(left + (right - left) * (e - min(epochs)) / span,
-                   bottom - (bottom - top) * (v - low) / scale) for e, v in values]
-        if len(points) > 1:
-            draw.line(points, fill=colour, width=2)
-        for x, y in points:
-            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
-        draw.text((right + 12, top + 18 * row), f"{name} {values[-1][1]:.4g}", fill=colour)
-        draw.text((right + 12, top + 18 * row + 9), f"  [{low:.3g}, {high:.3g}]", fill=(110, 110, 110))
-    draw.text((left, bottom + 10), f"epoch {min(epochs)}", fill="black")
-    draw.text((right - 50, bottom + 10), f"epoch {max(epochs)}", fill="black")
-    draw.text((left, 6), "each curve scaled to its own range (shown at the right)", fill=(90, 90, 90))
+    for index, (title, names) in enumerate(PANELS):
+        series = {name: [(row["epoch"], row[name]) for row in history if name in row] for name in names}
+        series = {name: points for name, points in series.items() if points}
+        box = (60 + index * WIDTH // 2, 30, (index + 1) * WIDTH // 2 - 30, HEIGHT - 90)
+        _panel(draw, box, title, series, unit_range=title == "score")
     buffer = io.BytesIO()
     image.save(buffer, format="PNG")
     write_atomic(path, buffer.getvalue())
     return True
+
+
+def _panel(draw, box: tuple[int, int, int, int], title: str, series: dict[str, list[tuple[int, float]]],
+           unit_range: bool) -> None:
+    left, top, right, bottom = box
+    draw.rectangle(box, outline=GREY)
+    draw.text((left, top - 18), title, fill="black")
+    values = [v for points in series.values() for _, v in points]
+    if not values:
+        draw.text((left + 10, top + 10), "(none for this task)", fill=GREY)
+        return
+    epochs = [e for points in series.values() for e, _ in points]
+    low, high = (0.0, 1.0) if unit_range else (min(values), max(values))
+    scale, span = (high - low) or 1.0, (max(epochs) - min(epochs)) or 1
+
+    def at(epoch: int, value: float) -> tuple[float, float]:
+        return (left + (right - left) * (epoch - min(epochs)) / span,
+                bottom - (bottom - top) * (value - low) / scale)
+
+    for row, (name, points) in enumerate(series.items()):
+        colour = COLOURS[name]
+        xy = [at(e, v) for e, v in points]
+        if len(xy) > 1:
+            draw.line(xy, fill=colour, width=2)
+        for x, y in xy:
+            draw.ellipse([x - 3, y - 3, x + 3, y + 3], fill=colour)
+        draw.text((left + 140 * row, bottom + 40), f"{name}: {points[-1][1]:.4g}", fill=colour)
+    draw.text((left - 50, top - 6), f"{high:.3g}", fill=GREY)
+    draw.text((left - 50, bottom - 6), f"{low:.3g}", fill=GREY)
+    draw.text((left, bottom + 8), f"epoch {min(epochs)}", fill=GREY)
+    draw.text((right - 50, bottom + 8), f"epoch {max(epochs)}", fill=GREY)
