@@ -34,15 +34,19 @@ class Task:
         raise NotImplementedError
 
 
-class Classification(Task):
-    name = "classification"
-    headline = "top1"
+class _Classes(Task):
+    """A class per image or per pixel, learnt with cross-entropy."""
 
     def __init__(self, classes: int):
         self.classes = classes
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         return F.cross_entropy(output.float(), target)
+
+
+class Classification(_Classes):
+    name = "classification"
+    headline = "top1"
 
     def new_tally(self) -> dict[str, Any]:
         return {"top1": 0, "top5": 0, "seen": 0, "loss": 0.0}
@@ -60,15 +64,9 @@ class Classification(Task):
         return {"val_loss": tally["loss"] / seen, "top1": tally["top1"] / seen, "top5": tally["top5"] / seen}
 
 
-class Segmentation(Task):
+class Segmentation(_Classes):
     name = "segmentation"
     headline = "miou"
-
-    def __init__(self, classes: int):
-        self.classes = classes
-
-    def loss(self, output: Tensor, target: Tensor) -> Tensor:
-        return F.cross_entropy(output.float(), target)
 
     def new_tally(self) -> dict[str, Any]:
         return {"confusion": torch.zeros(self.classes, self.classes, dtype=torch.long), "loss": 0.0, "seen": 0}
