@@ -222,11 +222,9 @@ def _load_method(transfer: TransferPlan, writer: LineWriter) -> None:
     writer.line()
     writer.line("def load_pretrained(self, path: str) -> Tuple[List[str], List[str]]:")
     writer.indent()
-    writer.line(f'"""Load weights in torchvision\'s state_dict format, or an `archspec train` checkpoint, into '
-                f'every part{head}.')
-    writer.line("")
-    writer.line("Returns the names loaded and the names skipped; any other mismatch is a ValueError listing each "
-                'tensor."""')
+    writer.line(f'"""Load weights in torchvision\'s state_dict format (or an `archspec train` checkpoint) into')
+    writer.line(f"every part{head}. Returns the names loaded and the names skipped; any other mismatch is")
+    writer.line('a ValueError listing each tensor."""')
     writer.line('state = torch.load(path, map_location="cpu", weights_only=True)')
     writer.line('if isinstance(state.get("model"), dict):  # a checkpoint of `archspec train`')
     writer.indent()
