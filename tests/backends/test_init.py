@@ -103,3 +103,34 @@ def test_zero_init_residual_matches_torchvision(tmp_path) -> None:
     reference = torchvision.models.resnet18(zero_init_residual=True).state_dict()
     assert all(torch.equal(ours[key], reference[key]) for key in reference)
     assert ours["layer1.0.bn2.weight"].abs().sum() == 0
+
+
+MIXED = """archspec: 1
+name: mixed
+input: [3, 8, 8]
+init:
+  conv: {weight: {kaiming_uniform: {a: 1}}, bias: 0.5}
+  parts:
+    head: {weight: {constant: {val: 0.25}}, bias: zeros}
+    layer.1: {weight: ones}
+body:
+  - conv: {name: stem, out: 4, kernel: 3, padding: 1, bias: false}
+  - seq: {name: layer, body: [conv: {out: 4, kernel: 1}, conv: {out: 4, kernel: 1}]}
+  - adaptive_avgpool: {size: 1}
+  - flatten
+  - linear: {name: head, out: 3}
+"""
+
+
+def test_init_rules_of_kinds_and_parts(tmp_path) -> None:
+    """A bias some convs lack is guarded; part rules reach network paths and members of a sequence."""
+    (tmp_path / "mixed.yaml").write_text(MIXED)
+    source = emit_pytorch(compile_spec(tmp_path / "mixed.yaml"))
+    assert "if m.bias is not None:" in source and "nn.init.kaiming_uniform_(m.weight, a=1)" in source
+    assert "nn.init.constant_(self.head.weight, 0.25)" in source and "nn.init.ones_(self.layer[1].weight)" in source
+    (tmp_path / "mixed.py").write_text(source)
+    model = import_file(tmp_path / "mixed.py", "mixed_init").mixed()
+    assert model.stem.bias is None and torch.all(model.layer[0].bias == 0.5)
+    assert torch.all(model.layer[1].weight == 1) and torch.all(model.layer[1].bias == 0.5)
+    assert torch.all(model.head.weight == 0.25) and torch.all(model.head.bias == 0)
+    torch.jit.script(model)
