@@ -481,6 +481,8 @@ def train(
             raise typer.Exit(130)
 
     document = _run(as_json, action)
+    if document.pop("rank") != 0:  # under torchrun, rank 0 alone reports
+        return
     if as_json:
         _emit(document)
     else:

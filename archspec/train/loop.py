@@ -120,7 +120,8 @@ class Trainer:
             self.history.append(row)
             self.write(row)
             last = row
-        return {**last, "out": str(self.job.out), "checkpoint": str(self.job.out / "last.pt")}
+        return {**last, "out": str(self.job.out), "checkpoint": str(self.job.out / "last.pt"),
+                "rank": self.world.rank}
 
     def autocast(self):
         if self.options.amp == "off":

@@ -36,7 +36,8 @@ class Job:
 
 
 def train(options: TrainOptions) -> dict[str, Any]:
-    """Train the spec's emitted module; returns the last epoch's metrics, with the paths written.
+    """Train the spec's emitted module; returns the last epoch's metrics, the paths written and the rank
+    of this process (under torchrun every process returns; rank 0 alone reports).
     Raises SpecError (a broken spec) or TrainError (data, weights or checkpoint) before training."""
     job = prepare(options)
     world = distributed.from_torchrun()
@@ -97,4 +98,4 @@ def _check_options(options: TrainOptions) -> None:
 
 def _last_metrics(job: Job) -> dict[str, Any]:
     lines = (job.out / "metrics.jsonl").read_text().splitlines()
-    return {**json.loads(lines[-1]), "out": str(job.out), "checkpoint": str(job.out / "last.pt")}
+    return {**json.loads(lines[-1]), "out": str(job.out), "checkpoint": str(job.out / "last.pt"), "rank": 0}
