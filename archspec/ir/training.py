@@ -101,7 +101,8 @@ def _init_plan(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -
     plan = InitPlan()
     nodes = [node for module in network.modules() for node in module.nodes]
     for rule in spec.init.ops:
-        present = [node for node in nodes if node.op == rule.target]
+        # A layer whose input failed (reported already) has no inferred attributes to count weights from.
+        present = [node for node in nodes if node.op == rule.target and node.shape is not None]
         if present and not any(OPS[rule.target].params(node.attrs) for node in present):
             diagnostics.error(rule.span, f"'{rule.target}' layers have no weights to initialise")
         elif present:

@@ -44,3 +44,13 @@ def test_a_layer_nobody_reads_is_warned(tmp_path: Path) -> None:
                     "  - conv: {name: b, from: input, out: 8, kernel: 3}\n")
     warnings = compile_spec(path).warnings
     assert [(w.span.line, w.message) for w in warnings] == [(5, "the output of 'a' is never read")]
+
+
+def test_an_init_rule_for_a_layer_whose_input_failed_is_no_crash(tmp_path: Path) -> None:
+    """Found by the fuzzer: a bn after an unknown op has no features, which the init plan counted weights of."""
+    path = tmp_path / "net.yaml"
+    path.write_text('archspec: 1\nname: net\ninput: [3, 16, 16]\ninit:\n  bn: {weight: 1, bias: 0}\nbody:\n'
+                    '- ""\n- bn: {name: bn1}\n- relu\n')
+    with pytest.raises(SpecError) as raised:
+        compile_spec(path)
+    assert [d.message for d in raised.value.diagnostics] == ["unknown op or block ''"]
