@@ -10,6 +10,7 @@ expansion is bounded ("billion laughs" documents fail fast, in bounded memory).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -279,16 +280,76 @@ class _Converter:
         if node.tag not in _SCALAR_TAGS:
             raise SpecError.at(self.span(node), f"YAML tag '{node.tag}' is not allowed in a spec",
                                hint="specs hold plain numbers, strings, booleans, lists and mappings")
-        try:
-            value = self.scalar_loader.construct_object(node)
-        except (yaml.YAMLError, ValueError) as exc:
-            raise SpecError.at(self.span(node), f"invalid value: {exc}") from None
+        value = self.construct(node)
         if isinstance(value, float) and not math.isfinite(value):
             raise SpecError.at(self.span(node), f"{node.value!r} is not a finite number",
                                hint="every number in a spec is finite")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
             raise SpecError.at(self.span(node), "number is too large (more than 10^40)")
         return value
+
+
+    def construct(self, node: yaml.ScalarNode) -> Any:
+        """The value of a scalar by the spec's rules for numbers (see `_number_form`), or a located error."""
+        text, tag = node.value, node.tag.rsplit(":", 1)[-1]
+        if not node.style and tag == "str" and _OCTAL.fullmatch(text):
+            tag = "int"  # `0o17`: Python's and YAML 1.2's octal, a string to YAML 1.1
+        if tag in ("int", "float"):
+            problem = _number_form(text, tag)
+            if problem is not None:
+                raise SpecError.at(self.span(node), problem[0], hint=problem[1])
+            if _OCTAL.fullmatch(text):
+                return int(text.replace("_", ""), 0)
+        if tag == "bool" and text.lower() not in _BOOLEANS:
+            raise SpecError.at(self.span(node), f"{text!r} is not a boolean", hint="write true or false")
+        if tag == "null" and text not in _NULLS:
+            raise SpecError.at(self.span(node), f"{text!r} is not null", hint="write null, or remove the '!!null' tag")
+        try:
+            return self.scalar_loader.construct_object(node)
+        except (yaml.YAMLError, ValueError, KeyError, IndexError) as exc:
+            # PyYAML's constructors trust the resolver; an explicit tag (`!!int ''`) skips it.
+            raise SpecError.at(self.span(node), f"{text!r} is not a valid !!{tag} value") from exc
+
+
+_OCTAL = re.compile(r"[-+]?0o[0-7_]+", re.IGNORECASE)
+_BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n"}
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+_PREFIXED_INT = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0b[01_]+|0o[0-7_]+)", re.IGNORECASE)
+_FLOAT = re.compile(r"[-+]?([0-9][0-9_]*)?(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
+
+
+def _number_form(text: str, tag: str) -> tuple[str, str] | None:
+    """Why `text` is refused as a number of `tag`, with a hint, or None.
+
+    Numbers are read as Python reads them (`1_000`, `0x1F`, `0b101`, `0o17`); the YAML 1.1 forms that
+    Python reads otherwise are refused rather than silently converted: a leading zero (`017`, octal 15
+    to YAML 1.1) and base 60 (`1:30`, which YAML 1.1 reads as 90).
+    """
+    if ":" in text:
+        return (f"{text!r} is a base-60 number to YAML 1.1 (it would be read as {_sexagesimal(text)})",
+                f"write the number in base 10, or quote '{text}' for a string")
+    if tag == "int" and re.fullmatch(r"[-+]?0[0-7_]+", text):
+        digits = text.replace("_", "")
+        return (f"{text!r} is an octal number to YAML 1.1 (it would be read as {int(digits, 8)})",
+                f"write {int(digits)} for the decimal number, or {digits.replace('0', '0o', 1)} for octal")
+    if tag == "int" and not (_DECIMAL_INT.fullmatch(text) or _PREFIXED_INT.fullmatch(text)):
+        return f"{text!r} is not an integer", "write the integer in decimal digits, e.g. 64"
+    if tag == "float" and not (text.lower().lstrip("+-") in (".inf", ".nan") or
+                               (_FLOAT.fullmatch(text) and any(c.isdigit() for c in text))):
+        if not (_DECIMAL_INT.fullmatch(text) or _PREFIXED_INT.fullmatch(text)):
+            return f"{text!r} is not a number", "write a number such as 0.5 or 1e-5"
+    return None
+
+
+def _sexagesimal(text: str) -> str:
+    try:
+        value: float = 0
+        for part in text.lstrip("+-").split(":"):
+            value = value * 60 + float(part.replace("_", ""))
+        return str(-value if text.startswith("-") else value).removesuffix(".0")
+    except ValueError:
+        return "a number"
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:
