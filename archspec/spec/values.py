@@ -110,9 +110,17 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
         elif maximum is not None and any(n > maximum for n in numbers):
             problem = f"{what} must be at most {maximum}"
     if problem is not None:
-        error = SpecError.at(span, f"{problem}, got {_written(raw, value)}")
+        error = SpecError.at(span, f"{problem}, got {_written(raw, value)}", hint=_rounding_hint(kind, value))
         raise _with_origins(error, _parsed(raw), env, span)
     return checked
+
+
+def _rounding_hint(kind: str, value: Any) -> str | None:
+    """For a width multiplier's result where an integer is needed: the functions that make one."""
+    numbers = value if isinstance(value, list) else [value]
+    if kind in ("int", "pair", "shape") and any(isinstance(n, (float, Fraction)) for n in numbers):
+        return "make it an integer with int(…), round(…), floor(…), ceil(…) or make_divisible(…, 8)"
+    return None
 
 
 # `3x3`, `3x224x224`: sizes written as in prose, which the expression language would read as names.
