@@ -758,7 +758,7 @@ class _Printer:
         text, kind = self.source(expr)
         if kind is None and not names_in(expr) <= self.kinds.keys():
             return text  # a name of unknown type: the caller vouches for it
-        if want == "int" and kind not in ("int", "bool"):
+        if want == "int" and kind not in ("int", "bool", "float"):  # a float there is refused by the analysis
             return f"int({text})"
         if want == "float" and kind not in ("int", "float", "bool"):
             return f"float({text})"
