@@ -33,6 +33,7 @@ import os
 import signal
 import sys
 import tempfile
+from fractions import Fraction
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
@@ -48,6 +49,7 @@ from archspec.errors import SpecError
 from archspec.ir import lower as lowering
 from archspec.ops import OPS
 
+from .backends.agreement import disagreements
 from .conftest import SPECS
 
 torch = pytest.importorskip("torch")
@@ -181,6 +183,9 @@ def _run_emitted(folder: Path, network: Any, cost: Any) -> str:
         with torch.device("meta"):
             model = factory().eval()
         _compare(model(torch.empty(1, *shape, device="meta")), expected)
+        # The differential oracle: counts, every named layer's output shape and the FLOPs are the analysis's.
+        problems = disagreements(network, cost, model, "meta")
+        assert not problems, "the emitted module disagrees with the analysis: " + "; ".join(problems)
         if cost.total.params > REAL_FORWARD_PARAMS or cost.total.macs > REAL_FORWARD_MACS:
             return "built and ran on meta"
         model = factory().eval()
@@ -419,6 +424,16 @@ SOUND_BLOCKS: dict[str, Any] = {
     "fuse": {"inputs": ["x", "y"], "body": [{"add": {"name": "sum", "from": ["x", "y"]}}, "relu"]},
     "scaled": {"params": {"widths": [4, 8], "p": 0.25, "tag": "x"}, "body": [
         {"conv": {"name": "c", "out": "widths[0]", "kernel": 1}}, {"dropout": {"name": "d", "p": "p"}}]},
+    # Arithmetic, functions and conditions on the block's parameters, where the analysis and the emitted
+    # class once computed different things (exact `/` against `//`).
+    "arith": {"params": {"planes": "int", "scale": 0.5, "deep": True}, "body": [
+        {"conv": {"name": "conv1", "out": "make_divisible(planes * scale, 2)", "kernel": 3, "padding": 1,
+                  "stride": "2 if planes / 3 > 2 else 1"}},
+        {"bn": {"name": "bn1", "if": "planes / 4 > 1 and deep", "eps": "1 / 10 ** (planes % 4 + 3)"}},
+        {"leaky_relu": {"name": "act", "slope": "1 / planes"}},
+        {"conv": {"name": "conv2", "out": "max(1, round(planes * 2 / 3))", "kernel": 1,
+                  "bias": "planes % 2 == 0 or scale > 1"}},
+        {"dropout": {"name": "drop", "p": "planes / (planes + 7)"}}]},
 }
 
 
@@ -568,6 +583,14 @@ def _block_instance(draw: Any, net: _Net, blocks: list[str]) -> Any:
         if draw(st.booleans()):
             args["tag"] = draw(st.sampled_from(ODD_STRINGS))
         return _named({"scaled": args}, net, (first, h, w))
+    if block == "arith":
+        planes = draw(st.integers(1, 12))
+        args = {"planes": planes, "scale": draw(st.sampled_from([0.25, 0.5, 1.0, 1.5, "w / 4"]))}
+        if draw(st.booleans()):
+            args["deep"] = draw(st.sampled_from([False, "w > 2"]))
+        stride = 2 if Fraction(planes, 3) > 2 else 1
+        return _named({"arith": args}, net, (max(1, round(Fraction(planes * 2, 3))), _window(h, 3, stride, 1),
+                                             _window(w, 3, stride, 1)))
     written, planes = _channels(draw, net)
     stride = draw(st.sampled_from([1, 1, 2]))
     args = {"planes": written, **({"stride": stride} if stride > 1 else {})}
