@@ -159,8 +159,9 @@ def build(
         network = compile_spec(spec, **_load_options(spec_path))
         source = emit_pytorch(network, trace=trace)
         target = output or Path(f"{network.name}.py")
-        params = analyse_cost(network).total.params
-        warnings.extend([*network.warnings, *size_warnings(network, params)])
+        total = analyse_cost(network).total
+        params = total.params
+        warnings.extend([*network.warnings, *size_warnings(network, params, total.activations)])
         document = {"ok": True, "output": str(target), "class": network.root.class_name,
                     "factory": network.name, "params": params, "warnings": [d.to_json() for d in warnings]}
         if check:

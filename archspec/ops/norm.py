@@ -13,7 +13,7 @@ class BatchNorm(Op):
     group = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"
     attrs = {
-        "eps": Attr("float", 1e-5),
+        "eps": Attr("float", 1e-5, above=0),
         "momentum": Attr("float", 0.1),
         "affine": Attr("bool", True),
         "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),

@@ -88,7 +88,8 @@ def evaluate_text(text: str, env: Mapping[str, Any], span: Span) -> Any:
 
 
 def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: str,
-                minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
+                minimum: int | float | None = None, maximum: int | float | None = None,
+                above: int | float | None = None) -> Any:
     """Evaluate `raw` as a value of `kind`; strings are expressions unless `kind` is 'str'."""
     value = raw
     if isinstance(raw, str) and kind in ("pair", "shape") and _DIMENSIONS.fullmatch(raw):
@@ -109,6 +110,8 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
             problem = f"{what} must be at least {minimum}"
         elif maximum is not None and any(n > maximum for n in numbers):
             problem = f"{what} must be at most {maximum}"
+        elif above is not None and any(n <= above for n in numbers):
+            problem = f"{what} must be more than {above}"
     if problem is not None:
         error = SpecError.at(span, f"{problem}, got {_written(raw, value)}", hint=_rounding_hint(kind, value))
         raise _with_origins(error, _parsed(raw), env, span)
