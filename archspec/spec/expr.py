@@ -755,6 +755,8 @@ class _Printer:
         there (the whole fraction 3/1 where an integer is expected, a fraction where a float is)."""
         if want in ("int", "float") and isinstance(expr, ListExpr):
             return f"[{', '.join(self.print(item, want) for item in expr.items)}]"
+        if want == "float" and isinstance(expr, Const) and isinstance(expr.value, Fraction):
+            return repr(float(expr.value))  # the float the analysis uses, written out
         text, kind = self.source(expr)
         if kind is None and not names_in(expr) <= self.kinds.keys():
             return text  # a name of unknown type: the caller vouches for it

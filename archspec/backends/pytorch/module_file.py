@@ -51,16 +51,15 @@ class FileEmitter:
         if self.network.doc:
             writer.line(f'"""{docstring(self.network.doc)}"""')
             writer.line()
-        if "Fraction" in self.needs:
-            writer.line(ex.PYTHON_IMPORTS["Fraction"])
+        standard = [ex.PYTHON_IMPORTS[name] for name in ("math", "Fraction") if name in self.needs]
         if self.ordered_dict:
-            writer.line("from collections import OrderedDict")
+            standard.append("from collections import OrderedDict")
         if self.typing:
-            writer.line(f"from typing import {', '.join(sorted(self.typing))}")
-        if self.ordered_dict or self.typing or "Fraction" in self.needs:
-            writer.line()
-        if "math" in self.needs:
-            writer.line(ex.PYTHON_IMPORTS["math"])
+            standard.append(f"from typing import {', '.join(sorted(self.typing))}")
+        # isort's order: plain imports first, then `from` imports, each by module name.
+        for line in sorted(standard, key=lambda line: (line.startswith("from"), line.split()[1])):
+            writer.line(line)
+        if standard:
             writer.line()
         writer.line("import torch")
         writer.line("from torch import Tensor, nn")
