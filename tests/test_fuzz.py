@@ -131,9 +131,13 @@ def _diagrams(path: Path) -> None:
 
 
 def _event(text: str) -> None:
-    """Count outcomes for --hypothesis-show-statistics (outside a @given test there is nothing to count)."""
+    """Count outcomes for --hypothesis-show-statistics (outside a @given test there is nothing to count), and
+    log them to ARCHSPEC_FUZZ_LOG when it is set, so that a long run stopped by the clock still has a count."""
     if currently_in_test_context():
         event(text)
+        if os.environ.get("ARCHSPEC_FUZZ_LOG"):
+            with open(os.environ["ARCHSPEC_FUZZ_LOG"], "a", encoding="utf-8") as log:
+                log.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}\t{text}\n")
 
 
 def assert_located(error: SpecError) -> None:
