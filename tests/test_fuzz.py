@@ -915,6 +915,25 @@ REGRESSIONS = {
     # A receptive field through a pooling window of 2^30 units walked every unit of it (minutes).
     "huge_window_rf": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: 1073741824}\n"
                       "  - adaptive_avgpool: {size: 1}\n",
+    # A batch norm on a four-dimensional input built nn.BatchNorm1d, whose forward refuses a 5-D tensor.
+    "bn_rank_four": "input: [1, 1, 2, 2]\nbody:\n  - bn: {name: l1}\n",
+    # A shared block whose own body has a failed layer: its shapes were inferred again, through the stand-in
+    # node's missing attributes (KeyError).
+    "share_block_with_failed_layer": "input: [3, 8, 8]\nblocks:\n  head:\n    params: {n: int}\n    body:\n"
+                                     "      - seq: {name: conv, body: [conv: {kernel: 3, padding: 1}, relu]}\n"
+                                     "      - conv: {name: out, from: conv, out: n, kernel: 1}\n"
+                                     "body:\n  - conv: {name: a, out: 4, kernel: 1}\n"
+                                     "  - head: {name: h1, from: a, n: 2}\n  - head: {name: h2, from: a, share: h1}\n",
+    # Issue 15's cases: explicit tags that do not fit their text, and powers past every bound.
+    "tag_bool_one": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: !!bool 1}\n",
+    "tag_int_empty": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: !!int ''}\n",
+    "power_of_powers": 'input: [3, 8, 8]\nbody:\n  - conv: {out: "((((1/3)**256)**256)**256)**2", kernel: 1}\n',
+    # An exact fraction in a block's condition, stride and channels (the module once disagreed with summary).
+    "fraction_in_block": "input: [4, 8, 8]\nblocks:\n  u:\n    params: {planes: int}\n    body:\n"
+                         "      - conv: {name: c, out: \"planes / (planes / 4)\", kernel: 3, padding: 1,"
+                         " stride: \"2 if planes / 2 > 1 else 1\"}\n"
+                         "      - bn: {name: bn, if: \"planes / 2 > 1\"}\n"
+                         "body:\n  - u: {planes: 3}\n  - u: {planes: 6}\n",
 }
 
 
