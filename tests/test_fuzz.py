@@ -32,11 +32,9 @@ import importlib.util
 import itertools
 import json
 import os
-import signal
 import sys
 import tempfile
 from fractions import Fraction
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 from unittest import mock
@@ -52,7 +50,7 @@ from archspec.ir import lower as lowering
 from archspec.ops import OPS
 
 from .backends.agreement import disagreements
-from .conftest import SPECS
+from .conftest import SPECS, time_limit
 
 torch = pytest.importorskip("torch")
 
@@ -89,7 +87,7 @@ _counter = itertools.count()
 
 def check(path: Path) -> str:
     """Validate `path` and, if it validates, exercise everything downstream; returns the outcome's name."""
-    with _time_limit(EXAMPLE_SECONDS), mock.patch.object(lowering, "MAX_NODES", FUZZ_MAX_NODES):
+    with time_limit(EXAMPLE_SECONDS, ExampleTimeout), mock.patch.object(lowering, "MAX_NODES", FUZZ_MAX_NODES):
         try:
             network = validate_spec(path)
         except SpecError as error:
@@ -217,21 +215,7 @@ def _compare(output: Any, expected: list[Any]) -> None:
 
 
 class ExampleTimeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: int) -> Iterator[None]:
-    def expire(signum: int, frame: Any) -> None:
-        raise ExampleTimeout(f"one example ran for more than {seconds} s (a hang?)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    """One example ran for more than EXAMPLE_SECONDS: a hang."""
 
 
 def write_files(files: dict[str, str | bytes]) -> tuple[tempfile.TemporaryDirectory, Path]:

@@ -445,7 +445,7 @@ FUNCTIONS: dict[str, Callable[..., Any]] = {
     "max": lambda *args: max(_several("max", args)),
     "sum": _sum,
     "len": lambda value: len(value),
-    "abs": lambda value: abs(value),
+    "abs": lambda value: abs(_number_arg("abs", value)),
     "int": _int,
     "float": lambda value: float(_number_arg("float", value)),
     "round": _round,

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import math
-import signal
 import time
-from contextlib import contextmanager
 from fractions import Fraction
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -18,20 +16,7 @@ from archspec.compiler import validate_spec
 from archspec.errors import SpecError
 from archspec.spec import expr as ex
 
-
-@contextmanager
-def deadline(seconds: float) -> Iterator[None]:
-    """Fail, rather than hang the suite, if the block runs longer than `seconds`."""
-    def expire(signum: int, frame: Any) -> None:
-        raise TimeoutError(f"ran for more than {seconds} s: the evaluation bound was missed")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+from ..conftest import time_limit
 
 
 HUGE = [
@@ -52,7 +37,7 @@ HUGE = [
 @pytest.mark.parametrize("text", HUGE)
 def test_huge_values_are_refused_in_milliseconds(text: str) -> None:
     start = time.perf_counter()
-    with deadline(2), pytest.raises(ex.ExprError):
+    with time_limit(2), pytest.raises(ex.ExprError):
         ex.evaluate(ex.parse(text), {})
     assert time.perf_counter() - start < 0.1
 
@@ -60,7 +45,7 @@ def test_huge_values_are_refused_in_milliseconds(text: str) -> None:
 def test_huge_value_in_a_spec_is_a_located_error(tmp_path: Path) -> None:
     spec = tmp_path / "huge.yaml"
     spec.write_text('input: [3, 8, 8]\nbody:\n  - conv: {out: "(((1/3)**256)**256)**2", kernel: 1}\n')
-    with deadline(5), pytest.raises(SpecError) as caught:
+    with time_limit(5), pytest.raises(SpecError) as caught:
         validate_spec(spec)
     (diagnostic,) = caught.value.diagnostics
     assert (diagnostic.span.line, diagnostic.span.column) == (3, 25)  # the first `**`: (1/3)**256
@@ -179,12 +164,12 @@ def test_printed_python_computes_what_the_evaluator_computes(tree: ex.Expr, env:
         expected = ex.evaluate(tree, env)
     except ex.ExprError as error:
         if not _bound(error):
-            with deadline(2), pytest.raises((ArithmeticError, TypeError, ValueError)):
+            with time_limit(2), pytest.raises((ArithmeticError, TypeError, ValueError)):
                 eval(source, namespace)  # noqa: S307 (our own printed code)
         return
     if want == "int" and not (_category(expected) == "exact" and isinstance(expected, int)):
         return  # the analysis refuses anything but an integer there; nothing is emitted for it
-    with deadline(2):
+    with time_limit(2):
         actual = eval(source, namespace)  # noqa: S307
     if want == "int":
         assert type(actual) is int, (source, actual)
