@@ -27,6 +27,8 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input size CxHxW (or HxW, or S for SxS).")
 SPEC_PATH_OPTION = typer.Option(None, "--spec-path", help="Another folder that imports may read from.")
+FORCE_OPTION = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one edited by hand "
+                            "(never a spec the command reads).")
 
 
 def _emit(document: Any) -> None:
@@ -137,11 +139,11 @@ def validate(
 @app.command()
 def build(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py; "
+                                          "'-' for standard output)."),
     check: bool = typer.Option(False, "--check", help="Compare with the existing file instead of writing; "
                                "exit 1 if it differs."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one "
-                               "edited by hand."),
+    force: bool = FORCE_OPTION,
     trace: bool = typer.Option(False, "--trace", help="End each submodule's line with a '# spec.yaml:12' "
                                "comment naming the spec line it came from."),
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
@@ -150,26 +152,30 @@ def build(
     """Emit a standalone PyTorch module file (needs only torch to run)."""
     from archspec.backends.pytorch import emit_pytorch
     from archspec.compiler import compile_spec
-    from archspec.output import refuse_overwrite, write_atomic
+    from archspec.output import STDOUT, default_module_path, read_generated, write_generated
     from archspec.passes.cost import analyse_cost, size_warnings
 
+    to_stdout = output is not None and str(output) == STDOUT
+    _one_stdout(to_stdout, as_json)
     warnings: list[Diagnostic] = []
 
     def action() -> dict[str, Any]:
         network = compile_spec(spec, **_load_options(spec_path))
         source = emit_pytorch(network, trace=trace)
-        target = output or Path(f"{network.name}.py")
+        target = output or default_module_path(network.name)
         params = analyse_cost(network).total.params
         warnings.extend([*network.warnings, *size_warnings(network, params)])
         document = {"ok": True, "output": str(target), "class": network.root.class_name,
                     "factory": network.name, "params": params, "warnings": [d.to_json() for d in warnings]}
         if check:
-            current = target.read_text(encoding="utf-8") if target.is_file() else None
-            document["up_to_date"] = current == source
+            current = read_generated(target)
+            document["exists"] = current is not None
+            document["up_to_date"] = current == source.encode("utf-8")
             document["ok"] = document["up_to_date"]
-            return document
-        refuse_overwrite(target, force)
-        write_atomic(target, source)
+        elif to_stdout:
+            sys.stdout.write(source)
+        else:
+            write_generated(target, source, force, inputs=network.files)
         return document
 
     document = _run(as_json, action)
@@ -178,13 +184,20 @@ def build(
     if as_json:
         _emit(document)
     elif check:
-        state = "is up to date" if document["up_to_date"] else "differs from what the spec generates"
+        state = ("is up to date" if document["up_to_date"] else "differs from what the spec generates"
+                 if document["exists"] else "does not exist (archspec build writes it)")
         sys.stdout.write(f"{document['output']} {state}\n")
-    else:
+    elif not to_stdout:
         sys.stdout.write(f"wrote {document['output']}: class {document['class']}, factory "
                          f"{document['factory']}(), {document['params']:,} parameters\n")
     if not document["ok"]:
         raise typer.Exit(1)
+
+
+def _one_stdout(to_stdout: bool, as_json: bool) -> None:
+    if to_stdout and as_json:
+        raise typer.BadParameter("'-o -' writes the file to standard output, where --json writes its document; "
+                                 "use one of them", param_hint="-o")
 
 
 @app.command()
@@ -374,7 +387,8 @@ def _shown(text: str, valid: tuple[str, ...]) -> frozenset[str]:
 @app.command()
 def render(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot; '-' for "
+                                "standard output (with --format)."),
     level: str = typer.Option("stage", "--level", help="stage (folded repeats), block, or layer."),
     show: str = typer.Option("shapes", "--show", help="Comma-separated annotations: shapes, params, macs, rf; "
                              "or none."),
@@ -382,6 +396,7 @@ def render(
     direction: Optional[str] = typer.Option(None, "--direction", help="LR, TB, RL or BT (default: LR for a "
                                             "chain, TB for an encoder-decoder, BT for a feature pyramid)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="svg, pdf, png or dot (default: from -o)."),
+    force: bool = FORCE_OPTION,
     input: Optional[str] = INPUT_OPTION,
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
     as_json: bool = JSON_OPTION,
@@ -393,8 +408,12 @@ def render(
     from archspec.backends.diagram import (DIRECTIONS, FORMATS, LEVELS, SHOW, THEMES, EngineError, RenderOptions,
                                            render as draw)
     from archspec.compiler import compile_partial
-    from archspec.output import OutputError, write_atomic
+    from archspec.output import STDOUT, OutputError, write_generated
 
+    to_stdout = str(output) == STDOUT
+    _one_stdout(to_stdout, as_json)
+    if to_stdout and not fmt:
+        raise typer.BadParameter("'-o -' needs --format to say what to draw", param_hint="-o")
     fmt = _choice(fmt or output.suffix.lstrip(".").lower(), FORMATS, "--format" if fmt else "-o")
     options = RenderOptions(level=_choice(level, LEVELS, "--level"), show=_shown(show, SHOW),
                             theme=_choice(theme, tuple(THEMES), "--theme"),
@@ -411,7 +430,12 @@ def render(
         except EngineError as error:
             raise OutputError(str(error)) from None
         engine_warnings.extend(warnings)
-        write_atomic(output, data)
+        if to_stdout:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_generated(output, data, force, inputs=network.files)
         return {"ok": not found, "output": str(output), "format": fmt, "level": options.level,
                 "errors": [d.to_json() for d in found], "graphviz_warnings": warnings}
 
@@ -426,7 +450,7 @@ def render(
         if errors:
             sys.stderr.write(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; drew {output} with the "
                              f"failed layers marked\n")
-        else:
+        elif not to_stdout:
             sys.stdout.write(f"wrote {output} ({options.level} level, {fmt})\n")
     if errors:
         raise typer.Exit(1)

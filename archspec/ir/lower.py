@@ -124,7 +124,8 @@ class _Lowering(References, OpNodes, Containers):
         methods = self.methods(spec, scope)
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
-                          name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
+                          name_span=spec.name.span, class_span=spec.class_name.span, methods=methods,
+                          files=list(spec.files))
         choose_inplace(network)
         return network
 
