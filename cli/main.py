@@ -1,19 +1,22 @@
 """The `archspec` command: parses arguments, calls the library, prints. No logic of its own.
 
 Exit codes: 0 success, 1 spec errors (located diagnostics on stderr, or a JSON
-document with --json), 2 usage errors.
+document with --json), 2 usage errors, 3 an internal error (a bug in archspec,
+reported as such, with a JSON document under --json too).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
+import click
 import typer
 
-from archspec.errors import Diagnostic, SpecError
+from archspec.errors import Diagnostic, SpecError, internal_error, printable
 
 app = typer.Typer(
     name="archspec",
@@ -29,6 +32,35 @@ INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input size CxHxW (or Hx
 SPEC_PATH_OPTION = typer.Option(None, "--spec-path", help="Another folder that imports may read from.")
 FORCE_OPTION = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one edited by hand "
                             "(never a spec the command reads).")
+
+
+INTERNAL_ERROR = 3
+
+
+def _command(function: Callable[..., None]) -> Callable[..., None]:
+    """Register a command whose unexpected exceptions are reported as internal errors, exit code 3: a CI job
+    can tell a crash from a rejected spec (1) or a wrong option (2)."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: nothing unexpected leaves as a traceback
+            _internal_error(exc, kwargs.get("as_json", False))
+
+    return app.command()(guarded)
+
+
+def _internal_error(exc: Exception, as_json: bool) -> None:
+    diagnostic = internal_error(exc)
+    if as_json:
+        sys.stdout.flush()
+        _emit({"ok": False, "internal_error": True, "errors": [diagnostic.to_json()]})
+    else:
+        sys.stderr.write(diagnostic.render() + "\n")
+    raise typer.Exit(INTERNAL_ERROR)
 
 
 def _emit(document: Any) -> None:
@@ -58,7 +90,7 @@ def _run(as_json: bool, action: Callable[[], Any]) -> Any:
         if as_json:
             _emit({"ok": False, "errors": [{"message": str(error)}]})
         else:
-            sys.stderr.write(f"error: {error}\n")
+            sys.stderr.write(printable(f"error: {error}") + "\n")
         raise typer.Exit(1)
 
 
@@ -92,6 +124,12 @@ def _options(
 
 def _load_options(values: Optional[List[Path]]) -> dict[str, Any]:
     """Where a spec may read other files from: --spec-path folders, and absolute paths if allowed."""
+    from archspec.spec.loader import checked_spec_path
+
+    try:
+        checked_spec_path(tuple(values or ()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--spec-path") from None
     return {"spec_path": tuple(values or ()), "allow_absolute": _GLOBAL["allow_absolute"]}
 
 
@@ -100,7 +138,7 @@ def _warnings(diagnostics: list[Diagnostic]) -> None:
         sys.stderr.write(diagnostic.render() + "\n")
 
 
-@app.command()
+@_command
 def validate(
     specs: List[Path] = typer.Argument(..., help="Spec files to check."),
     input: Optional[str] = INPUT_OPTION,
@@ -136,7 +174,7 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def build(
     spec: Path = typer.Argument(..., help="Spec file."),
     output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py; "
@@ -200,7 +238,7 @@ def _one_stdout(to_stdout: bool, as_json: bool) -> None:
                                  "use one of them", param_hint="-o")
 
 
-@app.command()
+@_command
 def summary(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -223,7 +261,7 @@ def summary(
         sys.stdout.write(summary_text(network, report) + "\n")
 
 
-@app.command()
+@_command
 def resolve(
     spec: Path = typer.Argument(..., help="Spec file."),
     explain: bool = typer.Option(False, "--explain", help="Show where every value came from."),
@@ -250,7 +288,7 @@ def _sizes(text: str, network: Any) -> list[tuple[int, ...]]:
     return [_input_shape(part, network) for part in text.split(",") if part.strip()]
 
 
-@app.command()
+@_command
 def flops(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -286,7 +324,7 @@ def flops(
         sys.stdout.write(analysis.flops_text(network, result, by, top) + "\n")
 
 
-@app.command()
+@_command
 def rf(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -310,7 +348,7 @@ def rf(
         sys.stdout.write(analysis.rf_text(network, report) + "\n")
 
 
-@app.command()
+@_command
 def compare(
     a: Path = typer.Argument(..., help="First spec."),
     b: Path = typer.Argument(..., help="Second spec."),
@@ -338,7 +376,7 @@ def compare(
         sys.stdout.write(analysis.compare_text(document) + "\n")
 
 
-@app.command()
+@_command
 def sizes(
     spec: Path = typer.Argument(..., help="Spec file."),
     range_: str = typer.Option("32:1024", "--range", help="Square sizes to try, LOW:HIGH."),
@@ -384,7 +422,7 @@ def _shown(text: str, valid: tuple[str, ...]) -> frozenset[str]:
     return frozenset(parts)
 
 
-@app.command()
+@_command
 def render(
     spec: Path = typer.Argument(..., help="Spec file."),
     output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot; '-' for "

@@ -23,7 +23,7 @@ import hashlib
 import json
 from typing import Any
 
-from ..errors import Diagnostics, Span, SpecError
+from ..errors import Diagnostics, Span, SpecError, processing
 from ..names import attribute_problem
 from ..ops import Shape
 from ..spec.model import Item, ResolvedSpec
@@ -126,7 +126,8 @@ class _Lowering(References, OpNodes, Containers):
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods,
                           files=list(spec.files))
-        choose_inplace(network)
+        for error in choose_inplace(network):
+            self.diagnostics.add(error)
         return network
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
@@ -240,6 +241,7 @@ class _Lowering(References, OpNodes, Containers):
         scope.current = name
 
     def item(self, item: Item, scope: Scope, env: dict[str, Any]) -> None:
+        processing(item.span)
         if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:
             raise SpecError.at(item.attrs.key_span("if"), "a layer with 'if' inside a block needs a 'name'",
                                hint="later layers refer to it by that name; when disabled it passes its input on")
