@@ -41,6 +41,9 @@ class _Context:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     files: list[str] = field(default_factory=list)
     cache: dict[Path, Map] = field(default_factory=dict)
+    # The blocks a file brings, with everything it imports, by (file, import depth): a file imported many
+    # times (a diamond) is resolved once per depth, so imports cost what their distinct files cost.
+    imported: dict[tuple[Path, int], dict[str, BlockDef]] = field(default_factory=dict)
 
 
 def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
@@ -126,8 +129,7 @@ def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpe
         parent = _load(target, context, chain + (path.resolve(),))
     # Closer definitions win: the family's blocks, then this file's imports, then its own blocks.
     blocks = dict(parent.blocks) if parent else {}
-    for block in _imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)):
-        blocks[block.name] = block
+    blocks.update(_imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)))
     spec = _merge(root, path, parent, blocks, context)
     # A block defined here sees the defaults of this file's whole extends chain.
     for block in _parse_blocks(root, context.diagnostics, spec.defaults):
@@ -197,9 +199,10 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
 
 
 def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
-                     chain: tuple[Path, ...]) -> list[BlockDef]:
+                     chain: tuple[Path, ...]) -> dict[str, BlockDef]:
+    """The blocks `root`'s imports bring, by name; a later definition of a name wins."""
     if "import" not in root:
-        return []
+        return {}
     imports = root["import"]
     if isinstance(imports, str):
         imports, spans = [imports], [root.value_span("import")]
@@ -209,7 +212,7 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
         raise SpecError.at(root.value_span("import"), "'import' takes a file path or a list of them")
     if depth >= MAX_IMPORT_DEPTH:
         raise SpecError.at(root.value_span("import"), f"imports are nested deeper than {MAX_IMPORT_DEPTH}")
-    found: list[BlockDef] = []
+    found: dict[str, BlockDef] = {}
     for value, span in zip(imports, spans):
         target = _linked_path(root, "import", path, context, value=value, span=span)
         if target in chain:
@@ -217,11 +220,20 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
                                hint="move the shared blocks into a file that imports nothing")
         if not target.is_file():
             raise SpecError.at(span, f"imported file '{value}' does not exist")
-        imported = _read(target, context)
-        found += _imported_blocks(imported, target, context, depth + 1, chain + (target,))
-        # After what it imports, so that a file's own definition of a name wins.
-        found += _parse_blocks(imported, context.diagnostics, _merge_defaults(imported, None, display_path(target),
-                                                                                context.diagnostics))
+        key = (target, depth + 1)
+        if key not in context.imported:
+            # A result is kept only once complete, and a cycle through it would have been found then.
+            context.imported[key] = _file_blocks(target, context, depth + 1, chain + (target,))
+        found.update(context.imported[key])
+    return found
+
+
+def _file_blocks(target: Path, context: _Context, depth: int, chain: tuple[Path, ...]) -> dict[str, BlockDef]:
+    """The blocks an imported file defines and imports; its own definitions win over what it imports."""
+    imported = _read(target, context)
+    found = _imported_blocks(imported, target, context, depth, chain)
+    defaults = _merge_defaults(imported, None, display_path(target), context.diagnostics)
+    found.update((block.name, block) for block in _parse_blocks(imported, context.diagnostics, defaults))
     return found
 
 

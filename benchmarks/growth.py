@@ -1,0 +1,88 @@
+"""How each command grows with the size of the network: run `python benchmarks/growth.py` from the repository root.
+
+For chains of 1,000 to 100,000 layers (conv and ReLU pairs: an unnamed `repeat`, so every layer is a stage
+of its own, and a named one, so that one stage holds them all), the whole-process wall time of `validate`,
+`build`, `summary`, `flops`, `rf`, `resolve`, `sizes` and `render` (DOT text at the stage level, and SVG
+laid out by Graphviz for the one-stage chain). Each run is a fresh `archspec` process writing to a
+temporary folder, so the times are what a user waits for. Results and the machine are recorded in
+benchmarks/README.md; the unit suite never runs this.
+
+    python benchmarks/growth.py --layers 1000,10000,100000 [--commands validate,build,...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+CHAIN = """archspec: 1
+name: chain
+input: [16, 32, 32]
+body:
+  - repeat:
+{name}      count: {pairs}
+      body:
+        - conv: {{out: 16, kernel: 3, padding: 1}}
+        - relu
+"""
+
+COMMANDS = {
+    "validate": ["validate", "{spec}"],
+    "build": ["build", "{spec}", "-o", "{out}/chain.py", "--force"],
+    "summary": ["summary", "{spec}"],
+    "flops": ["flops", "{spec}"],
+    "rf": ["rf", "{spec}"],
+    "resolve": ["resolve", "{spec}", "--explain"],
+    "sizes": ["sizes", "{spec}", "--range", "32:63"],
+    "render": ["render", "{spec}", "-o", "{out}/chain.dot", "--force"],
+    "render-svg": ["render", "{spec}", "-o", "{out}/chain.svg", "--force"],
+}
+
+
+def chain(folder: Path, layers: int, one_stage: bool) -> Path:
+    path = folder / f"chain{layers}{'_stage' if one_stage else ''}.yaml"
+    path.write_text(CHAIN.format(pairs=layers // 2, name="      name: stage\n" if one_stage else ""))
+    return path
+
+
+def timed(arguments: list[str]) -> float:
+    start = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "cli.main", *arguments], cwd=ROOT, capture_output=True,
+                            text=True)
+    elapsed = time.perf_counter() - start
+    if result.returncode != 0:
+        raise SystemExit(f"archspec {' '.join(arguments)} failed:\n{result.stderr[-2000:]}")
+    return elapsed
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--layers", default="1000,10000,100000")
+    parser.add_argument("--commands", default=",".join(COMMANDS))
+    parser.add_argument("--one-stage", action="store_true", help="one named repeat: a stage of all the layers")
+    options = parser.parse_args()
+    sizes = [int(n) for n in options.layers.split(",")]
+    commands = options.commands.split(",")
+    print(f"# {platform.machine()}, {platform.system()} {platform.release()}, Python {platform.python_version()}, "
+          f"{'one stage' if options.one_stage else 'a stage per layer'}")
+    print("| command | " + " | ".join(f"{n:,} layers" for n in sizes) + " |")
+    print("|---|" + "---|" * len(sizes))
+    with tempfile.TemporaryDirectory() as folder:
+        specs = {n: chain(Path(folder), n, options.one_stage) for n in sizes}
+        for command in commands:
+            cells = []
+            for n in sizes:
+                arguments = [part.format(spec=specs[n], out=folder) for part in COMMANDS[command]]
+                cells.append(f"{timed(arguments):.2f} s")
+            print(f"| {command} | " + " | ".join(cells) + " |", flush=True)
+
+
+if __name__ == "__main__":
+    main()
