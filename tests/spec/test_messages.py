@@ -7,7 +7,7 @@ import difflib
 import pytest
 
 from archspec.compiler import compile_spec
-from archspec.errors import Diagnostic, Span, SpecError, did_you_mean, printable
+from archspec.errors import Diagnostic, Span, SpecError, did_you_mean
 
 from ..conftest import ROOT
 
@@ -39,6 +39,8 @@ def test_did_you_mean_finds_a_typo_at_either_end() -> None:
 
 
 def test_terminal_control_sequences_are_escaped() -> None:
+    from archspec.errors import printable
+
     diagnostic = Diagnostic("unknown op 'relu\x1b[2J\x1b]0;title\x07\x9b'", Span("a.yaml", 1, 1),
                             hint="try \x1b[31mred")
     text = diagnostic.render()
