@@ -81,3 +81,4 @@ def test_rf_report_visits_each_layer_a_bounded_number_of_times(tmp_path: Path) -
     assert names[:4] == ["stage.0.conv", "stage.0.relu", "stage.0", "stage.1.conv"]
     assert names[-3:] == ["stage.299", "stage", "conv1"]
     assert _Counted.visits <= 5 * len(report.order), _Counted.visits
+

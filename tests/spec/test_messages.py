@@ -47,3 +47,15 @@ def test_terminal_control_sequences_are_escaped() -> None:
     assert not any(ord(c) < 32 and c != "\n" or 0x7f <= ord(c) <= 0x9f for c in text)
     assert "relu\\x1b[2J\\x1b]0;title\\x07\\x9b" in text and "try \\x1b[31mred" in text
     assert printable("tab\tstays, é and ✓ stay") == "tab\tstays, é and ✓ stay"
+
+
+@pytest.mark.parametrize(("written", "whole"), [("out: 64.0", "64"), ("out: 1e2", "100")])
+def test_a_whole_float_where_an_integer_is_wanted_says_how_to_write_it(written: str, whole: str,
+                                                                       tmp_path) -> None:
+    spec = tmp_path / "float.yaml"
+    spec.write_text(f"archspec: 1\nname: n\ninput: [3, 8, 8]\nbody:\n  - conv: {{kernel: 1, {written}}}\n")
+    with pytest.raises(SpecError) as raised:
+        compile_spec(spec)
+    (diagnostic,) = raised.value.diagnostics
+    assert "must be an integer" in diagnostic.message
+    assert diagnostic.hint.startswith(f"write {whole}, not {float(whole)!r}: a number with a decimal point")
