@@ -32,7 +32,8 @@ from .backends.pytorch import split_header
 STDOUT = "-"
 DRAWING_MARK = _MARK.encode()  # a comment in SVG and DOT, the PDF's producer, a PNG's text chunk
 _TEMPORARY = re.compile(r"^\.(?P<name>.+)\.archspec-(?P<pid>\d+)\.[^.]+\.tmp$")
-MAX_INSPECTED_BYTES = 1 << 30  # no generated file comes near it; a bound all the same
+# Larger files are not read: archspec generates nothing near this size (a 100,000-layer module is a few MB).
+MAX_INSPECTED_BYTES = 256 << 20
 
 
 class OutputError(Exception):
@@ -155,6 +156,8 @@ def inspect_existing(path: Path) -> ExistingFile | None:
         raise OutputError(f"cannot write {path}: it is a folder")
     if not stat.S_ISREG(info.st_mode):
         raise OutputError(f"cannot write {path}: it is not a regular file")
+    if info.st_size > MAX_INSPECTED_BYTES:
+        return ExistingFile(generated=False, edited=False)
     try:
         with open(path, "rb") as stream:
             data = stream.read(MAX_INSPECTED_BYTES)
@@ -209,8 +212,11 @@ def read_generated(path: Path) -> bytes | None:
     """The bytes of the file at `path` for `build --check`, None when there is none; only a regular file
     is read, and at most MAX_INSPECTED_BYTES of it."""
     target = output_target(path)
-    if _stat(target, follow=True) is None:
+    info = _stat(target, follow=True)
+    if info is None:
         return None
+    if info.st_size > MAX_INSPECTED_BYTES:
+        return b""  # differs: archspec generates nothing that large
     try:
         with open(target, "rb") as stream:
             return stream.read(MAX_INSPECTED_BYTES)
