@@ -75,8 +75,9 @@ def make_seq(span: Span, items: list | None = None) -> Seq:
     return result
 
 
-def load_yaml_file(path: Path, display: str) -> Any:
-    """Read and convert one YAML document, raising located SpecErrors."""
+def load_yaml_file(path: Path, display: str, not_a_mapping: str | None = None) -> Any:
+    """Read and convert one YAML document, raising located SpecErrors; with `not_a_mapping`, a document
+    that is not a mapping is refused with that message, where its value starts."""
     try:
         # Read one byte past the limit, never more: a huge file (or /dev/zero) costs bounded memory.
         with path.open("rb") as stream:
@@ -93,16 +94,40 @@ def load_yaml_file(path: Path, display: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError.at(Span(display, 1, 1), f"spec file is not UTF-8 text ({exc.reason})") from None
-    return load_yaml_text(text, display)
+        raise SpecError.at(_byte_span(data, exc.start, display), f"spec file is not UTF-8 text: byte "
+                           f"0x{data[exc.start]:02x} here ({exc.reason})",
+                           hint="save the file as UTF-8") from None
+    return load_yaml_text(text, display, not_a_mapping)
 
 
-def load_yaml_text(text: str, display: str) -> Any:
+def _byte_span(data: bytes, offset: int, display: str) -> Span:
+    """The line and column (in characters) of the byte at `offset`."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    span = Span(display, data.count(b"\n", 0, offset) + 1, column)
+    text = data[:data.find(b"\n", offset) if b"\n" in data[offset:] else len(data)].decode("utf-8", "replace")
+    remember_source(display, text)  # so that the message can quote the line
+    return span
+
+
+def _reader_span(text: str, offset: int, display: str) -> Span:
+    """Where YAML's reader stopped: libyaml counts `offset` in UTF-8 bytes, PyYAML's own reader in characters."""
+    if _LOADER is yaml.SafeLoader:
+        offset = len(text[:offset].encode("utf-8"))
+    return _byte_span(text.encode("utf-8"), offset, display)
+
+
+def load_yaml_text(text: str, display: str, not_a_mapping: str | None = None) -> Any:
     remember_source(display, text)
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text.splitlines(), display) from None
+    except yaml.reader.ReaderError as exc:  # an unprintable character: located by its index in the text
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise SpecError.at(_reader_span(text, exc.position, display), f"malformed YAML: the character "
+                           f"{character!r} is not allowed in YAML text", hint="remove it, or write it as an "
+                           "escape in a double-quoted string ('\\x01')") from None
     except yaml.YAMLError as exc:
         raise SpecError.at(Span(display, 1, 1), f"malformed YAML: {exc}") from None
     except RecursionError:
@@ -111,7 +136,10 @@ def load_yaml_text(text: str, display: str) -> Any:
         raise SpecError.at(Span(display, 1, 1), "the spec file is empty")
     converter = _Converter(display)
     converter.check_expansion(node)
-    return converter.convert(node, 0)
+    value = converter.convert(node, 0)
+    if not_a_mapping is not None and not isinstance(node, yaml.MappingNode):
+        raise SpecError.at(converter.span(node), not_a_mapping)
+    return value
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], display: str) -> SpecError:
