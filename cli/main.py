@@ -1,19 +1,22 @@
 """The `archspec` command: parses arguments, calls the library, prints. No logic of its own.
 
 Exit codes: 0 success, 1 spec errors (located diagnostics on stderr, or a JSON
-document with --json), 2 usage errors.
+document with --json), 2 usage errors, 3 an internal error (a bug in archspec,
+reported as such, with a JSON document under --json too).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
+import click
 import typer
 
-from archspec.errors import Diagnostic, SpecError
+from archspec.errors import Diagnostic, SpecError, internal_error, printable
 
 app = typer.Typer(
     name="archspec",
@@ -27,6 +30,37 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input size CxHxW (or HxW, or S for SxS).")
 SPEC_PATH_OPTION = typer.Option(None, "--spec-path", help="Another folder that imports may read from.")
+FORCE_OPTION = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one edited by hand "
+                            "(never a spec the command reads).")
+
+
+INTERNAL_ERROR = 3
+
+
+def _command(function: Callable[..., None]) -> Callable[..., None]:
+    """Register a command whose unexpected exceptions are reported as internal errors, exit code 3: a CI job
+    can tell a crash from a rejected spec (1) or a wrong option (2)."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: nothing unexpected leaves as a traceback
+            _internal_error(exc, kwargs.get("as_json", False))
+
+    return app.command()(guarded)
+
+
+def _internal_error(exc: Exception, as_json: bool) -> None:
+    diagnostic = internal_error(exc)
+    if as_json:
+        sys.stdout.flush()
+        _emit({"ok": False, "internal_error": True, "errors": [diagnostic.to_json()]})
+    else:
+        sys.stderr.write(diagnostic.render() + "\n")
+    raise typer.Exit(INTERNAL_ERROR)
 
 
 def _emit(document: Any) -> None:
@@ -56,7 +90,7 @@ def _run(as_json: bool, action: Callable[[], Any]) -> Any:
         if as_json:
             _emit({"ok": False, "errors": [{"message": str(error)}]})
         else:
-            sys.stderr.write(f"error: {error}\n")
+            sys.stderr.write(printable(f"error: {error}") + "\n")
         raise typer.Exit(1)
 
 
@@ -90,6 +124,12 @@ def _options(
 
 def _load_options(values: Optional[List[Path]]) -> dict[str, Any]:
     """Where a spec may read other files from: --spec-path folders, and absolute paths if allowed."""
+    from archspec.spec.loader import checked_spec_path
+
+    try:
+        checked_spec_path(tuple(values or ()))
+    except ValueError as error:
+        raise typer.BadParameter(str(error), param_hint="--spec-path") from None
     return {"spec_path": tuple(values or ()), "allow_absolute": _GLOBAL["allow_absolute"]}
 
 
@@ -98,7 +138,7 @@ def _warnings(diagnostics: list[Diagnostic]) -> None:
         sys.stderr.write(diagnostic.render() + "\n")
 
 
-@app.command()
+@_command
 def validate(
     specs: List[Path] = typer.Argument(..., help="Spec files to check."),
     input: Optional[str] = INPUT_OPTION,
@@ -134,14 +174,14 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def build(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py; "
+                                          "'-' for standard output)."),
     check: bool = typer.Option(False, "--check", help="Compare with the existing file instead of writing; "
                                "exit 1 if it differs."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one "
-                               "edited by hand."),
+    force: bool = FORCE_OPTION,
     trace: bool = typer.Option(False, "--trace", help="End each submodule's line with a '# spec.yaml:12' "
                                "comment naming the spec line it came from."),
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
@@ -150,26 +190,31 @@ def build(
     """Emit a standalone PyTorch module file (needs only torch to run)."""
     from archspec.backends.pytorch import emit_pytorch
     from archspec.compiler import compile_spec
-    from archspec.output import refuse_overwrite, write_atomic
+    from archspec.output import STDOUT, default_module_path, read_generated, write_generated
     from archspec.passes.cost import analyse_cost, size_warnings
 
+    to_stdout = output is not None and str(output) == STDOUT
+    _one_stdout(to_stdout, as_json)
     warnings: list[Diagnostic] = []
 
     def action() -> dict[str, Any]:
         network = compile_spec(spec, **_load_options(spec_path))
         source = emit_pytorch(network, trace=trace)
-        target = output or Path(f"{network.name}.py")
-        params = analyse_cost(network).total.params
-        warnings.extend([*network.warnings, *size_warnings(network, params)])
+        target = output or default_module_path(network.name)
+        total = analyse_cost(network).total
+        params = total.params
+        warnings.extend([*network.warnings, *size_warnings(network, params, total.activations)])
         document = {"ok": True, "output": str(target), "class": network.root.class_name,
                     "factory": network.name, "params": params, "warnings": [d.to_json() for d in warnings]}
         if check:
-            current = target.read_text(encoding="utf-8") if target.is_file() else None
-            document["up_to_date"] = current == source
+            current = read_generated(target)
+            document["exists"] = current is not None
+            document["up_to_date"] = current == source.encode("utf-8")
             document["ok"] = document["up_to_date"]
-            return document
-        refuse_overwrite(target, force)
-        write_atomic(target, source)
+        elif to_stdout:
+            sys.stdout.write(source)
+        else:
+            write_generated(target, source, force, inputs=network.files)
         return document
 
     document = _run(as_json, action)
@@ -178,16 +223,23 @@ def build(
     if as_json:
         _emit(document)
     elif check:
-        state = "is up to date" if document["up_to_date"] else "differs from what the spec generates"
+        state = ("is up to date" if document["up_to_date"] else "differs from what the spec generates"
+                 if document["exists"] else "does not exist (archspec build writes it)")
         sys.stdout.write(f"{document['output']} {state}\n")
-    else:
+    elif not to_stdout:
         sys.stdout.write(f"wrote {document['output']}: class {document['class']}, factory "
                          f"{document['factory']}(), {document['params']:,} parameters\n")
     if not document["ok"]:
         raise typer.Exit(1)
 
 
-@app.command()
+def _one_stdout(to_stdout: bool, as_json: bool) -> None:
+    if to_stdout and as_json:
+        raise typer.BadParameter("'-o -' writes the file to standard output, where --json writes its document; "
+                                 "use one of them", param_hint="-o")
+
+
+@_command
 def summary(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -210,7 +262,7 @@ def summary(
         sys.stdout.write(summary_text(network, report) + "\n")
 
 
-@app.command()
+@_command
 def resolve(
     spec: Path = typer.Argument(..., help="Spec file."),
     explain: bool = typer.Option(False, "--explain", help="Show where every value came from."),
@@ -237,7 +289,7 @@ def _sizes(text: str, network: Any) -> list[tuple[int, ...]]:
     return [_input_shape(part, network) for part in text.split(",") if part.strip()]
 
 
-@app.command()
+@_command
 def flops(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -273,7 +325,7 @@ def flops(
         sys.stdout.write(analysis.flops_text(network, result, by, top) + "\n")
 
 
-@app.command()
+@_command
 def rf(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -297,7 +349,7 @@ def rf(
         sys.stdout.write(analysis.rf_text(network, report) + "\n")
 
 
-@app.command()
+@_command
 def compare(
     a: Path = typer.Argument(..., help="First spec."),
     b: Path = typer.Argument(..., help="Second spec."),
@@ -325,7 +377,7 @@ def compare(
         sys.stdout.write(analysis.compare_text(document) + "\n")
 
 
-@app.command()
+@_command
 def sizes(
     spec: Path = typer.Argument(..., help="Spec file."),
     range_: str = typer.Option("32:1024", "--range", help="Square sizes to try, LOW:HIGH."),
@@ -371,10 +423,11 @@ def _shown(text: str, valid: tuple[str, ...]) -> frozenset[str]:
     return frozenset(parts)
 
 
-@app.command()
+@_command
 def render(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot; '-' for "
+                                "standard output (with --format)."),
     level: str = typer.Option("stage", "--level", help="stage (folded repeats), block, or layer."),
     show: str = typer.Option("shapes", "--show", help="Comma-separated annotations: shapes, params, macs, rf; "
                              "or none."),
@@ -382,6 +435,7 @@ def render(
     direction: Optional[str] = typer.Option(None, "--direction", help="LR, TB, RL or BT (default: LR for a "
                                             "chain, TB for an encoder-decoder, BT for a feature pyramid)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="svg, pdf, png or dot (default: from -o)."),
+    force: bool = FORCE_OPTION,
     input: Optional[str] = INPUT_OPTION,
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
     as_json: bool = JSON_OPTION,
@@ -393,8 +447,12 @@ def render(
     from archspec.backends.diagram import (DIRECTIONS, FORMATS, LEVELS, SHOW, THEMES, EngineError, RenderOptions,
                                            render as draw)
     from archspec.compiler import compile_partial
-    from archspec.output import OutputError, write_atomic
+    from archspec.output import STDOUT, OutputError, write_generated
 
+    to_stdout = str(output) == STDOUT
+    _one_stdout(to_stdout, as_json)
+    if to_stdout and not fmt:
+        raise typer.BadParameter("'-o -' needs --format to say what to draw", param_hint="-o")
     fmt = _choice(fmt or output.suffix.lstrip(".").lower(), FORMATS, "--format" if fmt else "-o")
     options = RenderOptions(level=_choice(level, LEVELS, "--level"), show=_shown(show, SHOW),
                             theme=_choice(theme, tuple(THEMES), "--theme"),
@@ -411,7 +469,12 @@ def render(
         except EngineError as error:
             raise OutputError(str(error)) from None
         engine_warnings.extend(warnings)
-        write_atomic(output, data)
+        if to_stdout:
+            sys.stdout.flush()
+            sys.stdout.buffer.write(data)
+            sys.stdout.buffer.flush()
+        else:
+            write_generated(output, data, force, inputs=network.files)
         return {"ok": not found, "output": str(output), "format": fmt, "level": options.level,
                 "errors": [d.to_json() for d in found], "graphviz_warnings": warnings}
 
@@ -426,13 +489,13 @@ def render(
         if errors:
             sys.stderr.write(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; drew {output} with the "
                              f"failed layers marked\n")
-        else:
+        elif not to_stdout:
             sys.stdout.write(f"wrote {output} ({options.level} level, {fmt})\n")
     if errors:
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def train(
     spec: Path = typer.Argument(..., help="Spec file."),
     data: str = typer.Option("synthetic", "--data", help="An image folder (ImageFolder layout, with train/ and "

@@ -1,12 +1,15 @@
-"""Shared helpers for the tests: the repository root, shipped specs, and importing emitted code."""
+"""Shared helpers for the tests: the repository root, shipped specs, importing emitted code, time limits."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Iterator
 
 import pytest
 
@@ -43,3 +46,19 @@ def at_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     """Run from the repository root, so diagnostics show paths like specs/resnet/resnet50.yaml."""
     monkeypatch.chdir(ROOT)
     return ROOT
+
+
+@contextmanager
+def time_limit(seconds: float, error: type[Exception] = TimeoutError) -> Iterator[None]:
+    """Raise `error` inside the block once it has run `seconds`, so that a hang fails its test instead of
+    stopping the suite (SIGALRM: the main thread of a POSIX process)."""
+    def expire(signum: int, frame: Any) -> None:
+        raise error(f"ran for more than {seconds} s (a hang?)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

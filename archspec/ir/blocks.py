@@ -20,6 +20,7 @@ per instance, a channel count that is no expression of the arguments) is a locat
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from fractions import Fraction
 from typing import Any
 
 from ..errors import Span, SpecError
@@ -477,6 +478,6 @@ def normalise(kind: str, value: Any) -> Any:
         return (value, value)
     if kind == "pair" and isinstance(value, list):
         return tuple(value)
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if kind == "float" and isinstance(value, (int, Fraction)) and not isinstance(value, bool):
         return float(value)
     return value

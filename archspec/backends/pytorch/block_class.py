@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from ...errors import Span
 from ...ir.blocks import BlockIR, Layer
 from ...ir.graph import Module
 from ...ops import CodeArgs
@@ -22,6 +23,8 @@ from .parts import ModuleLists, StatelessModules, codegen_error, docstring_sourc
 if TYPE_CHECKING:
     from .module_file import FileEmitter
 
+_WANT = {"int": "int", "pair": "int", "float": "float"}  # the type an attribute's value is used as
+
 
 class BlockClass:
     """Writes one class for a block definition and constructs its instances."""
@@ -32,6 +35,8 @@ class BlockClass:
         self.block = ir.definition
         self.names = Namespace(emitter.reserved)
         self.rename = {p: self.names.claim(p) for p in [*ir.channel_params, *self.block.params]}
+        # The Python type of each constructor argument, which decides how expressions over them print.
+        self.kinds = {**{p: "int" for p in ir.channel_params}, **{n: d.type for n, d in self.block.params.items()}}
         self.uses_in_channels = False
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
@@ -43,14 +48,15 @@ class BlockClass:
         """`ClassName(in_channels, required…, optional=value)` for one instance."""
         channels = module.args["in_channels"]
         channels = channels if isinstance(channels, list) else [channels]
-        positional = [ex.python_literal(c) for c in channels] if self.uses_in_channels else []
+        needs = self.emitter.needs
+        positional = [ex.python_literal(c, needs) for c in channels] if self.uses_in_channels else []
         keywords = []
         for name, decl in self.block.params.items():
             value = module.args[name]
             if decl.required:
-                positional.append(ex.python_literal(value))
+                positional.append(ex.python_literal(value, needs))
             elif value != decl.default or type(value) is not type(decl.default):
-                keywords.append(f"{self.rename[name]}={ex.python_literal(value)}")
+                keywords.append(f"{self.rename[name]}={ex.python_literal(value, needs)}")
         return f"{self.block.class_name}({', '.join(positional + keywords)})"
 
     # ------------------------------------------------------------ class source
@@ -86,11 +92,17 @@ class BlockClass:
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
             text = f"{self.rename[name]}: {annotation}"
-            parts.append(text if decl.required else f"{text} = {ex.python_literal(decl.default)}")
+            default = ex.python_literal(decl.default, self.emitter.needs)
+            parts.append(text if decl.required else f"{text} = {default}")
         return parts
 
-    def python(self, expr: ex.Expr) -> str:
-        return ex.to_python(expr, self.python_name)
+    def python(self, expr: ex.Expr, span: Span | None = None, want: str | None = None) -> str:
+        """`expr` as Python over the constructor arguments, computing what the analysis computed; `want` is
+        the type the value is used as ("int", "float")."""
+        try:
+            return ex.to_python(expr, self.python_name, self.kinds, want, self.emitter.needs)
+        except ex.ExprError as exc:
+            raise codegen_error(span or self.block.span, exc.message, hint=exc.hint) from None
 
     def python_name(self, name: str) -> str:
         if name in self.ir.channel_params:
@@ -170,7 +182,9 @@ class BlockClass:
         values = dict(layer.values)
         if inputs is not None:
             values["inputs"] = inputs
-        return CodeArgs(values, {name: self.python(expr) for name, expr in layer.attrs.items()})
+        attrs = layer.op_class.attrs
+        return CodeArgs(values, {name: self.python(expr, layer.span, _WANT.get(attrs[name].kind))
+                                 for name, expr in layer.attrs.items()})
 
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
         """`nn.Sequential(...)`; with optional members, a list built under their conditions."""
@@ -188,6 +202,7 @@ class BlockClass:
         count = self.python(layer.count)
         outer = self.rename.get(layer.var)
         index = self.rename[layer.var] = self.names.claim(layer.var)
+        self.kinds[layer.var] = "int"
         try:
             (member,) = layer.body if len(layer.body) == 1 else (None,)
             if member is not None and member.condition is None and member.kind in ("op", "block"):
@@ -210,6 +225,7 @@ class BlockClass:
         """An unnamed repeat in a seq: a loop appending each copy's layers to the seq's list."""
         outer = self.rename.get(repeat.var)
         index = self.rename[repeat.var] = self.names.claim(repeat.var)
+        self.kinds[repeat.var] = "int"
         try:
             if repeat.condition is not None:
                 init.line(f"if {self.python(repeat.condition)}:")
@@ -253,11 +269,11 @@ class BlockClass:
         if inner.uses_in_channels:
             if layer.in_channels is None:
                 raise codegen_error(layer.span, "cannot tell the input channels of this block")
-            positional.extend(self.python(channels) for channels in layer.in_channels)
+            positional.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
         keywords = []
         for param, decl in inner.block.params.items():
             if param in layer.attrs:
-                source = self.python(layer.attrs[param])
+                source = self.python(layer.attrs[param], layer.span, _WANT.get(decl.type))
                 (positional if decl.required else keywords).append(
                     source if decl.required else f"{inner.rename[param]}={source}")
         return f"{inner.block.class_name}({', '.join(positional + keywords)})"
@@ -275,7 +291,7 @@ class BlockClass:
                 inner.uses_in_channels = True  # one call for all: every class takes the channels
             if layer.in_channels is None:
                 raise codegen_error(layer.span, "cannot tell the input channels of this block")
-            arguments.extend(self.python(channels) for channels in layer.in_channels)
+            arguments.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
         param = self.python_name(layer.op[1:])
         return f"{{{table}}}[{param}]({', '.join(arguments)})"

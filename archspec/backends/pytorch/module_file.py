@@ -26,6 +26,7 @@ class FileEmitter:
         self.ordered_dict = False
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
+        self.needs: set[str] = set()  # imports and helpers of printed expressions (Fraction, math)
         self.block_classes: dict[str, "BlockClass"] = {}
         self.block_irs = BlockLowering(network)  # each block definition lowered once, symbolically
         # What the file defines at module level, by name; no two things may share a name.
@@ -33,6 +34,8 @@ class FileEmitter:
         for op in OPS.values():
             if op.helper is not None:
                 self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
+        for name in [*ex.PYTHON_IMPORTS, *ex.PYTHON_HELPERS]:
+            self.module_names[name] = "a name the file may import or define for expressions"
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
@@ -48,6 +51,9 @@ class FileEmitter:
 
     def source(self) -> str:
         network_class = self.network_class()
+        for name in sorted(self.needs & ex.PYTHON_HELPERS.keys()):
+            self.helpers.setdefault(name, ex.helper_source(name))
+            self.typing.add("Optional")
         if self.network.params:
             self.typing.add("Any")  # the factory passes its keyword arguments on
         body = LineWriter()
@@ -79,12 +85,13 @@ class FileEmitter:
 
     def imports(self, writer: LineWriter, code: str) -> None:
         """The imports the code uses, and only those."""
-        standard = []
+        standard = [ex.PYTHON_IMPORTS[name] for name in ("math", "Fraction") if name in self.needs]
         if self.ordered_dict:
             standard.append("from collections import OrderedDict")
         if self.typing:
             standard.append(f"from typing import {', '.join(sorted(self.typing))}")
-        for line in standard:
+        # isort's order: plain imports first, then `from` imports, each by module name.
+        for line in sorted(standard, key=lambda line: (line.startswith("from"), line.split()[1])):
             writer.line(line)
         if standard:
             writer.line()
@@ -132,7 +139,7 @@ class FileEmitter:
         op = OPS[node.op]
         if not op.module:
             return module_form(op.name, node.span)
-        return op.emit(node_args(node))
+        return op.emit(node_args(node, needs=self.needs))
 
     def sequential(self, children: list[tuple[str, str]]) -> str:
         """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
@@ -178,7 +185,7 @@ class FileEmitter:
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
-                template = call_template(op, attribute, node_args(node, inputs=len(node.inputs)))
+                template = call_template(op, attribute, node_args(node, inputs=len(node.inputs), needs=self.needs))
                 self.use_helper(op)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                    child=node.child, named=node.item is not None and node.item.name is not None))
@@ -213,12 +220,12 @@ class FileEmitter:
         writer.line(f"def {method}(self, {params}) -> {returns}:")
 
 
-def node_args(node: Node, inputs: int | None = None) -> CodeArgs:
+def node_args(node: Node, inputs: int | None = None, needs: set[str] | None = None) -> CodeArgs:
     """A concrete node's attributes for code: literals, and the constructor's parameters where it reads them
     (`nn.Linear(2048, num_classes)`); those have no concrete value, so each is always written out."""
     values = {k: v for k, v in node.attrs.items() if k not in node.exprs}
     if inputs is not None:
         values["inputs"] = inputs
-    sources = {k: ex.to_python(node.exprs[k]) if k in node.exprs else ex.python_literal(v)
+    sources = {k: ex.to_python(node.exprs[k], needs=needs) if k in node.exprs else ex.python_literal(v, needs)
                for k, v in node.attrs.items()}
     return CodeArgs(values, sources)
