@@ -157,6 +157,7 @@ class Network:
     methods: list[Method] = field(default_factory=list)
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
+    detector: Any = None  # a TwoStageDetector, for a spec with a `detect` section (ir/detector.py)
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

@@ -30,6 +30,7 @@ from ..spec.model import Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .containers import Containers
+from .detector import read_detector
 from .graph import Method, Module, Network, Node, lint
 from .inplace import choose_inplace
 from .op_nodes import OpNodes
@@ -76,6 +77,8 @@ def spec_hash(spec: ResolvedSpec) -> str:
         "blocks": blocks, "body": _raw_items(spec.body),
         "outputs": spec.outputs.value if spec.outputs else None,
     }
+    if spec.detect is not None:
+        canonical["detect"] = spec.detect.value
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
 
@@ -125,8 +128,21 @@ class _Lowering(References, OpNodes, Containers):
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
+        self.detector(network)
         choose_inplace(network)
         return network
+
+    def detector(self, network: Network) -> None:
+        """A `detect` section read against the body; RoI Align only where there are regions to crop."""
+        if self.spec.detect is not None:
+            network.detector = read_detector(self.spec.detect, network, self.diagnostics)
+            return
+        for module in network.modules():
+            for node in module.nodes:
+                if node.op == "roi_align":
+                    self.diagnostics.error(node.span, f"roi_align '{node.name}' crops regions that only a "
+                                           "detector proposes", hint="add a 'detect' section (a two-stage "
+                                           "detector) or remove the layer")
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
         """`methods: {encode: {to: latent}, decode: {from: latent}}`: named parts of forward."""

@@ -8,6 +8,8 @@ from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
+from .detector import (DETECTOR_IMPORTS, DETECTOR_TYPING, runtime_source, write_detector_forward,
+                       write_detector_parts)
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
 
@@ -51,9 +53,19 @@ class FileEmitter:
             writer.line(f"from typing import {', '.join(sorted(self.typing))}")
         if self.ordered_dict or self.typing:
             writer.line()
+        if self.network.detector is not None:
+            writer.line("import math")
         writer.line("import torch")
+        if self.network.detector is not None:
+            writer.line("import torch.nn.functional as F")
         writer.line("from torch import Tensor, nn")
+        if self.network.detector is not None:
+            writer.line(DETECTOR_IMPORTS)
         writer.line()
+        if self.network.detector is not None:
+            writer.line()
+            writer.block(runtime_source().rstrip("\n"))
+            writer.line()
         for text in self.helpers.values():
             writer.line()
             writer.block(text)
@@ -104,7 +116,8 @@ class FileEmitter:
                 return f"{child.class_name}()"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
-        args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
+        args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
+                        {k: ex.python_literal(v) for k, v in node.attrs.items()})
         if not op.module:
             return module_form(op.name, node.span)
         return op.emit(args)
@@ -133,6 +146,9 @@ class FileEmitter:
         writer.line("def __init__(self) -> None:")
         writer.indent()
         writer.line("super().__init__()")
+        detector = self.network.detector if module is self.network.root else None
+        if detector is not None:
+            write_detector_parts(writer, detector)
         steps = []
         reuse = StatelessModules()
         lists = ModuleLists()
@@ -157,6 +173,10 @@ class FileEmitter:
         lists.finish(writer)
         writer.outdent()
         writer.line()
+        if detector is not None:
+            self.typing.update(DETECTOR_TYPING)
+            write_detector_forward(writer, self.network)
+            return writer.source()
         outputs = [module.value(o) for o in module.outputs]
         self.forward_signature(writer, module.inputs, outputs, module.output_keys)
         writer.indent()
