@@ -157,6 +157,7 @@ class Network:
     methods: list[Method] = field(default_factory=list)
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
+    detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

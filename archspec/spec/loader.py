@@ -25,7 +25,7 @@ from .values import is_plain
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
-                  "blocks", "body", "outputs", "methods")
+                  "blocks", "body", "outputs", "methods", "detect")
 BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs")
 MAX_EXTENDS_DEPTH = 16
 MAX_IMPORT_DEPTH = 16
@@ -232,7 +232,8 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         path=display, name=name, class_name=class_name, doc=doc if isinstance(doc, str) else "",
         input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
         outputs=value("outputs", parent.outputs if parent else None),
-        methods=value("methods", parent.methods if parent else None), files=list(context.files))
+        methods=value("methods", parent.methods if parent else None),
+        detect=value("detect", parent.detect if parent else None), files=list(context.files))
 
 
 def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
