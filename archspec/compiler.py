@@ -20,7 +20,23 @@ def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow
 def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
                  ) -> Network:
     """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
-    return lower(load_spec(path, spec_path, allow_absolute))
+    spec = load_spec(path, spec_path, allow_absolute)
+    return attach_detection(spec, lower(spec))
+
+
+def attach_detection(spec: ResolvedSpec, network: Network) -> Network:
+    """Read the spec's `detect:` section, if any, and check it against the network (raises SpecError;
+    its warnings join the network's)."""
+    if spec.detect is not None:
+        from .detection.spec import check_detection, parse_detection
+
+        network.detection = parse_detection(spec.detect.value, spec.detect.span, spec.param_env())
+        network.warnings.extend(check_detection(network.detection, network))
+        if network.detection.kind == "faster_rcnn":
+            from .detection.two_stage import read_two_stage
+
+            network.two_stage = read_two_stage(spec.detect.value, network.detection, network)
+    return network
 
 
 def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
@@ -37,6 +53,7 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
     """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
     (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
     from .backends.pytorch import emit_pytorch
+    from .detection.spec import check_detection
     from .passes.shapes import check_input
 
     network = compile_spec(path, spec_path, allow_absolute)
@@ -44,6 +61,8 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
     if input_shape is not None:
         try:
             check_input(network, input_shape)
+            if network.detection is not None:
+                network.warnings.extend(check_detection(network.detection, network, input_shape))
         except SpecError as error:
             error.diagnostics[0].hint = _nearest_hint(network, input_shape) or error.diagnostics[0].hint
             raise

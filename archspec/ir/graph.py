@@ -157,7 +157,8 @@ class Network:
     methods: list[Method] = field(default_factory=list)
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
-    detector: Any = None  # a TwoStageDetector, for a spec with a `detect` section (ir/detector.py)
+    detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
+    two_stage: Any = None  # archspec.detection.two_stage.TwoStage, for a two-stage detector (Faster R-CNN)
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

@@ -30,7 +30,6 @@ from ..spec.model import Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .containers import Containers
-from .detector import read_detector
 from .graph import Method, Module, Network, Node, lint
 from .inplace import choose_inplace
 from .op_nodes import OpNodes
@@ -133,9 +132,9 @@ class _Lowering(References, OpNodes, Containers):
         return network
 
     def detector(self, network: Network) -> None:
-        """A `detect` section read against the body; RoI Align only where there are regions to crop."""
+        """RoI Align only in a detector, which proposes the regions it crops (archspec.detection reads the
+        `detect` section once the network is lowered)."""
         if self.spec.detect is not None:
-            network.detector = read_detector(self.spec.detect, network, self.diagnostics)
             return
         for module in network.modules():
             for node in module.nodes:

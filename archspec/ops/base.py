@@ -127,6 +127,9 @@ class Op:
     helper: ClassVar[tuple[str, str] | None] = None
     # Emitted as an nn.Module attribute (True) or as a call in forward (False).
     module: ClassVar[bool] = True
+    # How forward uses a module op's attribute when it is not called (a bare parameter): a template with
+    # {attribute} and the inputs {0}, {1} …
+    forward_form: ClassVar[str | None] = None
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"

@@ -93,7 +93,7 @@ class ResolvedSpec:
     outputs: Value | None
     methods: Value | None  # extra methods of the network class: name -> {from, to}
     files: list[str]  # every file read, in order
-    detect: Value | None = None  # what a detector does besides its layers: anchors, thresholds, transform
+    detect: Value | None = None  # the `detect:` section, read by archspec.detection
 
     def param_env(self) -> Env:
         """The parameters as an expression sees them, with where each was set (for hints)."""

@@ -8,34 +8,58 @@ the layers that play each part.
 
 from __future__ import annotations
 
+import ast
 from pathlib import Path
 
-from ...ir.detector import TwoStageDetector
+from ...detection.spec import Detection
+from ...detection.two_stage import TwoStage
 from ...ir.graph import Network
 from ..writer import LineWriter
 
 DETECTOR_IMPORTS = "from torchvision.ops import MultiScaleRoIAlign, batched_nms, box_iou, clip_boxes_to_image, " \
                    "remove_small_boxes"
 DETECTOR_TYPING = {"Dict", "List", "Optional", "Tuple"}
-RUNTIME = Path(__file__).resolve().parents[2] / "runtime" / "two_stage.py"
+RUNTIME = Path(__file__).resolve().parent / "runtime"
 RUNTIME_MARKER = "# ---\n"
 
 
 def runtime_source() -> str:
-    """The runtime's classes and functions: what follows the marker line of its module."""
-    text = RUNTIME.read_text()
-    return text[text.index(RUNTIME_MARKER) + len(RUNTIME_MARKER):].strip("\n") + "\n"
+    """The runtime of a two-stage detector: the functions of `boxes` it uses, then its own classes and
+    functions (what follows the marker line of `two_stage.py`). Read as text: building imports no torch."""
+    text = (RUNTIME / "two_stage.py").read_text()
+    uses = _assigned_names(text, "USES")
+    shared = _functions((RUNTIME / "boxes.py").read_text(), uses)
+    own = text[text.index(RUNTIME_MARKER) + len(RUNTIME_MARKER):].strip("\n")
+    return "\n\n\n".join([*shared, own]) + "\n"
 
 
-def write_detector_parts(writer: LineWriter, detector: TwoStageDetector) -> None:
+def _assigned_names(text: str, variable: str) -> tuple[str, ...]:
+    for node in ast.parse(text).body:
+        if isinstance(node, ast.Assign) and any(getattr(t, "id", None) == variable for t in node.targets):
+            return tuple(ast.literal_eval(node.value))
+    raise LookupError(f"the runtime does not set {variable}")
+
+
+def _functions(text: str, names: tuple[str, ...]) -> list[str]:
+    """The source of the named top-level functions of a module, in the order given."""
+    found = {node.name: ast.get_source_segment(text, node) for node in ast.parse(text).body
+             if isinstance(node, ast.FunctionDef)}
+    return [found[name] for name in names]
+
+
+def write_detector_parts(writer: LineWriter, network: Network) -> None:
     """The parts of __init__ without weights: transform, anchors, proposal stage, second-stage settings."""
-    t, rpn, roi = detector.transform, detector.rpn, detector.roi_heads
+    detection: Detection = network.detection
+    two_stage: TwoStage = network.two_stage
+    t, rpn, roi = two_stage.transform, two_stage.rpn, two_stage.roi_heads
+    sizes = [list(level.sizes) for level in detection.levels]
+    ratios = [list(level.aspect_ratios) for level in detection.levels]
     writer.line(f"self.transform = DetectionTransform(min_size={t['min_size']}, max_size={t['max_size']}, "
-                f"image_mean={t['image_mean']!r},")
-    writer.line(f"                                    image_std={t['image_std']!r}, "
+                f"image_mean={t['mean']!r},")
+    writer.line(f"                                    image_std={t['std']!r}, "
                 f"size_divisible={t['size_divisible']})")
-    writer.line(f"self.anchor_generator = AnchorGenerator(sizes={rpn['sizes']!r}, "
-                f"aspect_ratios={rpn['aspect_ratios']!r})")
+    writer.line(f"self.anchor_generator = AnchorGenerator(sizes={sizes!r},")
+    writer.line(f"                                        aspect_ratios={ratios!r})")
     writer.line("self.region_proposals = RegionProposals(")
     writer.indent()
     writer.line(f"pre_nms_top_n={rpn['pre_nms_top_n']!r}, post_nms_top_n={rpn['post_nms_top_n']!r},")
@@ -49,18 +73,15 @@ def write_detector_parts(writer: LineWriter, detector: TwoStageDetector) -> None
     writer.line(f"fg_iou_thresh={roi['fg_iou_thresh']!r}, bg_iou_thresh={roi['bg_iou_thresh']!r},")
     writer.line(f"batch_size_per_image={roi['batch_size_per_image']!r}, "
                 f"positive_fraction={roi['positive_fraction']!r},")
-    writer.line(f"bbox_reg_weights={tuple(roi['bbox_reg_weights'])!r},")
-    writer.line(f"score_thresh={roi['score_thresh']!r}, nms_thresh={roi['nms_thresh']!r}, "
-                f"detections_per_img={roi['detections_per_img']!r})")
+    writer.line(f"bbox_reg_weights={tuple(detection.box_weights)!r},")
+    writer.line(f"score_thresh={detection.confidence!r}, nms_thresh={detection.iou!r}, "
+                f"detections_per_img={detection.top_k!r})")
     writer.outdent()
 
 
 def write_detector_forward(writer: LineWriter, network: Network) -> None:
-    detector: TwoStageDetector = network.detector
-    root = network.root
+    detector: TwoStage = network.two_stage
     feature = _feature_names(detector, network)
-    head = root.node(detector.rpn_head).child
-    head_keys = head.output_names()
     levels = ", ".join(feature(ref) for ref in detector.rpn_levels)
     crops = ", ".join(f"{str(i)!r}: {feature(ref)}" for i, ref in enumerate(detector.roi_levels))
     scores, deltas = detector.box_outputs
@@ -77,8 +98,8 @@ def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]
 
     # Stage one: objectness and box deltas for every anchor, decoded and selected into proposals.
     rpn = self.{detector.rpn_head}({levels})
-    objectness = [{", ".join(f"rpn[{k!r}]" for k in head_keys[0::2])}]
-    deltas = [{", ".join(f"rpn[{k!r}]" for k in head_keys[1::2])}]
+    objectness = [{", ".join(f"rpn[{o!r}]" for o, _ in detector.rpn_outputs)}]
+    deltas = [{", ".join(f"rpn[{d!r}]" for _, d in detector.rpn_outputs)}]
     anchors = self.anchor_generator(batch, levels)
     proposals = self.region_proposals(anchors, objectness, deltas, image_sizes)
 
@@ -102,7 +123,7 @@ def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]
     writer.block(lines.strip("\n"))
 
 
-def _feature_names(detector: TwoStageDetector, network: Network):
+def _feature_names(detector: TwoStage, network: Network):
     """How forward names a backbone output: `features['0']` for one of several, `features` for the only one."""
     backbone = network.root.node(detector.backbone)
     several = backbone.child is not None and len(backbone.child.outputs) > 1

@@ -121,6 +121,8 @@ def return_type(outputs: list[str], output_keys: list[str] | None) -> str:
 
 def call_template(op: Op, attribute: str, args: CodeArgs) -> str:
     """How forward applies a leaf op: its submodule, or the op's own functional form."""
+    if op.forward_form is not None:
+        return op.forward_form.replace("{attribute}", attribute_ref(attribute))
     return module_call(attribute, args.values["inputs"]) if op.module else op.emit(args)
 
 

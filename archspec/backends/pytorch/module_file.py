@@ -47,22 +47,22 @@ class FileEmitter:
         if self.network.doc:
             writer.line(f'"""{docstring(self.network.doc)}"""')
             writer.line()
-        if self.ordered_dict:
-            writer.line("from collections import OrderedDict")
-        if self.typing:
-            writer.line(f"from typing import {', '.join(sorted(self.typing))}")
-        if self.ordered_dict or self.typing:
+        detector = self.network.two_stage is not None
+        standard = ["import math"] if detector else []
+        standard += ["from collections import OrderedDict"] if self.ordered_dict else []
+        standard += [f"from typing import {', '.join(sorted(self.typing))}"] if self.typing else []
+        for line in standard:
+            writer.line(line)
+        if standard:
             writer.line()
-        if self.network.detector is not None:
-            writer.line("import math")
         writer.line("import torch")
-        if self.network.detector is not None:
+        if detector:
             writer.line("import torch.nn.functional as F")
         writer.line("from torch import Tensor, nn")
-        if self.network.detector is not None:
+        if detector:
             writer.line(DETECTOR_IMPORTS)
         writer.line()
-        if self.network.detector is not None:
+        if detector:  # the runtime of a two-stage detector, before the classes that use it
             writer.line()
             writer.block(runtime_source().rstrip("\n"))
             writer.line()
@@ -146,9 +146,9 @@ class FileEmitter:
         writer.line("def __init__(self) -> None:")
         writer.indent()
         writer.line("super().__init__()")
-        detector = self.network.detector if module is self.network.root else None
+        detector = self.network.two_stage if module is self.network.root else None
         if detector is not None:
-            write_detector_parts(writer, detector)
+            write_detector_parts(writer, self.network)
         steps = []
         reuse = StatelessModules()
         lists = ModuleLists()

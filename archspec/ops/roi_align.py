@@ -1,4 +1,4 @@
-"""Ops of two-stage detectors: cropping regions of interest out of shared feature maps."""
+"""RoI Align: the op of two-stage detectors that crops regions of interest out of shared feature maps."""
 
 from __future__ import annotations
 

@@ -1,10 +1,10 @@
 """What a two-stage detector does besides its layers: Faster R-CNN's image transform, anchors, proposals,
 training targets, the four losses and the detections.
 
-This is real, tested Python; `archspec build` copies the source below the `# ---` line into the emitted
-file of every spec with a two-stage `detect` section, so the file stays standalone and readable. The
-semantics are torchvision's (`models/detection`), so that a model built from a spec and torchvision's
-Faster R-CNN give the same proposals, detections and losses on the same weights.
+This is real, tested Python; `archspec build` copies the source below the `# ---` line, and the functions
+of `boxes` it uses, into the emitted file of every `faster_rcnn` detector, so that the file stays
+standalone and readable. The semantics are torchvision's (`models/detection`), so that a model built from
+a spec and torchvision's Faster R-CNN give the same proposals, detections and losses on the same weights.
 """
 
 from __future__ import annotations
@@ -16,6 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
+
+from .boxes import decode_boxes, encode_boxes, grid_anchors, match_anchors
+
+# The functions of `boxes` this module uses, which the emitted file defines before it.
+USES = ("encode_boxes", "decode_boxes", "match_anchors", "grid_anchors")
 
 # ---
 
@@ -85,100 +90,43 @@ def resize_boxes(boxes: Tensor, size: List[int], new_size: List[int]) -> Tensor:
 
 
 class AnchorGenerator(nn.Module):
-    """K = len(sizes[l]) x len(aspect_ratios) anchors centred on every position of level l, at the
-    stride of that level in the padded image; an aspect ratio is height / width."""
+    """K = len(sizes[l]) x len(aspect_ratios[l]) anchors centred on every position of level l, at the
+    stride of that level in the padded batch (its size over the level's grid)."""
 
-    def __init__(self, sizes: List[List[float]], aspect_ratios: List[float]) -> None:
+    def __init__(self, sizes: List[List[float]], aspect_ratios: List[List[float]]) -> None:
         super().__init__()
         self.sizes = sizes
         self.aspect_ratios = aspect_ratios
-        self.cell_anchors = [self.cell(level_sizes, aspect_ratios) for level_sizes in sizes]
-
-    @staticmethod
-    def cell(sizes: List[float], aspect_ratios: List[float]) -> Tensor:
-        """The K anchors of one position, centred on (0, 0), rounded to whole pixels as torchvision does."""
-        scales = torch.as_tensor(sizes, dtype=torch.float32)
-        ratios = torch.as_tensor(aspect_ratios, dtype=torch.float32)
-        height_ratios = torch.sqrt(ratios)
-        widths = (1 / height_ratios[:, None] * scales[None, :]).view(-1)
-        heights = (height_ratios[:, None] * scales[None, :]).view(-1)
-        return (torch.stack([-widths, -heights, widths, heights], dim=1) / 2).round()
 
     def forward(self, batch: Tensor, feature_maps: List[Tensor]) -> List[Tensor]:
         """The anchors of every level, concatenated, once per image of the batch."""
-        anchors: List[Tensor] = []
-        for feature_map, cell in zip(feature_maps, self.cell_anchors):
-            rows, columns = feature_map.shape[-2], feature_map.shape[-1]
-            stride_y, stride_x = batch.shape[-2] // rows, batch.shape[-1] // columns
-            shifts_x = torch.arange(0, columns, dtype=torch.int32, device=batch.device) * stride_x
-            shifts_y = torch.arange(0, rows, dtype=torch.int32, device=batch.device) * stride_y
-            shift_y, shift_x = torch.meshgrid(shifts_y, shifts_x, indexing="ij")
-            shift_x, shift_y = shift_x.reshape(-1), shift_y.reshape(-1)
-            shifts = torch.stack((shift_x, shift_y, shift_x, shift_y), dim=1)
-            cell = cell.to(dtype=feature_map.dtype, device=feature_map.device)
-            anchors.append((shifts.view(-1, 1, 4) + cell.view(1, -1, 4)).reshape(-1, 4))
-        return [torch.cat(anchors)] * batch.shape[0]
+        grids = [(int(f.shape[-2]), int(f.shape[-1])) for f in feature_maps]
+        strides = [(int(batch.shape[-2]) // rows, int(batch.shape[-1]) // columns) for rows, columns in grids]
+        anchors = grid_anchors(grids, strides, self.sizes, self.aspect_ratios)
+        return [anchors.to(dtype=feature_maps[0].dtype, device=feature_maps[0].device)] * batch.shape[0]
 
 
 class BoxCoder:
-    """Box deltas (dx, dy, dw, dh) relative to a reference box, scaled by `weights`:
-    dx = wx (x - xa) / wa, dw = ww log(w / wa), and the same for y and h."""
+    """Box deltas (dx, dy, dw, dh) relative to reference boxes, scaled by `weights` (`encode_boxes`);
+    `decode` also takes one set of deltas per class."""
 
-    def __init__(self, weights: Tuple[float, float, float, float],
-                 clip: float = math.log(1000.0 / 16)) -> None:
+    def __init__(self, weights: Tuple[float, float, float, float]) -> None:
         self.weights = weights
-        self.clip = clip  # the largest dw, dh decoded: no box grows beyond 1000/16 times its reference
 
     def encode(self, boxes: Tensor, references: Tensor) -> Tensor:
-        wx, wy, ww, wh = self.weights
-        widths = references[:, 2:3] - references[:, 0:1]
-        heights = references[:, 3:4] - references[:, 1:2]
-        centre_x = references[:, 0:1] + 0.5 * widths
-        centre_y = references[:, 1:2] + 0.5 * heights
-        box_widths = boxes[:, 2:3] - boxes[:, 0:1]
-        box_heights = boxes[:, 3:4] - boxes[:, 1:2]
-        box_x = boxes[:, 0:1] + 0.5 * box_widths
-        box_y = boxes[:, 1:2] + 0.5 * box_heights
-        return torch.cat((wx * (box_x - centre_x) / widths, wy * (box_y - centre_y) / heights,
-                          ww * torch.log(box_widths / widths), wh * torch.log(box_heights / heights)), dim=1)
+        return encode_boxes(boxes, references, self.weights)
 
     def decode(self, deltas: Tensor, references: Tensor) -> Tensor:
         """Boxes from deltas of shape (N, 4 x classes) on N references: (N, classes, 4)."""
-        references = references.to(deltas.dtype)
-        widths = references[:, 2] - references[:, 0]
-        heights = references[:, 3] - references[:, 1]
-        centre_x = references[:, 0] + 0.5 * widths
-        centre_y = references[:, 1] + 0.5 * heights
-        wx, wy, ww, wh = self.weights
-        dx, dy = deltas[:, 0::4] / wx, deltas[:, 1::4] / wy
-        dw = torch.clamp(deltas[:, 2::4] / ww, max=self.clip)
-        dh = torch.clamp(deltas[:, 3::4] / wh, max=self.clip)
-        x = dx * widths[:, None] + centre_x[:, None]
-        y = dy * heights[:, None] + centre_y[:, None]
-        half_w = 0.5 * (torch.exp(dw) * widths[:, None])
-        half_h = 0.5 * (torch.exp(dh) * heights[:, None])
-        return torch.stack((x - half_w, y - half_h, x + half_w, y + half_h), dim=2)
+        per_reference = deltas.shape[1] // 4
+        references = references.repeat_interleave(per_reference, dim=0)
+        boxes = decode_boxes(deltas.reshape(-1, 4), references, self.weights)
+        return boxes.reshape(deltas.shape[0], per_reference, 4)
 
 
-# What `match` answers for a box that matches no ground truth.
+# What `match_anchors` answers for a box that matches no ground truth.
 BACKGROUND = -1  # its best IoU is below the low threshold: a negative
 IGNORED = -2  # between the thresholds: neither positive nor negative, left out of the losses
-
-
-def match(iou: Tensor, high: float, low: float, keep_best: bool) -> Tensor:
-    """For each box (a column of the ground truth x boxes IoU matrix), the ground truth it is assigned
-    to: positive when its IoU is >= `high`, BACKGROUND below `low`, IGNORED in between. With `keep_best`,
-    the boxes of highest IoU with each ground truth are positives whatever their IoU (ties included), so
-    that no ground truth is left without one."""
-    best, matches = iou.max(dim=0)
-    best_matches = matches.clone()
-    matches[best < low] = BACKGROUND
-    matches[(best >= low) & (best < high)] = IGNORED
-    if keep_best:
-        highest_per_truth = iou.max(dim=1).values
-        boxes = torch.where(iou == highest_per_truth[:, None])[1]
-        matches[boxes] = best_matches[boxes]
-    return matches
 
 
 def sample(labels: Tensor, batch_size: int, positive_fraction: float) -> Tensor:
@@ -288,7 +236,7 @@ class RegionProposals(nn.Module):
         anchor is compared with (any box, for one that is not positive: it has no box loss)."""
         if truth.numel() == 0:
             return torch.zeros(anchors.shape[0], device=anchors.device), torch.zeros_like(anchors)
-        matches = match(box_iou(truth, anchors), self.fg_iou_thresh, self.bg_iou_thresh, keep_best=True)
+        matches = match_anchors(box_iou(truth, anchors), self.fg_iou_thresh, self.bg_iou_thresh, True)
         labels = (matches >= 0).to(torch.float32)
         labels[matches == IGNORED] = -1.0
         return labels, truth[matches.clamp(min=0)]
@@ -334,7 +282,7 @@ class DetectionHeads(nn.Module):
         if truth.numel() == 0:
             zeros = torch.zeros(proposals.shape[0], dtype=torch.int64, device=proposals.device)
             return zeros, torch.zeros_like(proposals)
-        matches = match(box_iou(truth, proposals), self.fg_iou_thresh, self.bg_iou_thresh, keep_best=False)
+        matches = match_anchors(box_iou(truth, proposals), self.fg_iou_thresh, self.bg_iou_thresh)
         labels = classes[matches.clamp(min=0)].to(torch.int64)
         labels[matches == BACKGROUND] = 0
         labels[matches == IGNORED] = -1
