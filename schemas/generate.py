@@ -58,6 +58,9 @@ TOP_LEVEL_DOCS = {
     "body": "The layers of the network, in order; each reads the previous one unless it says 'from'.",
     "outputs": "What forward returns: a layer name, a list of names (a tuple), or a mapping of keys to "
                "names (a dict). Defaults to the last layer.",
+    "detect": "What a detector does besides its layers: its kind (yolov1, yolov2, ssd, rpn, faster_rcnn), "
+              "classes, output levels with their anchors, thresholds and, for faster_rcnn, the transform and "
+              "the settings of its two stages (docs/detection.md).",
 }
 
 ITEM_DOCS = {
@@ -290,6 +293,7 @@ def top_level() -> dict[str, Any]:
                                                          {"pattern": block_name_pattern(dollar=False)}]}},
         "body": ref("body"),
         "outputs": ref("outputs"),
+        "detect": {"type": "object"},
         "methods": {"type": "object", "propertyNames": ref("identifier"),
                     "additionalProperties": {"type": "object", "additionalProperties": False,
                                              "properties": {"from": {"type": "string", "minLength": 1},
