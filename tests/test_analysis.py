@@ -9,7 +9,7 @@ import pytest
 
 from archspec.compiler import compile_spec
 from archspec.errors import SpecError
-from archspec.passes.cost import analyse_cost
+from archspec.passes.cost import analyse_cost, two_stage_cost
 from archspec.passes.receptive_field import receptive_fields
 
 from .conftest import ROOT, import_file, shipped_specs
@@ -40,13 +40,35 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
     channels = network.input_shape[0]
     for height, width in accepted_near(network, SIZES):
         counter = FlopCounterMode(display=False)
-        with counter:
-            model(torch.empty(1, channels, height, width, device="meta"))
         report = analyse_cost(network, (channels, height, width))
+        with counter:
+            if network.two_stage is None:
+                model(torch.empty(1, channels, height, width, device="meta"))
+            else:
+                regions = run_detector_layers(network, model, (channels, height, width))
+        if network.two_stage is not None:  # the first stage once, the second once per region
+            split = two_stage_cost(network, report)
+            assert split.first_stage.flops + regions * split.per_region.flops == counter.get_total_flops()
+            continue
         assert report.total.flops == counter.get_total_flops(), (name, height, width)
         assert report.total.macs * 2 == report.total.flops
     assert analyse_cost(network).total.params == sum(p.numel() for p in model.parameters())
     assert analyse_cost(network).total.buffers == sum(b.numel() for b in model.buffers())
+
+
+def run_detector_layers(network, model, shape: tuple[int, ...]) -> int:
+    """A two-stage detector's layers on meta tensors: backbone and RPN head on one image, the box head on
+    as many regions as it keeps proposals in evaluation; returns that number."""
+    import torch
+
+    parts = network.two_stage
+    features = getattr(model, parts.backbone)(torch.empty(1, *shape, device="meta"))
+    levels = [features[ref.split(".", 1)[1]] if isinstance(features, dict) else features for ref in parts.rpn_levels]
+    getattr(model, parts.rpn_head)(*levels)
+    regions = parts.rpn["post_nms_top_n"]["test"]
+    channels, size = network.root.node(parts.roi_align).shape[0], network.root.node(parts.roi_align).shape[1:]
+    getattr(model, parts.box_head)(torch.empty(regions, channels, *size, device="meta"))
+    return regions
 
 
 def accepted_near(network, sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
@@ -261,6 +283,9 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     the analytic field, centred where the analysis says."""
     torch = pytest.importorskip("torch")
     network, model = emitted_model(name, shipped_specs()[name], tmp_path)
+    if network.two_stage is not None:
+        pytest.skip("a two-stage detector's forward takes images and proposals; its backbone's fields are "
+                    "checked on resnet50_fpn")
     model = _linearised(model)
     fields = receptive_fields(network)
     stages = _stage_names(network)

@@ -10,7 +10,7 @@ from ..errors import SpecError
 from ..ir.graph import Network
 from ..ops import OPS, Shape
 from ..ops.base import fmt_shape
-from ..passes.cost import Cost, CostReport, analyse_cost
+from ..passes.cost import Cost, CostReport, analyse_cost, two_stage_cost
 from ..passes.receptive_field import FieldReport
 from .report import human, table
 
@@ -67,7 +67,26 @@ def flops_json(network: Network, report: CostReport, by: str, top: int | None) -
     }
     if top:
         document["top"] = [n.name for n in _costliest(report, top)]
+    if network.two_stage is not None:
+        document["two_stage"] = {**two_stage_cost(network, report).to_json(), "note": TWO_STAGE_NOTE}
     return document
+
+
+TWO_STAGE_NOTE = ("the table counts one region for the second stage (RoI Align and the box head); it runs once "
+                  "per proposal, so its cost scales with the number of proposals")
+
+
+def two_stage_lines(network: Network, report: CostReport) -> list[str]:
+    """The first stage once per image, the second once per proposal: what a detector costs per image."""
+    split = two_stage_cost(network, report)
+    first, region, second = split.first_stage, split.per_region, split.second_stage
+    total = first.macs + second.macs
+    return ["", "two stages, per image:",
+            f"  backbone + FPN + RPN  MACs {first.macs:,} ({human(first.macs)}) at {fmt_shape(report.input_shape)}",
+            f"  second stage          MACs {region.macs:,} per region x {split.regions} proposals "
+            f"(post_nms_top_n, test) = {second.macs:,} ({human(second.macs)})",
+            f"  together              MACs {total:,} ({human(total)}), FLOPs {2 * total:,} ({human(2 * total)})",
+            f"  ({TWO_STAGE_NOTE})"]
 
 
 def _costliest(report: CostReport, top: int) -> list:
@@ -93,6 +112,8 @@ def flops_text(network: Network, report: CostReport, by: str, top: int | None) -
         lines.append(table(["name", "op", "MACs", "share"],
                            [[n.name, n.op, human(n.cost.macs), f"{100 * n.cost.macs / max(total.macs, 1):.1f}%"]
                             for n in costly], right={2, 3}))
+    if network.two_stage is not None:
+        lines += two_stage_lines(network, report)
     lines += ["", "MACs: multiply-accumulates of convs and linear layers; FLOPs = 2 x MACs (FlopCounterMode's "
               "convention; torchvision's 'GFLOPS' are GMACs). Element-wise work is in 'other ops'."]
     return "\n".join(lines)
