@@ -354,7 +354,7 @@ def _check_output(detection: Detection, level: Level, role: str, shape: tuple[in
     if shape[0] != expected:
         k, c = detection.anchors_per_cell(level), detection.classes
         rule = {"yolov2": f"K x (5 + C) = {k} x (5 + {c})", "ssd": f"K x C = {k} x {c}",
-                "rpn": f"K = {k}"}[detection.kind] if role != "boxes" else f"K x 4 = {k} x 4"
+                "rpn": f"K = {k}", "faster_rcnn": f"K = {k}"}[detection.kind] if role != "boxes" else f"K x 4 = {k} x 4"
         diagnostics.error(where, f"output '{output}' has {shape[0]} channels; level {level.index} needs "
                           f"{rule} = {expected}", hint=f"K = {k} anchors per cell and C = {c} classes")
     if shape[1:] != (rows, columns):
