@@ -271,8 +271,8 @@ def _stage_names(network) -> list[str]:
             continue
         if node.shape is None or len(node.shape) != 3:
             continue
-        if not node.is_call and OPS[node.op].whole_input:
-            continue
+        if not node.is_call and (OPS[node.op].whole_input or not OPS[node.op].module):
+            continue  # a functional op (YOLOv2's concat) has no attribute to hook
         names.append(node.name)
     return names
 

@@ -81,3 +81,19 @@ def anchor_table(network: Any, input_shape: tuple[int, ...] | None = None) -> li
 
 def _number(value: Fraction) -> int | str:
     return value.numerator if value.denominator == 1 else f"{value.numerator}/{value.denominator}"
+
+
+def anchors_json(network: Any, levels: list[LevelAnchors], input_shape: tuple[int, ...]) -> dict:
+    return {"name": network.name, "kind": network.detection.kind, "input": list(input_shape),
+            "levels": [level.to_json() for level in levels], "total": sum(level.total for level in levels)}
+
+
+def anchors_text(network: Any, levels: list[LevelAnchors], input_shape: tuple[int, ...]) -> str:
+    lines = [f"{network.name}: {network.detection.kind} detector, input {'x'.join(map(str, input_shape))}"]
+    for level in levels:
+        lines.append(f"level {level.index}: grid {level.grid[0]}x{level.grid[1]}, stride {level.stride}, "
+                     f"K = {level.per_cell}, {level.total} boxes")
+        for w, h in level.shapes:
+            lines.append(f"    {w:9.2f} x {h:<9.2f} pixels")
+    lines.append(f"total: {sum(level.total for level in levels)} boxes")
+    return "\n".join(lines)

@@ -1,7 +1,7 @@
 """A small synthetic detection data set, generated deterministically: nothing to download.
 
 Each image has a textured background (a colour gradient, stripes at a random angle and noise) and one
-to `max_objects` shapes of three classes — filled squares, discs and triangles — of random size and
+to `max_objects` shapes of three classes — filled rectangles, ellipses and triangles — of random size and
 colour, with their boxes. Needs torch; imported by tests and scripts only.
 
 Labels follow torchvision's detectors: 1 … classes, 0 being the background (pass `first_label=0` for
@@ -16,7 +16,7 @@ from typing import Dict, List, Tuple
 import torch
 from torch import Tensor
 
-SHAPES = ("square", "disc", "triangle")
+SHAPES = ("rectangle", "ellipse", "triangle")
 
 
 def synthetic_detection(count: int, size: int = 128, seed: int = 0, max_objects: int = 3,
@@ -56,12 +56,13 @@ def _background(size: int, generator: torch.Generator) -> Tensor:
 
 def _draw(image: Tensor, shape: str, size: int, min_fraction: float, max_fraction: float,
           generator: torch.Generator) -> List[float]:
-    side = float(_uniform(generator, min_fraction, max_fraction)) * size
-    x1 = float(_uniform(generator, 0, size - side))
-    y1 = float(_uniform(generator, 0, size - side))
+    width = float(_uniform(generator, min_fraction, max_fraction)) * size
+    height = min(width * math.exp(float(_uniform(generator, -0.7, 0.7))), max_fraction * size)  # aspect 1/2 … 2
+    x1 = float(_uniform(generator, 0, size - width))
+    y1 = float(_uniform(generator, 0, size - height))
     y, x = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
-    u, v = (x - x1) / side, (y - y1) / side  # position in the shape's box, 0 … 1
-    if shape == "square":
+    u, v = (x - x1) / width, (y - y1) / height  # position in the shape's box, 0 … 1
+    if shape == "rectangle":
         mask = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
     elif shape == "disc":
         mask = (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25
@@ -69,4 +70,4 @@ def _draw(image: Tensor, shape: str, size: int, min_fraction: float, max_fractio
         mask = (v <= 1) & (v >= 0) & ((u - 0.5).abs() <= v / 2)
     colour = _uniform(generator, 0, 1, (3, 1, 1))
     image[:, mask] = colour.expand(3, size, size)[:, mask]
-    return [x1, y1, x1 + side, y1 + side]
+    return [x1, y1, x1 + width, y1 + height]
