@@ -53,3 +53,18 @@ def test_a_few_steps_lower_the_four_losses(tmp_path: Path) -> None:
     for detection in detections:
         assert detection["boxes"].shape[0] <= 20  # top_k
         assert bool((detection["boxes"][:, 2:] <= 80).all()) and bool((detection["labels"] >= 1).all())
+
+
+def test_the_emitted_detector_scripts(tmp_path: Path) -> None:
+    """torch.jit.script compiles it; scripted, it returns (losses, detections), as torchvision's do."""
+    from archspec.detection.synthetic import synthetic_detection
+
+    torch.manual_seed(0)
+    model = small_lecture_model(tmp_path).eval()
+    scripted = torch.jit.script(model)
+    images, _ = synthetic_detection(2, size=80, seed=5)
+    with torch.no_grad():
+        eager, (losses, detections) = model(images), scripted(images)
+    assert losses == {} and len(detections) == 2
+    for mine, theirs in zip(eager, detections):
+        assert torch.equal(mine["boxes"], theirs["boxes"]) and torch.equal(mine["labels"], theirs["labels"])

@@ -86,7 +86,8 @@ def write_detector_forward(writer: LineWriter, network: Network) -> None:
     crops = ", ".join(f"{str(i)!r}: {feature(ref)}" for i, ref in enumerate(detector.roi_levels))
     scores, deltas = detector.box_outputs
     lines = f'''
-def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]]] = None):
+def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]]] = None
+            ) -> Tuple[Dict[str, Tensor], List[Dict[str, Tensor]]]:
     """Evaluation: a list of {{boxes, labels, scores}} per image, boxes in the images' own pixels.
     Training (with `targets`, a {{boxes, labels}} per image): the four losses.
     The calling convention of torchvision's detectors, so that one can replace the other."""
@@ -115,11 +116,21 @@ def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]
     regions = self.{detector.roi_align}({{{crops}}}, proposals, image_sizes)
     heads = self.{detector.box_head}(regions)
     class_logits, box_regression = heads[{scores!r}], heads[{deltas!r}]
+    detections: List[Dict[str, Tensor]] = []
     if self.training:
         losses.update(self.detection_heads.loss(class_logits, box_regression, labels, regression_targets))
-        return losses
-    detections = self.detection_heads.detections(class_logits, box_regression, proposals, image_sizes)
-    return self.transform.postprocess(detections, image_sizes, original_sizes)'''
+    else:
+        detections = self.detection_heads.detections(class_logits, box_regression, proposals, image_sizes)
+        detections = self.transform.postprocess(detections, image_sizes, original_sizes)
+    if torch.jit.is_scripting():
+        return losses, detections  # TorchScript needs one return type: both, as torchvision's detectors do
+    return self.eager_outputs(losses, detections)
+
+@torch.jit.unused
+def eager_outputs(self, losses: Dict[str, Tensor], detections: List[Dict[str, Tensor]]
+                  ) -> Tuple[Dict[str, Tensor], List[Dict[str, Tensor]]]:
+    """The losses in training, the detections in evaluation (the annotation is TorchScript's)."""
+    return losses if self.training else detections  # type: ignore[return-value]'''
     writer.block(lines.strip("\n"))
 
 

@@ -106,27 +106,12 @@ class AnchorGenerator(nn.Module):
         return [anchors.to(dtype=feature_maps[0].dtype, device=feature_maps[0].device)] * batch.shape[0]
 
 
-class BoxCoder:
-    """Box deltas (dx, dy, dw, dh) relative to reference boxes, scaled by `weights` (`encode_boxes`);
-    `decode` also takes one set of deltas per class."""
-
-    def __init__(self, weights: Tuple[float, float, float, float]) -> None:
-        self.weights = weights
-
-    def encode(self, boxes: Tensor, references: Tensor) -> Tensor:
-        return encode_boxes(boxes, references, self.weights)
-
-    def decode(self, deltas: Tensor, references: Tensor) -> Tensor:
-        """Boxes from deltas of shape (N, 4 x classes) on N references: (N, classes, 4)."""
-        per_reference = deltas.shape[1] // 4
-        references = references.repeat_interleave(per_reference, dim=0)
-        boxes = decode_boxes(deltas.reshape(-1, 4), references, self.weights)
-        return boxes.reshape(deltas.shape[0], per_reference, 4)
-
-
-# What `match_anchors` answers for a box that matches no ground truth.
-BACKGROUND = -1  # its best IoU is below the low threshold: a negative
-IGNORED = -2  # between the thresholds: neither positive nor negative, left out of the losses
+def decode_per_class(deltas: Tensor, references: Tensor, weights: Tuple[float, float, float, float]) -> Tensor:
+    """Boxes from deltas of shape (N, 4 x classes) on N references: (N, classes, 4)."""
+    per_reference = deltas.shape[1] // 4
+    references = references.repeat_interleave(per_reference, dim=0)
+    boxes = decode_boxes(deltas.reshape(-1, 4), references, weights)
+    return boxes.reshape(deltas.shape[0], per_reference, 4)
 
 
 def sample(labels: Tensor, batch_size: int, positive_fraction: float) -> Tensor:
@@ -170,7 +155,7 @@ class RegionProposals(nn.Module):
         self.bg_iou_thresh = bg_iou_thresh
         self.batch_size_per_image = batch_size_per_image
         self.positive_fraction = positive_fraction
-        self.box_coder = BoxCoder((1.0, 1.0, 1.0, 1.0))
+        self.box_weights = (1.0, 1.0, 1.0, 1.0)  # the RPN's deltas are not scaled
         self.min_size = 1e-3  # proposals narrower or lower than this are dropped
 
     def forward(self, anchors: List[Tensor], objectness: List[Tensor], deltas: List[Tensor],
@@ -179,7 +164,8 @@ class RegionProposals(nn.Module):
         phase = "train" if self.training else "test"
         per_level = [o.shape[1] * o.shape[2] * o.shape[3] for o in objectness]
         scores = flatten_levels(objectness, 1).flatten(1).detach()
-        boxes = self.box_coder.decode(flatten_levels(deltas, 4).reshape(-1, 4).detach(), torch.cat(anchors))
+        boxes = decode_per_class(flatten_levels(deltas, 4).reshape(-1, 4).detach(), torch.cat(anchors),
+                                 self.box_weights)
         boxes = boxes.view(len(anchors), -1, 4)
         levels = torch.cat([torch.full((n,), level, dtype=torch.int64, device=scores.device)
                             for level, n in enumerate(per_level)])
@@ -216,7 +202,7 @@ class RegionProposals(nn.Module):
         for image_anchors, target in zip(anchors, targets):
             image_labels, matched = self.label_anchors(image_anchors, target["boxes"])
             labels.append(image_labels)
-            regression.append(self.box_coder.encode(matched, image_anchors))
+            regression.append(encode_boxes(matched, image_anchors, self.box_weights))
         offsets = [0]
         for image_labels in labels[:-1]:
             offsets.append(offsets[-1] + image_labels.numel())
@@ -238,7 +224,7 @@ class RegionProposals(nn.Module):
             return torch.zeros(anchors.shape[0], device=anchors.device), torch.zeros_like(anchors)
         matches = match_anchors(box_iou(truth, anchors), self.fg_iou_thresh, self.bg_iou_thresh, True)
         labels = (matches >= 0).to(torch.float32)
-        labels[matches == IGNORED] = -1.0
+        labels[matches == -2] = -1.0  # between the thresholds (match_anchors' -2): left out
         return labels, truth[matches.clamp(min=0)]
 
 
@@ -256,7 +242,7 @@ class DetectionHeads(nn.Module):
         self.bg_iou_thresh = bg_iou_thresh
         self.batch_size_per_image = batch_size_per_image
         self.positive_fraction = positive_fraction
-        self.box_coder = BoxCoder(bbox_reg_weights)
+        self.box_weights = bbox_reg_weights
         self.score_thresh = score_thresh
         self.nms_thresh = nms_thresh
         self.detections_per_img = detections_per_img
@@ -275,7 +261,7 @@ class DetectionHeads(nn.Module):
             chosen = sample(image_labels, self.batch_size_per_image, self.positive_fraction)
             sampled.append(image_proposals[chosen])
             labels.append(image_labels[chosen])
-            regression.append(self.box_coder.encode(matched[chosen], image_proposals[chosen]))
+            regression.append(encode_boxes(matched[chosen], image_proposals[chosen], self.box_weights))
         return sampled, torch.cat(labels), torch.cat(regression)
 
     def label_proposals(self, proposals: Tensor, truth: Tensor, classes: Tensor) -> Tuple[Tensor, Tensor]:
@@ -284,8 +270,8 @@ class DetectionHeads(nn.Module):
             return zeros, torch.zeros_like(proposals)
         matches = match_anchors(box_iou(truth, proposals), self.fg_iou_thresh, self.bg_iou_thresh)
         labels = classes[matches.clamp(min=0)].to(torch.int64)
-        labels[matches == BACKGROUND] = 0
-        labels[matches == IGNORED] = -1
+        labels[matches == -1] = 0  # below the low threshold: background
+        labels[matches == -2] = -1  # between the thresholds: left out of the sample
         return labels, truth[matches.clamp(min=0)]
 
     @staticmethod
@@ -303,7 +289,7 @@ class DetectionHeads(nn.Module):
         """Per image: {boxes, labels, scores}, at most `detections_per_img`, best first."""
         classes = class_logits.shape[-1]
         counts = [p.shape[0] for p in proposals]
-        boxes_per_image = self.box_coder.decode(box_regression, torch.cat(proposals)).split(counts)
+        boxes_per_image = decode_per_class(box_regression, torch.cat(proposals), self.box_weights).split(counts)
         scores_per_image = F.softmax(class_logits, -1).split(counts)
         results: List[Dict[str, Tensor]] = []
         for boxes, scores, size in zip(boxes_per_image, scores_per_image, image_sizes):
