@@ -44,7 +44,13 @@ def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), al
     """Like compile_spec, but a spec that loads and has errors in its layers still gives its IR, with the
     failed layers as stand-ins that carry their errors, and the errors; for diagrams of broken specs.
     Raises SpecError when the spec cannot be read at all."""
-    network, diagnostics = lower_partial(load_spec(path, spec_path, allow_absolute))
+    spec = load_spec(path, spec_path, allow_absolute)
+    network, diagnostics = lower_partial(spec)
+    if not diagnostics.errors:  # a detector whose layers are sound is drawn with what its section adds
+        try:
+            attach_detection(spec, network)
+        except SpecError as error:
+            return network, list(error.diagnostics)
     return network, diagnostics.errors
 
 
