@@ -372,7 +372,7 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
     except SpecError:
         return
     for level in detection.levels:
-        path = value_path(network.root, next(iter(level.outputs.values())))
+        path = value_path(network.root, output_value(network.root, next(iter(level.outputs.values()))))
         found = fields.get(path)
         if found is None:
             continue
@@ -388,6 +388,12 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
                                 f"level {level.index}'s receptive field is {found.size[0]}x{found.size[1]}, "
                                 f"smaller than its largest anchor ({largest:g} pixels)",
                                 hint="a cell cannot see all of an object that large")
+
+
+def output_value(root: Any, output: str) -> str:
+    """The value a network output names: an output key (`scores0: head.scores0`), or a layer's own name."""
+    names = root.output_names()
+    return root.outputs[names.index(output)] if output in names else output
 
 
 def value_path(module: Any, name: str, prefix: str = "") -> str:

@@ -8,6 +8,7 @@ from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
+from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
 
@@ -28,6 +29,7 @@ class FileEmitter:
                 self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        self.detector = detector_parts(network)  # a detector's settings and methods, from `detect:`
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
         self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
 
@@ -51,10 +53,16 @@ class FileEmitter:
             writer.line(f"from typing import {', '.join(sorted(self.typing))}")
         if self.ordered_dict or self.typing:
             writer.line()
+        plain, grouped = self.detector.imports() if self.detector else ([], [])
         writer.line("import torch")
+        for line in plain:
+            writer.line(line)
         writer.line("from torch import Tensor, nn")
+        for line in grouped:
+            writer.line(line)
         writer.line()
-        for text in self.helpers.values():
+        helpers = [*self.helpers.values(), *(self.detector.helpers() if self.detector else ())]
+        for text in helpers:
             writer.line()
             writer.block(text)
             writer.line()
@@ -120,9 +128,9 @@ class FileEmitter:
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        return self.concrete_class(self.network.root, self.network.doc, self.network.methods)
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.detector)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = ()) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), detector=None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
@@ -155,10 +163,16 @@ class FileEmitter:
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                     child=node.child))
         lists.finish(writer)
+        if detector is not None:
+            writer.line()
+            for line in detector.init_lines:
+                writer.line(line)
+            self.typing.update(detector.typing)
         writer.outdent()
         writer.line()
         outputs = [module.value(o) for o in module.outputs]
-        self.forward_signature(writer, module.inputs, outputs, module.output_keys)
+        self.forward_signature(writer, module.inputs, outputs, module.output_keys,
+                               method=detector.forward_name if detector else "forward")
         writer.indent()
         emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved, chain="x")
         for method in methods:
@@ -168,6 +182,10 @@ class FileEmitter:
             self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
             writer.indent()
             emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
+        if detector is not None:
+            writer.outdent()
+            writer.line()
+            writer.block(detector.methods.rstrip("\n"))
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
