@@ -188,6 +188,9 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
     else:
         detection.levels = [level for index, item in enumerate(levels)
                             if (level := _level(item, levels.item_span(index), index, kind, diagnostics))]
+    if kind in ("yolov1", "yolov2") and isinstance(levels, Seq) and len(levels) > 1:
+        diagnostics.error(levels.item_span(1), f"a {kind} detector has one output level, got {len(levels)}",
+                          hint="YOLOv2 and YOLOv1 predict on one grid; an SSD or RPN has several levels")
     if kind == "ssd":
         _ssd_options(data, reader, detection, len(levels) if isinstance(levels, list) else 0, diagnostics)
     diagnostics.check()
@@ -232,6 +235,8 @@ def _level(item: Any, span: Span, index: int, kind: str, diagnostics: Diagnostic
         return None
     level = Level(index, outputs, Fraction(stride).limit_denominator(1000), item.span,
                   spans={key: item.value_span(key) for key in item})
+    if kind == "yolov1":
+        return level
     if kind == "yolov2":
         anchors = _anchor_pairs(item, diagnostics)
         return None if anchors is None else Level(**{**level.__dict__, "anchors": anchors})
@@ -371,6 +376,8 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
         fields = receptive_fields(network, input_shape).fields
     except SpecError:
         return
+    if detection.kind == "yolov1":
+        return  # its fully connected layers see the whole image: no stride or field to compare
     for level in detection.levels:
         path = value_path(network.root, output_value(network.root, next(iter(level.outputs.values()))))
         found = fields.get(path)
