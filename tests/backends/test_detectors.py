@@ -181,3 +181,10 @@ def test_detector_runs_and_its_loss_falls(name, tmp_path):
                 network.detection.levels[0]) * (side // int(network.detection.levels[0].stride)) ** 2
             detections = model.postprocess(raw)
     assert set(detections[0]) == {"boxes", "scores", "labels"}
+    # The emitted detector scripts, and the scripted one answers alike.
+    scripted = torch.jit.script(model)
+    with torch.no_grad():
+        if name.startswith("ssd"):
+            assert torch.equal(scripted(images[:1])[0]["boxes"], detections[0]["boxes"])
+        else:
+            assert torch.equal(scripted(torch.stack(images[:1])), raw)

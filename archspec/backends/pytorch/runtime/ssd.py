@@ -14,7 +14,7 @@ def resize_and_normalise(images: List[Tensor], size: Tuple[int, int], mean: List
                          ) -> Tensor:
     """The batch the network sees: each image (3, H, W), values in [0, 1], normalised per channel and
     resized to `size` (bilinear), in torchvision's order (normalise first)."""
-    batch = []
+    batch: List[Tensor] = []
     for image in images:
         image = (image - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
         batch.append(F.interpolate(image[None], size=[size[0], size[1]], mode="bilinear", align_corners=False)[0])
@@ -32,7 +32,7 @@ def scale_boxes(boxes: Tensor, old_size: Tuple[int, int], new_size: Tuple[int, i
 def flatten_levels(maps: List[Tensor], columns: int) -> Tensor:
     """Per-level head maps (N, K x columns, H, W) as one (N, sum of H x W x K, columns) tensor: positions
     row by row, the K anchors of a position together — the order of the default boxes."""
-    flat = []
+    flat: List[Tensor] = []
     for values in maps:
         n, _, height, width = values.shape
         flat.append(values.view(n, -1, columns, height, width).permute(0, 3, 4, 1, 2).reshape(n, -1, columns))
@@ -47,8 +47,8 @@ def multibox_loss(scores: Tensor, offsets: Tensor, anchors: Tensor, targets: Lis
     `match_iou`, and each box's best anchor), and cross-entropy over the classes for the matched anchors
     and for the hardest background anchors, `negatives_per_positive` of them per match (hard negative
     mining: the background anchors the network is most wrong about)."""
-    box_losses = []
-    class_targets = []
+    box_losses: List[Tensor] = []
+    class_targets: List[Tensor] = []
     matched = 0
     for image_scores, image_offsets, target in zip(scores, offsets, targets):
         if target["boxes"].numel() == 0:
@@ -83,7 +83,7 @@ def ssd_detections(scores: Tensor, offsets: Tensor, anchors: Tensor, image_size:
     """Per image: boxes decoded from the offsets, cut to the image, class probabilities by softmax
     (column 0 is the background), then per-class suppression (`per_class_nms`)."""
     probabilities = F.softmax(scores, dim=-1)
-    detections = []
+    detections: List[Dict[str, Tensor]] = []
     for image_offsets, image_probabilities in zip(offsets, probabilities):
         boxes = clip_boxes(decode_boxes(image_offsets, anchors, weights), image_size[0], image_size[1])
         detections.append(per_class_nms(boxes, image_probabilities, confidence, iou, top_k, candidates, 1))
