@@ -134,9 +134,9 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
         f"self.aspect_ratios = {ratios!r}",
         f"self.box_weights = {tuple(float(w) for w in detection.box_weights)!r}",
         f"self.match_iou = {detection.loss['match_iou']!r}",
-        f"self.negatives_per_positive = {detection.loss['negatives_per_positive']!r}  # hard negative mining"]
-    scores = ", ".join(f"outputs[{output_key(network, level.outputs['scores'])!r}]" for level in detection.levels)
-    boxes = ", ".join(f"outputs[{output_key(network, level.outputs['boxes'])!r}]" for level in detection.levels)
+        f"self.negatives_per_positive = {detection.loss['negatives_per_positive']!r}  # hard negative mining",
+        f"self.score_maps = {_keys(network, detection, 'scores')}  # the outputs of each level",
+        f"self.box_maps = {_keys(network, detection, 'boxes')}"]
     methods = textwrap.dedent(f'''\
         def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]]] = None
                     ) -> Union[Dict[str, Tensor], List[Dict[str, Tensor]]]:
@@ -159,9 +159,9 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
         def levels(self, outputs: Dict[str, Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
             """Class scores (N, A, C) and box offsets (N, A, 4) of every default box, and the A default
             boxes (A, 4) in the pixels of the resized image."""
-            scores = flatten_levels([{scores}], self.num_classes)
-            offsets = flatten_levels([{boxes}], 4)
-            grids = [(int(m.shape[-2]), int(m.shape[-1])) for m in [{scores}]]
+            scores = flatten_levels([outputs[key] for key in self.score_maps], self.num_classes)
+            offsets = flatten_levels([outputs[key] for key in self.box_maps], 4)
+            grids = [(int(outputs[key].shape[-2]), int(outputs[key].shape[-1])) for key in self.score_maps]
             anchors = ssd_default_boxes(self.size, grids, self.steps, self.scales, self.aspect_ratios)
             return scores, offsets, anchors.to(scores.dtype)
 
@@ -196,6 +196,10 @@ def _rpn(detection: Detection, network: Network) -> DetectorParts:
     # A region proposal network's proposals are the two-stage detector's business (archspec.backends.pytorch
     # runtime functions grid_anchors, decode_boxes, match_anchors); its module keeps its raw outputs.
     return None
+
+
+def _keys(network: Network, detection: Detection, role: str) -> str:
+    return "[" + ", ".join(f'"{output_key(network, level.outputs[role])}"' for level in detection.levels) + "]"
 
 
 def output_key(network: Network, name: str) -> str:
