@@ -40,8 +40,15 @@ def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), al
     """Like compile_spec, but a spec that loads and has errors in its layers still gives its IR, with the
     failed layers as stand-ins that carry their errors, and the errors; for diagrams of broken specs.
     Raises SpecError when the spec cannot be read at all."""
-    network, diagnostics = lower_partial(load_spec(path, spec_path, allow_absolute))
-    return network, diagnostics.errors
+    spec = load_spec(path, spec_path, allow_absolute)
+    network, diagnostics = lower_partial(spec)
+    errors = diagnostics.errors
+    if not errors:
+        try:
+            attach_detection(spec, network)
+        except SpecError as error:  # a broken `detect:` section: the network is still drawn
+            errors = list(error.diagnostics)
+    return network, errors
 
 
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
