@@ -46,12 +46,13 @@ def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), al
     Raises SpecError when the spec cannot be read at all."""
     spec = load_spec(path, spec_path, allow_absolute)
     network, diagnostics = lower_partial(spec)
-    if not diagnostics.errors:  # a detector whose layers are sound is drawn with what its section adds
+    errors = diagnostics.errors
+    if not errors:
         try:
             attach_detection(spec, network)
-        except SpecError as error:
-            return network, list(error.diagnostics)
-    return network, diagnostics.errors
+        except SpecError as error:  # a broken `detect:` section: the network is still drawn
+            errors = list(error.diagnostics)
+    return network, errors
 
 
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),

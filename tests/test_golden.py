@@ -19,6 +19,8 @@ CASES = {
     "vgg16_bn": "specs/vgg/vgg16_bn.yaml",
     "alexnet": "specs/alexnet/alexnet.yaml",
     "skipnet": "tests/specs/skip_two_outputs.yaml",
+    "yolov2": "specs/yolo/yolov2.yaml",
+    "ssd300_vgg16": "specs/ssd/ssd300_vgg16.yaml",
 }
 
 

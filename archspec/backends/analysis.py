@@ -53,6 +53,24 @@ def grouped_rows(report: CostReport, by: str) -> list[Row]:
     return list(rows.values())
 
 
+NOT_COUNTED = ("decoding, confidence thresholding and non-maximum suppression (detect:) are not counted: "
+               "they are data-dependent and not convolutions or linear layers")
+
+
+def detector_parts(network: Network, report: CostReport) -> list[Row]:
+    """A detector's cost as backbone, neck and head (the parts its `detect:` section names)."""
+    from ..detection.spec import layer_parts
+
+    parts = layer_parts(network.detection, network)
+    rows: dict[str, Row] = {}
+    for node in report.nodes:
+        part = parts.get(node.stage, "backbone")
+        row = rows.setdefault(part, Row(part, "part", node.output_shape, Cost()))
+        row.output_shape = node.output_shape
+        row.cost.add(node.cost)
+    return [rows[part] for part in ("backbone", "neck", "head") if part in rows]
+
+
 def flops_json(network: Network, report: CostReport, by: str, top: int | None) -> dict[str, Any]:
     total = report.total
     document = {
@@ -67,6 +85,9 @@ def flops_json(network: Network, report: CostReport, by: str, top: int | None) -
     }
     if top:
         document["top"] = [n.name for n in _costliest(report, top)]
+    if network.detection is not None:
+        document["parts"] = [{"name": r.name, **r.cost.to_json()} for r in detector_parts(network, report)]
+        document["not_counted"] = NOT_COUNTED
     if network.two_stage is not None:
         document["two_stage"] = {**two_stage_cost(network, report).to_json(), "note": TWO_STAGE_NOTE}
     return document
@@ -112,6 +133,13 @@ def flops_text(network: Network, report: CostReport, by: str, top: int | None) -
         lines.append(table(["name", "op", "MACs", "share"],
                            [[n.name, n.op, human(n.cost.macs), f"{100 * n.cost.macs / max(total.macs, 1):.1f}%"]
                             for n in costly], right={2, 3}))
+    if network.detection is not None:
+        parts = detector_parts(network, report)
+        lines += ["", f"{network.detection.kind} detector by part:",
+                  table(["part", "params", "MACs", "share of MACs"],
+                        [[r.name, human(r.cost.params), human(r.cost.macs),
+                          f"{100 * r.cost.macs / max(total.macs, 1):.1f}%"] for r in parts], right={1, 2, 3}),
+                  NOT_COUNTED[0].upper() + NOT_COUNTED[1:] + "."]
     if network.two_stage is not None:
         lines += two_stage_lines(network, report)
     lines += ["", "MACs: multiply-accumulates of convs and linear layers; FLOPs = 2 x MACs (FlopCounterMode's "

@@ -42,7 +42,8 @@ LOSS_WEIGHTS = {
     "faster_rcnn": {},  # the four losses are summed; their thresholds and samples are in `rpn` and `roi_heads`
 }
 TOP_KEYS = ("kind", "classes", "levels", "confidence", "iou", "top_k", "candidates", "loss", "scales",
-            "boxes_per_cell", "box_weights", "transform", "rpn", "roi_heads")
+            "boxes_per_cell", "box_weights", "transform", "parts", "rpn", "roi_heads")
+PARTS = ("backbone", "neck", "head")
 TRANSFORM_KEYS = ("size", "mean", "std")
 
 
@@ -75,6 +76,10 @@ class Detection:
     boxes_per_cell: int = 2  # YOLOv1's B
     box_weights: tuple[float, float, float, float] = (10.0, 10.0, 5.0, 5.0)
     transform: dict[str, Any] | None = None  # SSD: resize to `size` and normalise with mean and std
+    # The first top-level layer of the neck and of the head (`parts: {neck: conv19, head: detector}`);
+    # by default the head is the layers that produce the levels' outputs, and there is no neck.
+    parts: dict[str, str] = field(default_factory=dict)
+    part_spans: dict[str, Span] = field(default_factory=dict)
 
     def anchors_per_cell(self, level: Level) -> int:
         """K: the boxes one cell of the level predicts."""
@@ -190,10 +195,31 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
     else:
         detection.levels = [level for index, item in enumerate(levels)
                             if (level := _level(item, levels.item_span(index), index, kind, diagnostics))]
+    _parts(data, detection, diagnostics)
+    if kind in ("yolov1", "yolov2") and isinstance(levels, Seq) and len(levels) > 1:
+        diagnostics.error(levels.item_span(1), f"a {kind} detector has one output level, got {len(levels)}",
+                          hint="YOLOv2 and YOLOv1 predict on one grid; an SSD or RPN has several levels")
     if kind == "ssd":
         _ssd_options(data, reader, detection, len(levels) if isinstance(levels, list) else 0, diagnostics)
     diagnostics.check()
     return detection
+
+
+def _parts(data: Map, detection: Detection, diagnostics: Diagnostics) -> None:
+    parts = data.get("parts")
+    if parts is None:
+        return
+    if not isinstance(parts, Map):
+        diagnostics.error(data.value_span("parts"), "'parts' must map neck and head to their first layer")
+        return
+    _Reader(parts, diagnostics).unknown_keys(("neck", "head"), "'parts'")
+    for key in ("neck", "head"):
+        if key in parts:
+            if not isinstance(parts[key], str):
+                diagnostics.error(parts.value_span(key), f"'{key}' must name a top-level layer, got {parts[key]!r}")
+                continue
+            detection.parts[key] = parts[key]
+            detection.part_spans[key] = parts.value_span(key)
 
 
 def _loss_weights(data: Map, kind: str, diagnostics: Diagnostics) -> dict[str, float]:
@@ -234,6 +260,8 @@ def _level(item: Any, span: Span, index: int, kind: str, diagnostics: Diagnostic
         return None
     level = Level(index, outputs, Fraction(stride).limit_denominator(1000), item.span,
                   spans={key: item.value_span(key) for key in item})
+    if kind == "yolov1":
+        return level
     if kind == "yolov2":
         anchors = _anchor_pairs(item, diagnostics)
         return None if anchors is None else Level(**{**level.__dict__, "anchors": anchors})
@@ -312,9 +340,38 @@ def check_detection(detection: Detection, network: Any, input_shape: tuple[int, 
                                   hint=did_you_mean(output, shapes) or f"its outputs are {', '.join(shapes)}")
             elif shapes[output] is not None:
                 _check_output(detection, level, role, shapes[output], shape, diagnostics)
+    _check_parts(detection, network, diagnostics)
     diagnostics.check()
     _check_geometry(detection, network, shape, diagnostics)
     return diagnostics.warnings
+
+
+def _check_parts(detection: Detection, network: Any, diagnostics: Diagnostics) -> None:
+    order = [node.name for node in network.root.nodes]
+    for key, name in detection.parts.items():
+        if name not in order:
+            diagnostics.error(detection.part_spans[key], f"the {key} starts at '{name}', which is not a top-level "
+                              "layer", hint=did_you_mean(name, order) or f"the top-level layers are "
+                              f"{', '.join(order[:8])}{' …' if len(order) > 8 else ''}")
+    if {"neck", "head"} <= set(detection.parts) and all(n in order for n in detection.parts.values()):
+        if order.index(detection.parts["neck"]) >= order.index(detection.parts["head"]):
+            diagnostics.error(detection.part_spans["head"], f"the head starts at '{detection.parts['head']}', "
+                              f"which is not after the neck's first layer '{detection.parts['neck']}'")
+
+
+def layer_parts(detection: Detection, network: Any) -> dict[str, str]:
+    """Each top-level layer's part: backbone, neck or head."""
+    order = [node.name for node in network.root.nodes]
+    starts = {part: order.index(name) for part, name in detection.parts.items() if name in order}
+    if "head" not in starts:  # the layers that produce the levels' outputs
+        producers = {value_path(network.root, output_value(network.root, output)).split(".")[0]
+                     for level in detection.levels for output in level.outputs.values()}
+        starts["head"] = min((order.index(p) for p in producers if p in order), default=len(order))
+    result = {}
+    for index, name in enumerate(order):
+        result[name] = ("head" if index >= starts["head"] else
+                        "neck" if "neck" in starts and index >= starts["neck"] else "backbone")
+    return result
 
 
 def expected_channels(detection: Detection, level: Level, role: str) -> int:
@@ -373,8 +430,10 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
         fields = receptive_fields(network, input_shape).fields
     except SpecError:
         return
+    if detection.kind == "yolov1":
+        return  # its fully connected layers see the whole image: no stride or field to compare
     for level in detection.levels:
-        path = value_path(network.root, next(iter(level.outputs.values())))
+        path = value_path(network.root, output_value(network.root, next(iter(level.outputs.values()))))
         found = fields.get(path)
         if found is None:
             continue
@@ -390,6 +449,12 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
                                 f"level {level.index}'s receptive field is {found.size[0]}x{found.size[1]}, "
                                 f"smaller than its largest anchor ({largest:g} pixels)",
                                 hint="a cell cannot see all of an object that large")
+
+
+def output_value(root: Any, output: str) -> str:
+    """The value a network output names: an output key (`scores0: head.scores0`), or a layer's own name."""
+    names = root.output_names()
+    return root.outputs[names.index(output)] if output in names else output
 
 
 def value_path(module: Any, name: str, prefix: str = "") -> str:

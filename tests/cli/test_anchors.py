@@ -64,3 +64,15 @@ def test_kmeans_recovers_planted_clusters():
     result = cluster(sizes, 2)
     assert result.anchors == [(10.5, 19.5), (82.0, 40.0)]
     assert result.mean_iou == pytest.approx(sum(max(size_iou(s, a) for a in result.anchors) for s in sizes) / 6)
+
+
+@pytest.mark.parametrize("args", [["anchors", YOLOV2, "-o", "{tmp}/a.png"], ["anchors", "--kmeans", BOXES],
+                                  ["build", str(ROOT / "specs/ssd/ssd300_vgg16.yaml"), "-o", "{tmp}/ssd.py"],
+                                  ["validate", YOLOV2]])
+def test_detection_commands_do_not_import_torch(args, tmp_path):
+    args = [a.replace("{tmp}", str(tmp_path)) for a in args]
+    code = ("import sys\nfrom cli.main import app\n"
+            f"try:\n    app({args!r})\nexcept SystemExit as exit:\n    assert not exit.code, exit.code\n"
+            "print('torch' in sys.modules)\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr

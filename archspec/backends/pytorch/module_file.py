@@ -8,8 +8,7 @@ from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
-from .detector import (DETECTOR_IMPORTS, DETECTOR_TYPING, runtime_source, write_detector_forward,
-                       write_detector_parts)
+from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
 
@@ -30,6 +29,7 @@ class FileEmitter:
                 self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        self.detector = detector_parts(network)  # a detector's settings and methods, from `detect:`
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
         self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
 
@@ -47,8 +47,9 @@ class FileEmitter:
         if self.network.doc:
             writer.line(f'"""{docstring(self.network.doc)}"""')
             writer.line()
-        detector = self.network.two_stage is not None
-        standard = ["import math"] if detector else []
+        plain, grouped = self.detector.imports() if self.detector else ([], [])
+        standard = [line for line in plain if not line.startswith("import torch")]  # `import math`
+        plain = [line for line in plain if line not in standard]
         standard += ["from collections import OrderedDict"] if self.ordered_dict else []
         standard += [f"from typing import {', '.join(sorted(self.typing))}"] if self.typing else []
         for line in standard:
@@ -56,17 +57,14 @@ class FileEmitter:
         if standard:
             writer.line()
         writer.line("import torch")
-        if detector:
-            writer.line("import torch.nn.functional as F")
+        for line in plain:
+            writer.line(line)
         writer.line("from torch import Tensor, nn")
-        if detector:
-            writer.line(DETECTOR_IMPORTS)
+        for line in grouped:
+            writer.line(line)
         writer.line()
-        if detector:  # the runtime of a two-stage detector, before the classes that use it
-            writer.line()
-            writer.block(runtime_source().rstrip("\n"))
-            writer.line()
-        for text in self.helpers.values():
+        helpers = [*self.helpers.values(), *(self.detector.helpers() if self.detector else ())]
+        for text in helpers:
             writer.line()
             writer.block(text)
             writer.line()
@@ -133,9 +131,9 @@ class FileEmitter:
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        return self.concrete_class(self.network.root, self.network.doc, self.network.methods)
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.detector)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = ()) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), detector=None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
@@ -146,9 +144,6 @@ class FileEmitter:
         writer.line("def __init__(self) -> None:")
         writer.indent()
         writer.line("super().__init__()")
-        detector = self.network.two_stage if module is self.network.root else None
-        if detector is not None:
-            write_detector_parts(writer, self.network)
         steps = []
         reuse = StatelessModules()
         lists = ModuleLists()
@@ -171,16 +166,20 @@ class FileEmitter:
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                     child=node.child))
         lists.finish(writer)
+        if detector is not None:
+            writer.line()
+            for line in detector.init_lines:
+                writer.line(line)
+            self.typing.update(detector.typing)
         writer.outdent()
         writer.line()
-        if detector is not None:
-            self.typing.update(DETECTOR_TYPING)
-            write_detector_forward(writer, self.network)
-            return writer.source()
-        outputs = [module.value(o) for o in module.outputs]
-        self.forward_signature(writer, module.inputs, outputs, module.output_keys)
-        writer.indent()
-        emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved, chain="x")
+        forward_name = detector.forward_name if detector else "forward"
+        if forward_name is not None:  # a two-stage detector's layers do not form one chain: none
+            outputs = [module.value(o) for o in module.outputs]
+            self.forward_signature(writer, module.inputs, outputs, module.output_keys, method=forward_name)
+            writer.indent()
+            emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved,
+                         chain="x")
         for method in methods:
             writer.outdent()
             writer.line()
@@ -188,6 +187,11 @@ class FileEmitter:
             self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
             writer.indent()
             emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
+        if detector is not None:
+            if forward_name is not None:
+                writer.outdent()
+                writer.line()
+            writer.block(detector.methods.rstrip("\n"))
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],

@@ -90,7 +90,7 @@ def grid_anchors(grid_sizes: List[Tuple[int, int]], strides: List[Tuple[int, int
     """Anchors (x1, y1, x2, y2) of every level, position and shape, as torchvision's AnchorGenerator
     lays them out: each size at each aspect ratio (height / width), rounded to whole pixels, centred on
     the top-left corner of each cell; positions row by row, the shapes of one position together."""
-    anchors = []
+    anchors: List[Tensor] = []
     for (rows, columns), (stride_y, stride_x), level_sizes, ratios in zip(grid_sizes, strides, sizes,
                                                                           aspect_ratios):
         scales = torch.tensor(level_sizes, dtype=torch.float32)
@@ -111,7 +111,7 @@ def ssd_default_boxes(image_size: Tuple[int, int], grid_sizes: List[Tuple[int, i
     sqrt(s_k * s_k+1) and, for each aspect ratio r, boxes s_k*sqrt(r) wide and s_k/sqrt(r) high and the
     other way round; scales relative to the image, clipped to [0, 1]; centres at (j + 0.5) * step."""
     height, width = image_size
-    boxes = []
+    boxes: List[Tensor] = []
     for k, (rows, columns) in enumerate(grid_sizes):
         shapes = [[scales[k], scales[k]], [math.sqrt(scales[k] * scales[k + 1])] * 2]
         for ratio in aspect_ratios[k]:
@@ -135,7 +135,9 @@ def per_class_nms(boxes: Tensor, scores: Tensor, confidence: float, iou: float, 
     per class, the boxes above `confidence`, at most `candidates` of them, best first; then
     non-maximum suppression within each class at IoU `iou`; the `top_k` best overall.
     Classes below `first_class` (a background column) are not detected."""
-    kept_boxes, kept_scores, kept_labels = [], [], []
+    kept_boxes: List[Tensor] = []
+    kept_scores: List[Tensor] = []
+    kept_labels: List[Tensor] = []
     for label in range(first_class, scores.size(1)):
         score = scores[:, label]
         keep = score > confidence

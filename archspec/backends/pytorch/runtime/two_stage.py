@@ -1,9 +1,9 @@
 """What a two-stage detector does besides its layers: Faster R-CNN's image transform, anchors, proposals,
 training targets, the four losses and the detections.
 
-This is real, tested Python; `archspec build` copies the source below the `# ---` line, and the functions
-of `boxes` it uses, into the emitted file of every `faster_rcnn` detector, so that the file stays
-standalone and readable. The semantics are torchvision's (`models/detection`), so that a model built from
+This is real, tested Python; `archspec build` copies these classes and the functions they use into the
+emitted file of every `faster_rcnn` detector (see `source.py`), so that the file stays standalone and
+readable. The semantics are torchvision's (`models/detection`), so that a model built from
 a spec and torchvision's Faster R-CNN give the same proposals, detections and losses on the same weights.
 """
 
@@ -15,14 +15,12 @@ from typing import Dict, List, Optional, Tuple
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
-from torchvision.ops import batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
+from torchvision.ops import MultiScaleRoIAlign, batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
 
 from .boxes import decode_boxes, encode_boxes, grid_anchors, match_anchors
 
-# The functions of `boxes` this module uses, which the emitted file defines before it.
-USES = ("encode_boxes", "decode_boxes", "match_anchors", "grid_anchors")
-
-# ---
+# RoI Align is torchvision's: the emitted network constructs it (the roi_align op), this module does not.
+__all__ = ["MultiScaleRoIAlign", "DetectionTransform", "AnchorGenerator", "RegionProposals", "DetectionHeads"]
 
 
 class DetectionTransform(nn.Module):
