@@ -73,7 +73,7 @@ def test_grid_other_than_the_stride_assumes(tmp_path):
     ("[2, 3]]", "[2, -3]]", ":15:51: error: anchor 1 must have a positive width and height, got [2, -3]"),
     ("classes: classes", "classes: classes\n  confidence: 1.5",
      ":14:15: error: 'confidence' must be in [0, 1], got 1.5"),
-    ("kind: yolov2", "kind: yolo", ":12:9: error: the detector kind must be one of yolov1, yolov2, ssd, rpn, got 'yolo'"),
+    ("kind: yolov2", "kind: yolo", ":12:9: error: the detector kind must be one of yolov1, yolov2, ssd, rpn, faster_rcnn, got 'yolo'"),
     ("classes: classes", "classes: classes\n  iuo: 0.5", ":14:3: error: unknown key 'iuo' in 'detect'"),
 ])
 def test_bad_values_are_located(tmp_path, old, new, expected):
