@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from fractions import Fraction
 from pathlib import Path
+from unittest import mock
 
 import pytest
 
@@ -30,6 +31,12 @@ def emitted_model(name: str, path: Path, tmp_path: Path, device: str = "cpu"):
         return network, factory()
 
 
+def layers(model):
+    """What runs the layers: forward, or `head_outputs` for a detector whose forward takes a list of images
+    (torchvision's convention)."""
+    return getattr(model, "head_outputs", model)
+
+
 @pytest.mark.parametrize("name", sorted(shipped_specs()))
 def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
     """FlopCounterMode on the emitted module (meta tensors: nothing is computed) agrees exactly."""
@@ -43,7 +50,7 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
         report = analyse_cost(network, (channels, height, width))
         with counter:
             if network.two_stage is None:
-                model(torch.empty(1, channels, height, width, device="meta"))
+                layers(model)(torch.empty(1, channels, height, width, device="meta"))
             else:
                 regions = run_detector_layers(network, model, (channels, height, width))
         if network.two_stage is not None:  # the first stage once, the second once per region
@@ -321,14 +328,17 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     for layer in dict.fromkeys(stage.split(".")[0] for stage in stages):
         getattr(model, layer).register_forward_hook(keep(layer))
     image = torch.ones(1, channels, side, side, dtype=torch.float64, requires_grad=True)
-    with pytest.raises(Enough):
-        model(image)
+    # l2norm's division by the channel norm is pointwise in space but, on the single channel the
+    # linearised convolutions leave, a constant: it goes, like batch norm, for the gradient to flow.
+    with pytest.raises(Enough), mock.patch.object(torch.nn.functional, "normalize", lambda x, *a, **k: x):
+        layers(model)(image)
     for stage in stages:
         assert at_size.of(stage).size == fields.of(stage).size  # a window's field does not depend on the input size
-    assert_fields_match({s: at_size.of(s) for s in stages}, outputs, image)
+    # An input fixed by linear layers (YOLOv1's 448) can be smaller than the field: the border clips it.
+    assert_fields_match({s: at_size.of(s) for s in stages}, outputs, image, clipped=side < largest + 64)
 
 
-def assert_fields_match(fields: dict, outputs: dict, image) -> None:
+def assert_fields_match(fields: dict, outputs: dict, image, clipped: bool = False) -> None:
     """For units around the centre of each output (a whole period of them when fields differ from unit to
     unit, as after upsampling), the input pixels with a non-zero gradient span exactly the analytic field."""
     import torch
@@ -344,5 +354,7 @@ def assert_fields_match(fields: dict, outputs: dict, image) -> None:
             cols = gradient[0].abs().sum(dim=(0, 1)).nonzero().flatten()
             for axis, hits, index in ((field.h, rows, unit[0]), (field.w, cols, unit[1])):
                 low, high = axis.span(index)
+                if clipped:
+                    low, high = max(low, 0), min(high, side - 1)
                 assert 0 <= low and high <= side - 1, "the test input clips the field"
                 assert (hits.min().item(), hits.max().item()) == (low, high), (name, unit)

@@ -47,4 +47,6 @@ class L2Norm(Op):
         return f"l2norm ×{attrs['scale']:g}"
 
     def emit(self, args: CodeArgs) -> str:
-        return f"nn.Parameter(torch.full(({args.src('features')},), {args.src('scale')}))"
+        value = args.values.get("scale")
+        scale = repr(float(value)) if isinstance(value, (int, float)) else f"float({args.src('scale')})"
+        return f"nn.Parameter(torch.full(({args.src('features')},), {scale}))"

@@ -18,8 +18,9 @@ from ...spec import expr as ex
 from ...spec.model import BlockDef, Item
 from ...spec.values import parse_expression
 from ..writer import LineWriter, Namespace
-from .forward import Step, emit_forward, make_step, module_call
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form, with_note
+from .forward import Step, attribute_ref, emit_forward, make_step, module_call
+from .parts import (ModuleLists, StatelessModules, check_sequence_member, codegen_error, docstring, module_form,
+                    with_note)
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
@@ -228,6 +229,7 @@ class BlockClass:
                                          "depend on the block's parameters",
                                          hint="make the whole 'seq' conditional, or move the layer out of it")
                 child_name = str(len(children)) if child.name is None else str(child.name)
+                check_sequence_member(OPS.get(child.op) if child.kind == "op" else None, child.span)
                 construct, out, _ = self.construct(child, self.by_item.get(id(child), []), [sub["input"]],
                                                    child_name)
                 if construct is None:
@@ -242,6 +244,8 @@ class BlockClass:
         self.verify(item, op, symbolic, nodes)
         out = self.output_channels(op, symbolic, in_channels)
         if op.module:
+            if op.forward_form is not None:  # a bare parameter (l2norm's weight), used, not called
+                return op.emit(symbolic.args), out, op.forward_form.replace("{attribute}", attribute_ref(name))
             return op.emit(symbolic.args), out, module_call(name, arity)
         symbolic.args.values["inputs"] = arity
         return None, out, op.emit(symbolic.args)

@@ -10,7 +10,8 @@ from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
 from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
+from .parts import (ModuleLists, StatelessModules, check_sequence_member, codegen_error, docstring, escaped,
+                    group_repeats, module_form)
 
 
 class FileEmitter:
@@ -108,6 +109,8 @@ class FileEmitter:
         if node.is_call:
             child = node.child
             if child.kind == "sequential":
+                for inner in child.nodes:
+                    check_sequence_member(OPS.get(inner.op), inner.span)
                 return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))

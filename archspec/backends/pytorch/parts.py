@@ -69,6 +69,14 @@ def has_state(op: Op) -> bool:
     return any(attr.inferred for attr in op.attrs.values())
 
 
+def check_sequence_member(op: Op | None, span: Span) -> None:
+    """A layer that is a bare parameter of its module (l2norm's weight) cannot be an element of nn.Sequential."""
+    if op is not None and op.forward_form is not None:
+        raise codegen_error(span, f"'{op.name}' keeps its weight as a parameter of the enclosing module, so it "
+                            "cannot be an element of a 'seq'", hint="put it in the body that holds the 'seq', "
+                            "as SSD's backbone does with conv4_3's scale")
+
+
 def module_form(op_name: str, span: Span) -> str:
     """A functional op inside nn.Sequential needs a module: flatten is the one that has one."""
     if op_name == "flatten":

@@ -16,7 +16,9 @@ def resize_and_normalise(images: List[Tensor], size: Tuple[int, int], mean: List
     resized to `size` (bilinear), in torchvision's order (normalise first)."""
     batch: List[Tensor] = []
     for image in images:
-        image = (image - torch.tensor(mean)[:, None, None]) / torch.tensor(std)[:, None, None]
+        shift = torch.tensor(mean, dtype=image.dtype, device=image.device)[:, None, None]
+        scale = torch.tensor(std, dtype=image.dtype, device=image.device)[:, None, None]
+        image = (image - shift) / scale
         batch.append(F.interpolate(image[None], size=[size[0], size[1]], mode="bilinear", align_corners=False)[0])
     return torch.stack(batch)
 
