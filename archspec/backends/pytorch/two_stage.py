@@ -28,15 +28,16 @@ def faster_rcnn_parts(detection: Detection, network: Network) -> DetectorParts:
 
 def _init_lines(detection: Detection, parts: TwoStage) -> list[str]:
     t, rpn, roi = parts.transform, parts.rpn, parts.roi_heads
-    sizes = [list(level.sizes) for level in detection.levels]
-    ratios = [list(level.aspect_ratios) for level in detection.levels]
+    sizes = "[" + ", ".join(_numbers(level.sizes) for level in detection.levels) + "]"
+    ratios = [_numbers(level.aspect_ratios) for level in detection.levels]
+    # One list of ratios for every level is written once, as torchvision writes it.
+    ratios = f"[{ratios[0]}] * {len(ratios)}" if len(set(ratios)) == 1 else "[" + ", ".join(ratios) + "]"
     return [
         "# What the detector does besides its layers, with the settings of the spec's `detect:` section.",
         f"self.transform = DetectionTransform(min_size={t['min_size']}, max_size={t['max_size']}, "
         f"image_mean={t['mean']!r},",
         f"                                    image_std={t['std']!r}, size_divisible={t['size_divisible']})",
-        f"self.anchor_generator = AnchorGenerator(sizes={sizes!r},",
-        f"                                        aspect_ratios={ratios!r})",
+        f"self.anchor_generator = AnchorGenerator(sizes={sizes}, aspect_ratios={ratios})",
         "self.region_proposals = RegionProposals(",
         f"    pre_nms_top_n={rpn['pre_nms_top_n']!r}, post_nms_top_n={rpn['post_nms_top_n']!r},",
         f"    nms_thresh={rpn['nms_thresh']!r}, score_thresh={rpn['score_thresh']!r},",
@@ -107,6 +108,11 @@ def _forward(network: Network) -> str:
             """The losses in training, the detections in evaluation (the annotation is TorchScript's)."""
             return losses if self.training else detections  # type: ignore[return-value]
         ''')
+
+
+def _numbers(values) -> str:
+    """A list of sizes or ratios, as floats: the runtime's annotations (List[List[float]]) are TorchScript's."""
+    return "[" + ", ".join(repr(float(v)) for v in values) + "]"
 
 
 def _feature_names(parts: TwoStage, network: Network):
