@@ -98,7 +98,7 @@ def bench_eval(runs: int, min_size: int, max_size: int) -> None:
           f"(parts: {', '.join(f'{a / b:.3f}' for a, b in zip(medians['emitted'][1:], medians['torchvision'][1:]))})")
 
 
-def bench_train(seconds: float, width: int) -> None:
+def bench_train(seconds: float, width: int, lr: float, batch: int) -> None:
     from archspec.detection.evaluate import mean_average_precision
     from archspec.detection.synthetic import synthetic_detection
 
@@ -117,9 +117,9 @@ def bench_train(seconds: float, width: int) -> None:
         model = module.lecture_bench()
     images, targets = synthetic_detection(256, size=80, seed=0)
     test_images, test_targets = synthetic_detection(64, size=80, seed=1)
-    optimizer = torch.optim.SGD(model.parameters(), lr=0.01, momentum=0.9, weight_decay=1e-4)
+    optimizer = torch.optim.SGD(model.parameters(), lr=lr, momentum=0.9, weight_decay=1e-4)
     model.train()
-    start, step, batch = time.perf_counter(), 0, 8
+    start, step = time.perf_counter(), 0
     curve = []
     while time.perf_counter() - start < seconds:
         index = (step * batch) % len(images)
@@ -137,8 +137,10 @@ def bench_train(seconds: float, width: int) -> None:
     result = mean_average_precision(predictions, test_targets, iou_threshold=0.5)
     window = max(1, len(curve) // 10)
     print(f"train: lecture spec at width {width}, {step} steps of {batch} images in {elapsed:.0f} s "
-          f"(SGD lr 0.01, momentum 0.9); loss {statistics.mean(curve[:window]):.3f} -> "
+          f"(SGD lr {lr}, momentum 0.9); loss {statistics.mean(curve[:window]):.3f} -> "
           f"{statistics.mean(curve[-window:]):.3f}")
+    kept = sum(len(p["boxes"]) for p in predictions)
+    print(f"{kept} detections kept on 64 held-out images (score > {model.detection_heads.score_thresh})")
     print(f"mAP@0.5 on 64 held-out images: {result['map']:.3f}; per class "
           + ", ".join(f"{label}: {ap:.3f}" for label, ap in result["per_class"].items()))
 
@@ -151,11 +153,13 @@ def main() -> None:
     parser.add_argument("--max-size", type=int, default=853)
     parser.add_argument("--seconds", type=float, default=300, help="training time")
     parser.add_argument("--width", type=int, default=64, help="the lecture backbone's first width")
+    parser.add_argument("--lr", type=float, default=0.01)
+    parser.add_argument("--batch", type=int, default=8)
     args = parser.parse_args()
     if args.what == "eval":
         bench_eval(args.runs, args.min_size, args.max_size)
     else:
-        bench_train(args.seconds, args.width)
+        bench_train(args.seconds, args.width, args.lr, args.batch)
 
 
 if __name__ == "__main__":
