@@ -21,6 +21,7 @@ CASES = {
     "skipnet": "tests/specs/skip_two_outputs.yaml",
     "yolov2": "specs/yolo/yolov2.yaml",
     "ssd300_vgg16": "specs/ssd/ssd300_vgg16.yaml",
+    "faster_rcnn_lecture": "specs/detection/faster_rcnn_lecture.yaml",
 }
 
 
