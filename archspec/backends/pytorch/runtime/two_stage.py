@@ -18,6 +18,7 @@ from torch import Tensor, nn
 from torchvision.ops import MultiScaleRoIAlign, batched_nms, box_iou, clip_boxes_to_image, remove_small_boxes
 
 from .boxes import decode_boxes, encode_boxes, grid_anchors, match_anchors
+from .ssd import flatten_levels, scale_boxes
 
 # RoI Align is torchvision's: the emitted network constructs it (the roi_align op), this module does not.
 __all__ = ["MultiScaleRoIAlign", "DetectionTransform", "AnchorGenerator", "RegionProposals", "DetectionHeads"]
@@ -45,7 +46,8 @@ class DetectionTransform(nn.Module):
             resized.append(image)
             if targets is not None:
                 target = dict(targets[index])  # the caller's targets stay as they were
-                target["boxes"] = resize_boxes(target["boxes"], images[index].shape[-2:], image.shape[-2:])
+                target["boxes"] = scale_boxes(target["boxes"], (images[index].shape[-2], images[index].shape[-1]),
+                                              (image.shape[-2], image.shape[-1]))
                 resized_targets.append(target)
         image_sizes = [(image.shape[-2], image.shape[-1]) for image in resized]
         return self.batch(resized), image_sizes, resized_targets if targets is not None else None
@@ -75,16 +77,8 @@ class DetectionTransform(nn.Module):
                     original_sizes: List[Tuple[int, int]]) -> List[Dict[str, Tensor]]:
         """The boxes mapped back from the resized images to the caller's."""
         for detection, size, original in zip(detections, image_sizes, original_sizes):
-            detection["boxes"] = resize_boxes(detection["boxes"], size, original)
+            detection["boxes"] = scale_boxes(detection["boxes"], size, original)
         return detections
-
-
-def resize_boxes(boxes: Tensor, size: List[int], new_size: List[int]) -> Tensor:
-    """(x1, y1, x2, y2) boxes of an image of `size` (height, width), in an image of `new_size`."""
-    ratio_height = torch.tensor(new_size[0], dtype=torch.float32) / torch.tensor(size[0], dtype=torch.float32)
-    ratio_width = torch.tensor(new_size[1], dtype=torch.float32) / torch.tensor(size[1], dtype=torch.float32)
-    x1, y1, x2, y2 = boxes.unbind(1)
-    return torch.stack((x1 * ratio_width, y1 * ratio_height, x2 * ratio_width, y2 * ratio_height), dim=1)
 
 
 class AnchorGenerator(nn.Module):
@@ -124,16 +118,6 @@ def sample(labels: Tensor, batch_size: int, positive_fraction: float) -> Tensor:
     chosen[positive[torch.randperm(positive.numel(), device=labels.device)[:positives]]] = True
     chosen[negative[torch.randperm(negative.numel(), device=labels.device)[:negatives]]] = True
     return torch.where(chosen)[0]
-
-
-def flatten_levels(outputs: List[Tensor], values: int) -> Tensor:
-    """Head outputs of shape (N, K x values, H, W), one per level, as (N, anchors, values), ordered level,
-    row, column, anchor: the order in which the anchors are generated."""
-    flat: List[Tensor] = []
-    for output in outputs:
-        n, _, height, width = output.shape
-        flat.append(output.view(n, -1, values, height, width).permute(0, 3, 4, 1, 2).reshape(n, -1, values))
-    return torch.cat(flat, dim=1)
 
 
 class RegionProposals(nn.Module):
