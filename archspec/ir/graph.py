@@ -159,6 +159,8 @@ class Network:
     class_span: Span | None = None
     detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
     two_stage: Any = None  # archspec.detection.two_stage.TwoStage, for a two-stage detector (Faster R-CNN)
+    init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
+    transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

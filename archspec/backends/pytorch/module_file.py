@@ -12,6 +12,7 @@ from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import (ModuleLists, StatelessModules, check_sequence_member, codegen_error, docstring, escaped,
                     group_repeats, module_form)
+from .training import emit_init, emit_transfer_methods
 
 
 class FileEmitter:
@@ -174,6 +175,8 @@ class FileEmitter:
             for line in detector.init_lines:
                 writer.line(line)
             self.typing.update(detector.typing)
+        if module is self.network.root:
+            emit_init(self, writer)
         writer.outdent()
         writer.line()
         forward_name = detector.forward_name if detector else "forward"
@@ -195,6 +198,9 @@ class FileEmitter:
                 writer.outdent()
                 writer.line()
             writer.block(detector.methods.rstrip("\n"))
+            writer.indent()  # where a method body leaves the writer, for the methods that follow
+        if module is self.network.root:
+            emit_transfer_methods(self, writer)
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
