@@ -13,7 +13,7 @@ from archspec.errors import SpecError
 from archspec.passes.cost import analyse_cost, two_stage_cost
 from archspec.passes.receptive_field import receptive_fields
 
-from .conftest import ROOT, import_file, shipped_specs
+from .conftest import ROOT, import_file, shipped_specs, two_stage_layer_outputs
 
 SIZES = [(224, 224), (320, 256), (640, 480)]
 
@@ -52,7 +52,8 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
             if network.two_stage is None:
                 layers(model)(torch.empty(1, channels, height, width, device="meta"))
             else:
-                regions = run_detector_layers(network, model, (channels, height, width))
+                regions = network.two_stage.rpn["post_nms_top_n"]["test"]  # as many as evaluation keeps
+                two_stage_layer_outputs(network, model, (channels, height, width), regions)
         if network.two_stage is not None:  # the first stage once, the second once per region
             split = two_stage_cost(network, report)
             assert split.first_stage.flops + regions * split.per_region.flops == counter.get_total_flops()
@@ -61,21 +62,6 @@ def test_macs_and_params_match_flop_counter(name: str, tmp_path: Path) -> None:
         assert report.total.macs * 2 == report.total.flops
     assert analyse_cost(network).total.params == sum(p.numel() for p in model.parameters())
     assert analyse_cost(network).total.buffers == sum(b.numel() for b in model.buffers())
-
-
-def run_detector_layers(network, model, shape: tuple[int, ...]) -> int:
-    """A two-stage detector's layers on meta tensors: backbone and RPN head on one image, the box head on
-    as many regions as it keeps proposals in evaluation; returns that number."""
-    import torch
-
-    parts = network.two_stage
-    features = getattr(model, parts.backbone)(torch.empty(1, *shape, device="meta"))
-    levels = [features[ref.split(".", 1)[1]] if isinstance(features, dict) else features for ref in parts.rpn_levels]
-    getattr(model, parts.rpn_head)(*levels)
-    regions = parts.rpn["post_nms_top_n"]["test"]
-    channels, size = network.root.node(parts.roi_align).shape[0], network.root.node(parts.roi_align).shape[1:]
-    getattr(model, parts.box_head)(torch.empty(regions, channels, *size, device="meta"))
-    return regions
 
 
 def accepted_near(network, sizes: list[tuple[int, int]]) -> list[tuple[int, int]]:
