@@ -45,6 +45,22 @@ class Node:
     def is_call(self) -> bool:
         return self.op == "call"
 
+    def output_names(self) -> list[str] | None:
+        """The keys of a node's several outputs, read as `name.key`: a block's that returns several, or an
+        op's that does (a split); None for a node with one output."""
+        if self.child is not None:
+            return self.child.output_names() if len(self.child.outputs) > 1 else None
+        op = OPS.get(self.op)
+        return op.output_names(self.attrs) if op is not None else None
+
+    def output_shape(self, key: str) -> Shape | None:
+        """The shape of output `key` of a node with several."""
+        if self.child is not None:
+            return self.child.value_shape(self.child.outputs[self.child.output_names().index(key)])
+        if self.shape is None:
+            return None
+        return OPS[self.op].pieces(self.attrs, self.shape)[self.output_names().index(key)]
+
 
 @dataclass
 class Module:
@@ -92,7 +108,7 @@ class Module:
             found = self.output_of(name)
             if found is not None:
                 node, key = found
-                return node.child.value_shape(node.child.outputs[node.child.output_names().index(key)])
+                return node.output_shape(key)
         return node.shape if node else None
 
     def output_names(self) -> list[str]:
@@ -105,13 +121,12 @@ class Module:
             return None
         head, key = name.rsplit(".", 1)
         node = self.node(self.value(head))
-        if node is None or node.child is None or len(node.child.outputs) < 2:
-            return None
-        return (node, key) if key in node.child.output_names() else None
+        keys = node.output_names() if node is not None else None
+        return (node, key) if keys is not None and key in keys else None
 
     def is_multi(self, name: str) -> bool:
         node = self.node(self.value(name))
-        return node is not None and node.child is not None and len(node.child.outputs) > 1
+        return node is not None and node.output_names() is not None
 
     def output_shapes(self) -> list[Shape | None]:
         return [self.value_shape(name) for name in self.outputs]

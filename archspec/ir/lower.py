@@ -199,8 +199,8 @@ class _Lowering(References, OpNodes, Containers):
             keys = None  # one output, whatever its name: a tensor, not a dict
         if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
             node = module.node(module.value(outputs[0]))
-            keys = node.child.output_keys
-            outputs = [f"{outputs[0]}.{key}" for key in node.child.output_names()]
+            keys = node.child.output_keys if node.child is not None else None
+            outputs = [f"{outputs[0]}.{key}" for key in node.output_names()]
         elif any(module.is_multi(name) for name in outputs):
             self.diagnostics.error(span, "an output that has several outputs itself must be the only one",
                                    hint="name its outputs one by one, e.g. fpn.0")

@@ -129,14 +129,14 @@ class References:
         for ref in refs:
             node = scope.module.node(scope.module.value(ref))
             if scope.module.is_multi(ref):
-                expanded += [f"{ref}.{key}" for key in node.child.output_names()]
+                expanded += [f"{ref}.{key}" for key in node.output_names()]
             else:
                 expanded.append(ref)
         return expanded
 
     def check_single_output(self, node: Node, span: Span) -> None:
-        if node.is_call and node.child is not None and len(node.child.outputs) > 1:
-            keys = node.child.output_names()
+        keys = node.output_names()
+        if keys is not None:
             raise SpecError.at(span, f"'{node.name}' has {len(keys)} outputs; a layer cannot read it as one "
                                "tensor", hint=f"read one of them: {', '.join(f'{node.name}.{k}' for k in keys)}")
 

@@ -18,7 +18,7 @@ from ...spec import expr as ex
 from ...spec.model import BlockDef, Item
 from ...spec.values import parse_expression
 from ..writer import LineWriter, Namespace
-from .forward import Step, emit_forward, make_step, module_call
+from .forward import Step, call_template, emit_forward, make_step, module_call
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form, with_note
 
 if TYPE_CHECKING:
@@ -147,7 +147,7 @@ class BlockClass:
         op = OPS.get(item.op) if item.kind == "op" else None
         attrs = nodes[0].attrs if nodes else {}
         if op is not None:
-            self.emitter.use_helper(op)
+            self.emitter.use_helper(op, attrs)
         if construct is not None and condition is None and op is not None:
             attribute = self.reuse.attribute(item, op, name, construct)
             if attribute != name:
@@ -241,9 +241,9 @@ class BlockClass:
         symbolic = self.op_args(item, op, nodes, in_channels)
         self.verify(item, op, symbolic, nodes)
         out = self.output_channels(op, symbolic, in_channels)
-        if op.module:
-            return op.emit(symbolic.args), out, module_call(name, arity)
         symbolic.args.values["inputs"] = arity
+        if op.module:
+            return op.emit(symbolic.args), out, call_template(op, name, symbolic.args)
         return None, out, op.emit(symbolic.args)
 
     def op_args(self, item: Item, op: Op, nodes: list[Node], in_channels: list[ex.Expr | None]) -> Symbolic:
@@ -300,8 +300,12 @@ class BlockClass:
             for other in in_channels[1:]:
                 total = ex.Binary(0, "+", total, other)
             return ex.fold(total, {})
-        if op.channels == "none":
+        if op.channels in ("none", "pieces"):
             return None
+        if op.channels != "same":  # a rule over the input's channels and the op's attributes
+            if not in_channels or in_channels[0] is None:
+                return None
+            return ex.fold(substitute(ex.parse(op.channels), {"in_channels": in_channels[0], **symbolic.exprs}), {})
         return in_channels[0] if in_channels else None
 
     def verify(self, item: Item, op: Op, symbolic: Symbolic, nodes: list[Node]) -> None:
@@ -341,6 +345,15 @@ class BlockClass:
         if len(agreed) == 1 and None not in agreed:
             out = ex.Const(0, agreed.pop())
         return construct, out, module_call(name, len(in_channels))
+
+
+def substitute(expr: ex.Expr, values: dict[str, ex.Expr]) -> ex.Expr:
+    """`expr` with each name in `values` replaced by its expression (an op's channel rule, made symbolic)."""
+    if isinstance(expr, ex.Name):
+        return values.get(expr.name, expr)
+    if isinstance(expr, ex.Binary):
+        return ex.Binary(expr.offset, expr.op, substitute(expr.left, values), substitute(expr.right, values))
+    return expr
 
 
 def freeze(value: Any) -> Any:

@@ -30,9 +30,13 @@ def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs:
     inputs = list(inputs)
     if op is not None and op.reads_indices is not None:
         inputs[op.reads_indices] += "#indices"
-    several = child is not None and len(child.outputs) > 1
+    if child is not None:
+        keys = child.output_names() if len(child.outputs) > 1 else None
+    else:
+        keys = op.output_names(attrs) if op is not None else None
+    keyed = child is not None and keys is not None and child.output_keys is not None
     return Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")),
-                 keys=child.output_names() if several else None, keyed=several and child.output_keys is not None)
+                 keys=keys, keyed=keyed)
 
 
 def forward_names(inputs: list[str], reserved: frozenset[str]) -> tuple[Namespace, dict[str, str]]:
@@ -120,7 +124,9 @@ def return_type(outputs: list[str], output_keys: list[str] | None) -> str:
 
 
 def call_template(op: Op, attribute: str, args: CodeArgs) -> str:
-    """How forward applies a leaf op: its submodule, or the op's own functional form."""
+    """How forward applies a leaf op: its submodule, its bare parameter, or the op's own functional form."""
+    if op.applies is not None:
+        return op.applies.replace("{attribute}", attribute_ref(attribute))
     return module_call(attribute, args.values["inputs"]) if op.module else op.emit(args)
 
 

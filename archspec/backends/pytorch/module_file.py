@@ -78,8 +78,8 @@ class FileEmitter:
         """The `# file:line` comment that traces an emitted line back to the spec, when asked for."""
         return f"  # {escaped(span.file)}:{span.line}" if self.trace else ""
 
-    def use_helper(self, op: Op) -> None:
-        if op.helper is not None:
+    def use_helper(self, op: Op, attrs: dict) -> None:
+        if op.helper is not None and op.needs_helper(attrs):
             self.helpers.setdefault(*op.helper)
 
     # ------------------------------------------------------------ constructors
@@ -98,7 +98,7 @@ class FileEmitter:
         if node.is_call:
             child = node.child
             if child.kind == "sequential":
-                return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
+                return self.sequential([(n.name, self.member_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
                 return f"{child.class_name}()"
@@ -107,7 +107,14 @@ class FileEmitter:
         args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
         if not op.module:
             return module_form(op.name, node.span)
+        self.use_helper(op, node.attrs)
         return op.emit(args)
+
+    def member_construct(self, node: Node) -> str:
+        """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
+        if not node.is_call and OPS[node.op].applies is not None:
+            return module_form(node.op, node.span)
+        return self.concrete_construct(node)
 
     def sequential(self, children: list[tuple[str, str]]) -> str:
         """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
@@ -151,7 +158,7 @@ class FileEmitter:
                 args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
                                 {k: ex.python_literal(v) for k, v in node.attrs.items()})
                 template = call_template(op, attribute, args)
-                self.use_helper(op)
+                self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                     child=node.child))
         lists.finish(writer)
