@@ -113,6 +113,9 @@ class References:
         node = module.node(ref)
         if ref in module.inputs or node is not None or ref in module.aliases or module.output_of(ref):
             return ref
+        head = module.node(module.value(ref.rsplit(".", 1)[0])) if "." in ref else None
+        if head is not None and head.errors:
+            return ref  # one output of a layer that failed, already reported: no second error
         later = self.defined_later(ref, scope)
         if later:
             raise SpecError.at(span, f"'{ref}' is defined later (line {later.line}); a layer can only read "

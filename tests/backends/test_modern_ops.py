@@ -144,8 +144,9 @@ def test_scripts_and_traces(tmp_path: Path) -> None:
     model.eval()
     images = torch.randn(1, 8, 16, 16)
     expected = model(images)
-    for compiled in (torch.jit.script(model), torch.fx.symbolic_trace(model)):
-        assert torch.equal(compiled(images), expected)
+    exported = torch.export.export(model, (images,)).module()
+    for compiled in (torch.jit.script(model), torch.fx.symbolic_trace(model), exported):
+        assert torch.allclose(compiled(images), expected, atol=1e-6)
 
 
 def test_receptive_fields_match_gradients(tmp_path: Path) -> None:
@@ -226,3 +227,29 @@ def test_squeeze_excitation_block_matches_torchvision(tmp_path: Path) -> None:
     images = torch.randn(2, 16, 8, 8)
     with torch.no_grad():
         assert (ours(images) - reference(images)).abs().max().item() <= 1e-6
+
+
+def test_convnext_block_class_matches_torchvision(tmp_path: Path) -> None:
+    """A block holding a bare layer-scale parameter, channels-last layers in an nn.Sequential and stochastic
+    depth: one class, keys and outputs as torchvision's CNBlock, in eval and (same random stream) in training."""
+    from torchvision.models.convnext import CNBlock
+
+    _, ours = emitted("cn_blocks", tmp_path)
+    reference = nn.Sequential()
+    reference.add_module("first", CNBlock(16, 1e-6, 0.0))
+    reference.add_module("second", CNBlock(16, 1e-6, 0.1))
+    reference.add_module("conv1", nn.Conv2d(16, 32, 2, 2))
+    reference.add_module("third", CNBlock(32, 1e-6, 0.2))
+    reference = randomised(reference)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in reference.state_dict().items()]
+    ours.load_state_dict(reference.state_dict())
+    images = torch.randn(4, 16, 14, 14)
+    for training in (False, True):
+        ours.train(training), reference.train(training)
+        with torch.no_grad():
+            torch.manual_seed(2)
+            result = ours(images)
+            torch.manual_seed(2)
+            assert (result - reference(images)).abs().max().item() <= 1e-5
+    assert type(ours.first) is type(ours.third)  # one class, built with each block's parameters

@@ -146,8 +146,6 @@ class BlockClass:
         channels[name] = out_channels
         op = OPS.get(item.op) if item.kind == "op" else None
         attrs = nodes[0].attrs if nodes else {}
-        if op is not None:
-            self.emitter.use_helper(op, attrs)
         if construct is not None and condition is None and op is not None:
             attribute = self.reuse.attribute(item, op, name, construct)
             if attribute != name:
@@ -240,6 +238,7 @@ class BlockClass:
         op = OPS[item.op]
         symbolic = self.op_args(item, op, nodes, in_channels)
         self.verify(item, op, symbolic, nodes)
+        self.emitter.use_helper(op, nodes[0].attrs if nodes else symbolic.args.values)
         out = self.output_channels(op, symbolic, in_channels)
         symbolic.args.values["inputs"] = arity
         if op.module:
@@ -363,7 +362,7 @@ def freeze(value: Any) -> Any:
 def normalise(kind: str, value: Any) -> Any:
     if kind == "pair" and isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
-    if kind == "pair" and isinstance(value, list):
+    if kind in ("pair", "shape") and isinstance(value, list):
         return tuple(value)
     if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
