@@ -16,6 +16,7 @@ GOLDEN = ROOT / "tests" / "golden"
 CASES = {
     "resnet18": "specs/resnet/resnet18.yaml",
     "resnet50": "specs/resnet/resnet50.yaml",
+    "resnext50_32x4d": "specs/resnet/resnext50_32x4d.yaml",
     "vgg16_bn": "specs/vgg/vgg16_bn.yaml",
     "alexnet": "specs/alexnet/alexnet.yaml",
     "skipnet": "tests/specs/skip_two_outputs.yaml",

@@ -108,10 +108,12 @@ class Containers:
         inner = Scope(module=child, defaults=block.defaults, sequential=False, block=block,
                        current=block.inputs[0])
         self.block_stack.append(block.name)
+        outer_repeats, self.repeats = self.repeats, []  # a block's body sees only its own repeats' indices
         try:
             self.body(block.body, inner, {**args, "in_channels": child.args["in_channels"]})
         finally:
             self.block_stack.pop()
+            self.repeats = outer_repeats
         self.set_outputs(child, inner, block.outputs, block.outputs_span or block.span)
         return self.finish_container(item, child, name, inputs)
 

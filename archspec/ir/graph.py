@@ -40,6 +40,11 @@ class Node:
     origins: dict[str, Span | str] = field(default_factory=dict)
     # Why lowering failed here: a stand-in node for a failed layer keeps its errors, for diagrams.
     errors: list[Any] = field(default_factory=list)
+    # The indices of the repeats inside a block that this node is a copy of ({"i": 2}), so that the
+    # block's class, written once, can be checked against every copy.
+    indices: dict[str, int] = field(default_factory=dict)
+    # Attributes that read a parameter of the network's constructor, as expressions of those parameters.
+    exprs: dict[str, Any] = field(default_factory=dict)
 
     @property
     def is_call(self) -> bool:
@@ -170,6 +175,7 @@ class Network:
     blocks: dict[str, Any] = field(default_factory=dict)  # BlockDef by name, for code generation
     warnings: list[Any] = field(default_factory=list)  # Diagnostics of severity "warning" from lowering
     methods: list[Method] = field(default_factory=list)
+    params: dict[str, Any] = field(default_factory=dict)  # the network class's constructor arguments, defaults
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
 

@@ -25,13 +25,14 @@ from typing import Any
 
 from ..errors import Diagnostics, Span, SpecError
 from ..names import attribute_problem
-from ..ops import Shape
+from ..ops import OPS, Shape
 from ..spec.model import Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .containers import Containers
 from .graph import Method, Module, Network, Node, lint
 from .inplace import choose_inplace
+from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
 from .scope import Scope, TooLarge
@@ -126,6 +127,8 @@ class _Lowering(References, OpNodes, Containers):
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
         choose_inplace(network)
+        if not self.diagnostics.errors:
+            expose_params(spec, network)
         return network
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
@@ -264,6 +267,8 @@ class _Lowering(References, OpNodes, Containers):
             node = self.group_node(item, scope, env, name, inputs)
         else:
             node = self.block_node(item, scope, env, name, inputs)
+        if self.repeats and self.block_stack:
+            node.indices = {repeat.var: env[repeat.var] for repeat in self.repeats}
         scope.module.add(node)
         scope.spans[node.name] = item.span
         scope.current = node.name
@@ -289,14 +294,21 @@ class _Lowering(References, OpNodes, Containers):
             return True
         if item.name is not None and not scope.sequential:
             inputs = self.inputs(item, scope, env)
-            if len(inputs) != 1:
-                raise SpecError.at(span, "only a layer with one input can be disabled with 'if'")
+            if len(inputs) != 1 and not _is_merge(item):
+                raise SpecError.at(span, "only a layer with one input, or a merge, can be disabled with 'if'",
+                                   hint="a disabled merge passes on its first input")
             name = self.item_name(item, scope, env)
             scope.module.aliases[name] = inputs[0]
             scope.spans[name] = item.span
             # The next layer reads it by name, so every instance of a block has the same dataflow.
             scope.current = name
         return False
+
+
+def _is_merge(item: Item) -> bool:
+    """`add` and `concat`: a disabled one passes on its first input, as a residual switched off leaves
+    the main path (torchvision's `use_res_connect`)."""
+    return item.kind == "op" and item.op in OPS and isinstance(OPS[item.op].arity, tuple)
 
 
 def _method_problem(module: Module, source: str, target: str) -> str | None:

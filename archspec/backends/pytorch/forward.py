@@ -18,13 +18,14 @@ class Step:
     inputs: list[str]
     template: str  # with {0}, {1} … for the inputs
     optional: str | None = None  # attribute of an optional submodule: runs only when it is not None
+    flag: str | None = None  # attribute holding whether an optional layer without a module runs
     indices: bool = False  # also returns max-pool indices, read by unpooling as "<name>#indices"
     keys: list[str] | None = None  # several outputs, read as "<name>.<key>": a dict (keyed) or a tuple
     keyed: bool = False
 
 
 def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
-               optional: str | None = None, child: Module | None = None) -> Step:
+               optional: str | None = None, child: Module | None = None, flag: str | None = None) -> Step:
     """A forward statement; an unpooling reads its max-pool's indices rather than its values, and a layer
     with several outputs returns them in a dict (named outputs) or a tuple."""
     inputs = list(inputs)
@@ -35,7 +36,7 @@ def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs:
     else:
         keys = op.output_names(attrs) if op is not None else None
     keyed = child is not None and keys is not None and child.output_keys is not None
-    return Step(name, inputs, template, optional, indices=bool(op is not None and attrs.get("indices")),
+    return Step(name, inputs, template, optional, flag, indices=bool(op is not None and attrs.get("indices")),
                  keys=keys, keyed=keyed)
 
 
@@ -75,10 +76,10 @@ def emit_forward(writer: LineWriter, inputs: list[str], steps: list[Step], outpu
         # The running variable may hold this value until its last reader if no statement in between
         # would overwrite it (optional submodules write a variable of their own).
         between = steps[index + 1:last_use.get(step.name, index + 1)]
-        adjacent_only = all(other.optional for other in between) and step.name not in outputs and not step.keys
+        adjacent_only = all(other.optional or other.flag for other in between) and step.name not in outputs and not step.keys
         is_final = outputs == [step.name] and index == len(steps) - 1
         holder_dead = holder is None or last_use.get(holder, -1) <= index
-        if step.optional is None and holder_dead and (adjacent_only or is_final):
+        if step.optional is None and step.flag is None and holder_dead and (adjacent_only or is_final):
             target, holder = chain_var, step.name
         else:
             target = names.claim(step.name)
@@ -87,9 +88,9 @@ def emit_forward(writer: LineWriter, inputs: list[str], steps: list[Step], outpu
         if step.indices:
             var[f"{step.name}#indices"] = names.claim(f"{step.name}_indices")
             target = f"{target}, {var[step.name + '#indices']}"
-        if step.optional:
+        if step.optional or step.flag:
             writer.line(f"{target} = {arguments[0]}")
-            writer.line(f"if self.{step.optional} is not None:")
+            writer.line(f"if self.{step.flag}:" if step.flag else f"if self.{step.optional} is not None:")
             writer.indent()
             writer.line(f"{target} = {call}")
             writer.outdent()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from ...errors import Span
+from ...ir.blocks import BlockLowering
 from ...ir.graph import Module, Network, Node
 from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
@@ -21,6 +22,7 @@ class FileEmitter:
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.block_classes: dict[str, "BlockClass"] = {}
+        self.block_irs = BlockLowering(network)  # each block definition lowered once, symbolically
         # What the file defines at module level, by name; no two things may share a name.
         self.module_names: dict[str, str] = {}
         for op in OPS.values():
@@ -41,6 +43,8 @@ class FileEmitter:
 
     def source(self) -> str:
         network_class = self.network_class()
+        if self.network.params:
+            self.typing.add("Any")  # the factory passes its keyword arguments on
         writer = LineWriter()
         if self.network.doc:
             writer.line(f'"""{docstring(self.network.doc)}"""')
@@ -67,11 +71,12 @@ class FileEmitter:
         writer.line()
         writer.line()
         class_name = self.network.root.class_name
-        writer.line(f"def {self.network.name}() -> {class_name}:")
+        kwargs = "**kwargs: Any" if self.network.params else ""
+        writer.line(f"def {self.network.name}({kwargs}) -> {class_name}:")
         writer.indent()
         writer.line(f'"""{docstring(self.network.doc or self.network.name)} '
                     f'Built from {escaped(self.network.spec_path, docstring=True)}."""')
-        writer.line(f"return {class_name}()")
+        writer.line(f"return {class_name}({'**kwargs' if kwargs else ''})")
         return writer.source()
 
     def note(self, span: Span) -> str:
@@ -88,7 +93,7 @@ class FileEmitter:
         if name not in self.block_classes:
             block = self.network.blocks[name]
             self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
-            generator = BlockClass(self, block)
+            generator = BlockClass(self, self.block_irs.block(name))
             self.block_classes[name] = generator
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
         return self.block_classes[name]
@@ -104,11 +109,10 @@ class FileEmitter:
                 return f"{child.class_name}()"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
-        args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
         if not op.module:
             return module_form(op.name, node.span)
         self.use_helper(op, node.attrs)
-        return op.emit(args)
+        return op.emit(node_args(node))
 
     def member_construct(self, node: Node) -> str:
         """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
@@ -127,9 +131,9 @@ class FileEmitter:
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        return self.concrete_class(self.network.root, self.network.doc, self.network.methods)
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.network.params)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = ()) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), params: dict | None = None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
@@ -137,7 +141,9 @@ class FileEmitter:
         if doc:
             writer.line(f'"""{docstring(doc)}"""')
             writer.line()
-        writer.line("def __init__(self) -> None:")
+        arguments = [f"{name}: {type(value).__name__} = {ex.python_literal(value)}"
+                     for name, value in (params or {}).items()]
+        writer.line(f"def __init__({', '.join(['self', *arguments])}) -> None:")
         writer.indent()
         writer.line("super().__init__()")
         steps = []
@@ -149,15 +155,14 @@ class FileEmitter:
             attribute = node.shares or node.name
             if owns_module and node.shares is None:
                 construct = self.concrete_construct(node)
-                attribute = reuse.attribute(node.item, op, node.name, construct)
+                attribute = reuse.attribute(node.item is None or node.item.name is not None, op, node.name,
+                                            construct)
                 if attribute == node.name:
                     lists.assign(writer, node.name, construct, self.note(node.span))
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
-                args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
-                                {k: ex.python_literal(v) for k, v in node.attrs.items()})
-                template = call_template(op, attribute, args)
+                template = call_template(op, attribute, node_args(node, inputs=len(node.inputs)))
                 self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                     child=node.child))
@@ -186,3 +191,14 @@ class FileEmitter:
         _, var = forward_names(inputs, self.reserved)
         params = ", ".join(f"{var[name]}: Tensor" for name in inputs)
         writer.line(f"def {method}(self, {params}) -> {returns}:")
+
+
+def node_args(node: Node, inputs: int | None = None) -> CodeArgs:
+    """A concrete node's attributes for code: literals, and the constructor's parameters where it reads them
+    (`nn.Linear(2048, num_classes)`); those have no concrete value, so each is always written out."""
+    values = {k: v for k, v in node.attrs.items() if k not in node.exprs}
+    if inputs is not None:
+        values["inputs"] = inputs
+    sources = {k: ex.to_python(node.exprs[k]) if k in node.exprs else ex.python_literal(v)
+               for k, v in node.attrs.items()}
+    return CodeArgs(values, sources)

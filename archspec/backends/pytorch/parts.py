@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from ...errors import Span, SpecError
 from ...ops import Op
-from ...spec.model import Item
 from ..writer import LineWriter, call_lines
 
 
@@ -59,8 +58,8 @@ class StatelessModules:
     def __init__(self) -> None:
         self.first: dict[str, str] = {}
 
-    def attribute(self, item: Item | None, op: Op | None, name: str, construct: str) -> str:
-        if item is None or item.name is not None or op is None or not op.module or has_state(op):
+    def attribute(self, named: bool, op: Op | None, name: str, construct: str) -> str:
+        if named or op is None or not op.module or has_state(op):
             return name
         return self.first.setdefault(construct, name)
 
