@@ -156,6 +156,10 @@ class Op:
     def link(self, attrs: dict[str, Any], producer: Any) -> None:
         """Check (and complete from) the node that produced the input at `reads_indices`."""
 
+    def sees_whole_input(self, attrs: dict[str, Any]) -> bool:
+        """Whether each output unit sees the whole input (`whole_input`), for this use of the op."""
+        return self.whole_input
+
     def needs_helper(self, attrs: dict[str, Any]) -> bool:
         """Whether this use of the op needs its `helper` in the emitted file (default: every use)."""
         return self.helper is not None

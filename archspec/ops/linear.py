@@ -22,6 +22,9 @@ class Linear(Op):
         "in": Attr("int", minimum=1, inferred=True, channels=True, doc="input features; inferred from the input"),
     }
 
+    def sees_whole_input(self, attrs: dict[str, Any]) -> bool:
+        return not attrs["channels_last"]  # channels-last, it mixes the channels of one pixel
+
     def label(self, attrs: dict[str, Any]) -> str:
         return f"linear {attrs['out']}"
 

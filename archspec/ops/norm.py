@@ -238,7 +238,7 @@ class Scale(_ChannelParameter):
         return f"scale {attrs['init']:g}"
 
     def emit(self, args: CodeArgs) -> str:
-        return f"nn.Parameter(torch.ones({args.src('features')}, 1, 1) * {args.src('init')})"
+        return f"nn.Parameter(torch.full(({args.src('features')}, 1, 1), {args.src('init')}))"
 
 
 @register
@@ -258,4 +258,4 @@ class L2Norm(_ChannelParameter):
         return f"l2norm, scale {attrs['init']:g}"
 
     def emit(self, args: CodeArgs) -> str:
-        return f"nn.Parameter(torch.ones({args.src('features')}) * {args.src('init')})"
+        return f"nn.Parameter(torch.full(({args.src('features')},), {args.src('init')}))"
