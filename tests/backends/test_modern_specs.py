@@ -16,7 +16,7 @@ from ..conftest import import_file, shipped_specs
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
-MODELS = ["convnext_tiny"]
+MODELS = ["mobilenet_v3_large", "mobilenet_v3_small", "convnext_tiny"]
 
 
 def emitted(name: str, tmp_path: Path):
@@ -45,7 +45,8 @@ def test_matches_torchvision(name: str, tmp_path: Path) -> None:
         assert (ours.eval()(images) - reference.eval()(images)).abs().max().item() <= 1e-5
 
 
-BLOCK_CLASSES = {"convnext_tiny": "CNBlock"}
+BLOCK_CLASSES = {"mobilenet_v3_large": "InvertedResidual", "mobilenet_v3_small": "SqueezeExcitation",
+                 "convnext_tiny": "CNBlock"}
 
 
 @pytest.mark.parametrize("name", MODELS)
