@@ -56,6 +56,7 @@ class Layer:
     in_channels: list[ex.Expr] | None = None  # what a nested block receives: the channels of each input
     shares: str | None = None  # the earlier layer whose module this one applies again
     choices: dict[str, str] = field(default_factory=dict)  # `$param`: parameter value -> block, as instances use
+    pieces: list[str] = field(default_factory=list)  # the keys of an op's several outputs (a split's)
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
@@ -157,6 +158,10 @@ class _Definition:
         layer.inputs = inputs
         layer.condition = self.condition(item)
         channels[layer.name] = self.optional_channels(layer, channels.get(inputs[0]) if inputs else None)
+        if layer.kind == "op" and item.share is None:
+            known = nodes[0].attrs if nodes else layer.values  # how many pieces: the same in every instance
+            layer.pieces = layer.op_class.output_names(known) or []
+            channels.update(self.piece_channels(layer, known, channels.get(inputs[0]) if inputs else None))
         self.by_name[layer.name] = layer
         return layer
 
@@ -191,6 +196,16 @@ class _Definition:
             return None
         expr = self.expression(item.condition, item.attrs.value_span("if"))
         return None if isinstance(expr, ex.Const) and expr.value is True else expr
+
+    @staticmethod
+    def piece_channels(layer: Layer, known: dict[str, Any], in_channels: ex.Expr | None) -> dict[str, ex.Expr]:
+        """`split.0`, `split.1` …: the channels of each output of an op with several."""
+        rules = layer.op_class.piece_channels(known)
+        if not rules or in_channels is None:
+            return {}
+        names = {"in_channels": in_channels, **layer.attrs}
+        return {f"{layer.name}.{index}": ex.fold(substitute(ex.parse(rule), names), {})
+                for index, rule in enumerate(rules)}
 
     @staticmethod
     def optional_channels(layer: Layer, passed_on: ex.Expr | None) -> ex.Expr | None:
@@ -463,6 +478,11 @@ def substitute(expr: ex.Expr, values: dict[str, ex.Expr]) -> ex.Expr:
         return values.get(expr.name, expr)
     if isinstance(expr, ex.Binary):
         return ex.Binary(expr.offset, expr.op, substitute(expr.left, values), substitute(expr.right, values))
+    if isinstance(expr, ex.Index):
+        target, index = substitute(expr.target, values), substitute(expr.index, values)
+        if isinstance(target, ex.ListExpr) and isinstance(index, ex.Const) and isinstance(index.value, int):
+            return target.items[index.value]  # `sizes[1]` of `[hidden, hidden]`: hidden
+        return ex.Index(expr.offset, target, index)
     return expr
 
 

@@ -168,6 +168,11 @@ class Op:
         """The keys of an op's several outputs ("0", "1" … for a split); None for an op with one."""
         return None
 
+    def piece_channels(self, attrs: dict[str, Any]) -> list[str]:
+        """The channels of each of several outputs, as expressions over `in_channels` and the attributes (as
+        `channels` is for one output), for block classes; `attrs` holds the attributes whose value is known."""
+        return []
+
     def pieces(self, attrs: dict[str, Any], output: Shape) -> list[Shape] | None:
         """The shapes of the tensors an op with several outputs returns (a split), read as `name.0`,
         `name.1` …; `infer` then gives the shape of them all together. None: one output."""

@@ -59,6 +59,11 @@ class Split(_Rearrange):
         count = len(attrs["sizes"]) if attrs.get("sizes") else attrs.get("chunks") or 0
         return [str(index) for index in range(count)]
 
+    def piece_channels(self, attrs: dict[str, Any]) -> list[str]:
+        if attrs.get("sizes") is not None:
+            return [f"sizes[{index}]" for index in range(len(attrs["sizes"]))]
+        return ["in_channels // chunks"] * (attrs.get("chunks") or 0)
+
     def pieces(self, attrs: dict[str, Any], output: Shape) -> list[Shape]:
         channels, *spatial = output
         sizes = attrs["sizes"] or [channels // attrs["chunks"]] * attrs["chunks"]
@@ -73,9 +78,9 @@ class Split(_Rearrange):
         return f"split in {attrs['chunks']}"
 
     def emit(self, args: CodeArgs) -> str:
-        if args.values.get("sizes") is not None:
-            return f"torch.split({{0}}, {list_source(args, 'sizes')}, dim=1)"
-        return f"torch.chunk({{0}}, {args.src('chunks')}, dim=1)"
+        if "sizes" in args.values and args.values["sizes"] is None:  # left out: the chunks were given
+            return f"torch.chunk({{0}}, {args.src('chunks')}, dim=1)"
+        return f"torch.split({{0}}, {list_source(args, 'sizes')}, dim=1)"
 
 
 CHANNEL_SHUFFLE = '''def channel_shuffle(x: Tensor, groups: int) -> Tensor:

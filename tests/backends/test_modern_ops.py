@@ -253,3 +253,53 @@ def test_convnext_block_class_matches_torchvision(tmp_path: Path) -> None:
             torch.manual_seed(2)
             assert (result - reference(images)).abs().max().item() <= 1e-5
     assert type(ours.first) is type(ours.third)  # one class, built with each block's parameters
+
+
+CSP = """\
+archspec: 1
+input: [16, 8, 8]
+blocks:
+  csp:
+    class: CSP
+    params: {hidden: int}
+    body:
+      - conv: {name: cv1, out: 2 * hidden, kernel: 1}
+      - split: {name: parts, sizes: [hidden, hidden]}
+      - conv: {name: m, from: parts.1, out: hidden, kernel: 3, padding: 1}
+      - concat: {from: [parts.0, m]}
+      - conv: {name: cv2, out: in_channels, kernel: 1}
+body:
+  - csp: {name: a, hidden: 8}
+  - csp: {name: b, hidden: 4}
+"""
+
+
+def test_a_split_inside_a_block_class(tmp_path: Path) -> None:
+    """The pieces of a split have channels that are expressions of the block's parameters, so one class
+    serves both instances (a CSP block: half the channels bypass the convolution)."""
+
+    class Reference(nn.Module):
+        def __init__(self, channels: int, hidden: int) -> None:
+            super().__init__()
+            self.hidden = hidden
+            self.cv1 = nn.Conv2d(channels, 2 * hidden, 1)
+            self.m = nn.Conv2d(hidden, hidden, 3, padding=1)
+            self.cv2 = nn.Conv2d(2 * hidden, channels, 1)
+
+        def forward(self, x):
+            bypass, through = self.cv1(x).split([self.hidden, self.hidden], 1)
+            return self.cv2(torch.cat([bypass, self.m(through)], 1))
+
+    network, ours = emitted("csp", tmp_path, CSP)
+    reference = randomised(nn.Sequential())
+    reference.add_module("a", Reference(16, 8))
+    reference.add_module("b", Reference(16, 4))
+    reference = randomised(reference)
+    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+        (k, v.shape) for k, v in reference.state_dict().items()]
+    ours.load_state_dict(reference.state_dict())
+    images = torch.randn(2, 16, 8, 8)
+    with torch.no_grad():
+        assert (ours(images) - reference(images)).abs().max().item() <= 1e-6
+    assert type(ours.a) is type(ours.b)
+    assert (tmp_path / "csp_emitted.py").read_text().count("class CSP(") == 1

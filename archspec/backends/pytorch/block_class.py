@@ -111,9 +111,9 @@ class BlockClass:
         if op is not None:
             self.emitter.use_helper(op, layer.values)
             if not op.module:
-                template = op.emit(self.code_args(layer, inputs=len(layer.inputs)))
+                template = op.emit(self.functional_args(layer, init))
                 if condition is None:
-                    return make_step(layer.name, op, layer.inputs, template, layer.values)
+                    return make_step(layer.name, op, layer.inputs, template, layer.values, pieces=layer.pieces)
                 flag = self.flag(layer)
                 init.line(with_note(f"self.{flag} = {condition}", self.emitter.note(layer.span)))
                 return make_step(layer.name, op, layer.inputs, template, layer.values, flag=flag)
@@ -137,6 +137,17 @@ class BlockClass:
             init.outdent()
         return make_step(layer.name, op, layer.inputs, module_call(layer.name, len(layer.inputs)), layer.values,
                          optional=layer.name if condition is not None else None, child=layer.child)
+
+    def functional_args(self, layer: Layer, init: LineWriter) -> CodeArgs:
+        """The arguments of an op computed in forward; one that depends on the constructor's arguments is kept
+        on the module (`self.parts_sizes = [hidden, hidden]`), since forward cannot see those."""
+        args = self.code_args(layer, inputs=len(layer.inputs))
+        for name in layer.attrs:
+            if name not in layer.values:
+                attribute = f"{layer.name.replace('.', '_')}_{name}"
+                init.line(with_note(f"self.{attribute} = {args.sources[name]}", self.emitter.note(layer.span)))
+                args.sources[name] = f"self.{attribute}"
+        return args
 
     def flag(self, layer: Layer) -> str:
         """`use_<name>`: whether an optional layer without a module runs, as torchvision keeps

@@ -25,7 +25,8 @@ class Step:
 
 
 def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
-               optional: str | None = None, child: Module | None = None, flag: str | None = None) -> Step:
+               optional: str | None = None, child: Module | None = None, flag: str | None = None,
+               pieces: list[str] | None = None) -> Step:
     """A forward statement; an unpooling reads its max-pool's indices rather than its values, and a layer
     with several outputs returns them in a dict (named outputs) or a tuple."""
     inputs = list(inputs)
@@ -33,8 +34,8 @@ def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs:
         inputs[op.reads_indices] += "#indices"
     if child is not None:
         keys = child.output_names() if len(child.outputs) > 1 else None
-    else:
-        keys = op.output_names(attrs) if op is not None else None
+    else:  # an op's several outputs: known from its attributes, or (in a block class) given
+        keys = pieces or (op.output_names(attrs) if op is not None else None)
     keyed = child is not None and keys is not None and child.output_keys is not None
     return Step(name, inputs, template, optional, flag, indices=bool(op is not None and attrs.get("indices")),
                  keys=keys, keyed=keyed)
