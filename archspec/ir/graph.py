@@ -95,6 +95,23 @@ class Module:
         index = self.__dict__.get("_index")
         if index is not None and len(index) == len(self.nodes) - 1:
             index[node.name] = node
+        heads = self.__dict__.get("_heads")
+        if heads is not None and heads[0] == len(self.nodes) - 1:
+            self.__dict__["_heads"] = (len(self.nodes), heads[1])
+            if "." in node.name:
+                heads[1].setdefault(node.name.partition(".")[0], []).append(node.name)
+
+    def members(self, head: str) -> list[str]:
+        """The layers held in the module list or dict `head` (`inner_blocks.0` …), in order; kept up to date
+        by `add`, so that checking each new name costs no scan of the module."""
+        heads = self.__dict__.get("_heads")
+        if heads is None or heads[0] != len(self.nodes):
+            found: dict[str, list[str]] = {}
+            for node in self.nodes:
+                if "." in node.name:
+                    found.setdefault(node.name.partition(".")[0], []).append(node.name)
+            heads = self.__dict__["_heads"] = (len(self.nodes), found)
+        return heads[1].get(head, [])
 
     def value(self, name: str) -> str:
         """The value a reference denotes, following disabled optional nodes."""

@@ -154,7 +154,7 @@ class References:
 def name_problem(name: str, scope: Scope) -> str | None:
     """Why a layer name cannot be an attribute. `list.3` or `dict.key` puts the layer in an nn.ModuleList
     (or nn.ModuleDict) called `list`, as torchvision's FPN keeps its `inner_blocks`."""
-    members = [n.name for n in scope.module.nodes if n.name.startswith(f"{name.partition('.')[0]}.")]
+    members = scope.module.members(name.partition(".")[0])
     if "." not in name:
         return f"'{name}' already holds '{members[0]}'" if members else attribute_problem(name)
     if scope.sequential:
