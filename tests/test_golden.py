@@ -20,6 +20,9 @@ CASES = {
     "vgg16_bn": "specs/vgg/vgg16_bn.yaml",
     "alexnet": "specs/alexnet/alexnet.yaml",
     "skipnet": "tests/specs/skip_two_outputs.yaml",
+    "mobilenet_v3_large": "specs/mobilenet/mobilenet_v3_large.yaml",
+    "convnext_tiny": "specs/convnext/convnext_tiny.yaml",
+    "modern_ops": "tests/backends/specs/modern_ops.yaml",
 }
 
 
