@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..errors import Span, SpecError, did_you_mean
-from ..names import attribute_problem
+from ..names import attribute_problem, is_python_name, is_sequence_key
 from ..ops import OPS, Op
 from ..spec.model import Item
 from ..spec.values import evaluate_text
@@ -32,7 +32,9 @@ class References:
         if not isinstance(item.name, (str, int)) or isinstance(item.name, bool):
             raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
         name = self.interpolate(str(item.name), env, span)
-        problem = None if (scope.sequential and name.isascii() and name.isdigit()) else name_problem(name, scope)
+        # In a seq a name is only a key of its nn.Sequential: `3`, or `block1-0`, needs to be no identifier.
+        key_only = scope.sequential and is_sequence_key(name) and not is_python_name(name)
+        problem = None if key_only else name_problem(name, scope)
         if name == PREVIOUS:
             problem = "'_' stands for the previous layer's output in 'from'"
         if problem:

@@ -303,3 +303,15 @@ def test_a_split_inside_a_block_class(tmp_path: Path) -> None:
         assert (ours(images) - reference(images)).abs().max().item() <= 1e-6
     assert type(ours.a) is type(ours.b)
     assert (tmp_path / "csp_emitted.py").read_text().count("class CSP(") == 1
+
+
+def test_a_seq_member_may_have_a_key_that_is_no_identifier(tmp_path: Path) -> None:
+    """torchvision's RegNet keys its blocks `trunk_output.block1.block1-0`: inside a seq a name is only a key
+    of the nn.Sequential, so a dash is allowed there (and still refused where the name is an attribute)."""
+    from archspec.errors import SpecError
+
+    _, model = emitted("sequence_keys", tmp_path)
+    assert list(model.state_dict())[0] == "trunk_output.block1.block1-0.conv.weight"
+    assert model(torch.randn(1, 3, 16, 16)).shape == (1, 8, 16, 16)
+    with pytest.raises(SpecError, match="'block-0' is not a valid Python identifier"):
+        emitted("attribute", tmp_path, "archspec: 1\ninput: [3, 8, 8]\nbody:\n  - relu: {name: block-0}\n")
