@@ -419,9 +419,13 @@ class _Definition:
         agreed = {node.attrs.get(attr_name) for node in nodes}
         if len(agreed) == 1 and None not in agreed:
             return ex.Const(0, agreed.pop())
-        what = "the channels of its input are" if in_channels else f"'{attr_name}' is"
-        raise class_error(item.span, f"{what} no expression of the block's arguments and differ between its "
-                          "instances", hint=f"give '{attr_name}' explicitly")
+        if any(len(self.instance_of[id(node)].value_shape(node.inputs[0]) or ()) == 1 for node in nodes):
+            raise class_error(item.span, f"'{attr_name}' depends on the input size (it reads a flattened map) "
+                              "and differs between the instances of this block",
+                              hint=f"give '{attr_name}' explicitly, or pool to a fixed size before flattening")
+        raise class_error(item.span, f"the channels of the input of '{item.op}' are no expression of the "
+                          "block's arguments, and they differ between its instances",
+                          hint=f"give '{attr_name}' explicitly")
 
     @staticmethod
     def output_channels(op: Op, exprs: dict[str, ex.Expr], in_channels: list[ex.Expr | None]) -> ex.Expr | None:

@@ -19,6 +19,7 @@ shared weights; `inplace.py` picks in-place activations afterwards, and
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from typing import Any
@@ -129,7 +130,24 @@ class _Lowering(References, OpNodes, Containers):
         choose_inplace(network)
         if not self.diagnostics.errors:
             expose_params(spec, network)
+            self.warn_unread(network)
         return network
+
+    def warn_unread(self, network: Network) -> None:
+        """A layer whose output nothing reads is computed for nothing: most often a `from` that names the
+        wrong layer. Warned once per place in the spec, however many instances a block has."""
+        for module in network.modules():
+            read = {module.value(name) for name in module.outputs}
+            read |= {module.value(name.rsplit(".", 1)[0]) for name in module.outputs}
+            for node in module.nodes:
+                for source in node.inputs:
+                    read.add(module.value(source))
+                    read.add(module.value(source.rsplit(".", 1)[0]))
+            for node in module.nodes:
+                if node.name not in read and module.kind != "sequential":
+                    self.diagnostics.warning(node.span, f"the output of '{node.name}' is never read",
+                                             hint="nothing reads it and it is not an output; check the 'from' "
+                                             "of the layers after it")
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
         """`methods: {encode: {to: latent}, decode: {from: latent}}`: named parts of forward."""
@@ -240,6 +258,20 @@ class _Lowering(References, OpNodes, Containers):
         scope.module.add(Node(name=name, op="identity", attrs={}, inputs=inputs, span=item.span, item=item,
                               errors=list(error.diagnostics)))
         scope.current = name
+        if item.name is None and item.op not in OPS and item.op not in self.spec.blocks:
+            self.guessed_names(item, scope, name)
+
+    def guessed_names(self, item: Item, scope: Scope, name: str) -> None:
+        """An unnamed layer of an unknown op has no name the spec's author can know: a later reference to
+        the automatic name it was meant to have (`conv1` for a misspelled `convv`, or `convv`) reads the
+        stand-in, so that the one mistake is reported once."""
+        meant = [item.op.lstrip("$")]
+        close = difflib.get_close_matches(meant[0], list(OPS) + list(self.spec.blocks), n=1, cutoff=0.6)
+        meant += close
+        for base in meant:
+            for guess in (base, f"{base}1"):
+                if guess != name and scope.module.node(guess) is None and guess not in scope.module.aliases:
+                    scope.module.aliases[guess] = name
 
     def item(self, item: Item, scope: Scope, env: dict[str, Any]) -> None:
         if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:

@@ -52,6 +52,9 @@ def expose_params(spec: ResolvedSpec, network: Network) -> None:
                                                                    for node in nodes[id(item)])
 
     exposed = [name for name in spec.params if name in readers and all(free(*read) for read in readers[name])]
+    # In the order the network first reads them, so that the order of the spec's mapping does not matter.
+    order = {id(node.item): position for position, node in enumerate(_in_order(network))}
+    exposed.sort(key=lambda name: min(order.get(id(item), len(order)) for item, _ in readers[name]))
     network.params = {name: spec.params[name].value for name in exposed}
     values = {name: value.value for name, value in spec.params.items() if name not in exposed}
     for name in exposed:
@@ -120,6 +123,22 @@ def _network_nodes(network: Network) -> dict[int, list[Node]]:
         if node.child is not None and node.child.kind == "sequential":
             stack.extend(node.child.nodes)
     return found
+
+
+def _in_order(network: Network) -> Iterator[Node]:
+    """The network's own nodes in the order forward runs them (sequences entered where they are)."""
+    for node in network.root.nodes:
+        yield node
+        if node.child is not None and node.child.kind == "sequential":
+            stack = [iter(node.child.nodes)]
+            while stack:
+                inner = next(stack[-1], None)
+                if inner is None:
+                    stack.pop()
+                    continue
+                yield inner
+                if inner.child is not None and inner.child.kind == "sequential":
+                    stack.append(iter(inner.child.nodes))
 
 
 def _feeds_inferred(network: Network) -> dict[int, bool]:

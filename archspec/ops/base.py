@@ -133,6 +133,10 @@ class Op:
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"
+    # Whether autograd keeps this op's output for the backward pass (a ReLU's or a sigmoid's is kept, a
+    # conv's or a batch norm's is not): an in-place activation may overwrite only an output that is not
+    # kept. Every op declares it; `register` refuses one that does not.
+    output_for_backward: ClassVar[bool | None] = None
     # Diagram colour group and a short description, for docs and renderers.
     group: ClassVar[str] = "other"
     summary: ClassVar[str] = ""
@@ -207,7 +211,7 @@ class Op:
 
 class Weightless(Op):
     """An op with no weights and no multiply-accumulates (pooling, merges, resampling, activations):
-    what remains to say is its element-wise cost."""
+    what remains to say is its element-wise cost. Uses of one configuration may share one module."""
 
     def params(self, attrs: dict[str, Any]) -> int:
         return 0
@@ -224,6 +228,9 @@ def register(cls: type[Op]) -> type[Op]:
     missing = [rule for rule in Op.RULES if getattr(cls, rule) is getattr(Op, rule)]
     if missing:
         raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}")
+    if cls.output_for_backward is None:
+        raise TypeError(f"op {cls.__name__} does not say whether autograd keeps its output "
+                        "(set output_for_backward)")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
     OPS[cls.name] = cls()
@@ -253,17 +260,15 @@ def require_rank(inputs: list[Shape], rank: int, what: str = "") -> Shape:
 
 
 def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window, as PyTorch computes it."""
+    """Output length of a sliding window, as PyTorch computes it (`pooling_output_shape`): floor division
+    even of a negative span, so with `ceil` a window larger than the input still gives one output, as
+    `MaxPool2d(3, 2, ceil_mode=True)` gives 1x1 on a 2x2 input. 0 or less: the window does not fit."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    if not ceil:
-        return span // stride + 1
-    out = -(-span // stride) + 1
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
     # PyTorch drops a last window that would start in the right padding.
-    if (out - 1) * stride >= size + padding:
+    if ceil and (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 def size_text(value: Any) -> str:

@@ -9,6 +9,7 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, prod, register, r
 
 @register
 class Linear(Op):
+    output_for_backward = False  # the backward pass needs the input and the weights
     name = "linear"
     channels = "out"
     whole_input = True

@@ -13,6 +13,7 @@ from .base import CodeArgs, Shape, ShapeError, Weightless, prod, register
 
 class _Merge(Weightless):
     """Two or more inputs, no attributes, written as an expression in forward; the field is their union."""
+    output_for_backward = False  # the gradient passes through unchanged or sliced
 
     group = "merge"
     arity = (2, None)
@@ -76,6 +77,7 @@ class Mul(_Elementwise):
     summary = "element-wise product of two or more tensors, broadcasting sizes of 1 (a [C, 1, 1] gate over a map)"
     operator = "*"
     verb = "multiply"
+    output_for_backward = False  # the backward pass needs the factors, not their product
     hint = "a gate is [C, 1, 1] (after 'adaptive_avgpool: {size: 1}') or the map's own shape"
 
     def label(self, attrs: dict[str, Any]) -> str:

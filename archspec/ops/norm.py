@@ -9,6 +9,7 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, prod, register, r
 
 @register
 class BatchNorm(Op):
+    output_for_backward = False  # the backward pass uses the input and saved statistics
     name = "bn"
     group = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"
@@ -70,7 +71,7 @@ def _check_features(attrs: dict[str, Any], inputs: list[Shape], axis: int = 0) -
 
 
 FROZEN_BATCH_NORM = '''class FrozenBatchNorm2d(nn.Module):
-    """Batch norm whose statistics and affine parameters are buffers, never trained (torchvision.ops)."""
+    """Batch norm whose statistics and affine parameters are fixed buffers (torchvision.ops)."""
 
     def __init__(self, num_features: int, eps: float = 1e-5) -> None:
         super().__init__()
@@ -80,15 +81,14 @@ FROZEN_BATCH_NORM = '''class FrozenBatchNorm2d(nn.Module):
         self.register_buffer("running_mean", torch.zeros(num_features))
         self.register_buffer("running_var", torch.ones(num_features))
 
-    def _load_from_state_dict(self, state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                              error_msgs):
+    def _load_from_state_dict(self, state_dict, prefix, *args):
         # A BatchNorm2d's state_dict loads as it is: the counter it keeps has no use here.
         state_dict.pop(prefix + "num_batches_tracked", None)
-        super()._load_from_state_dict(state_dict, prefix, local_metadata, strict, missing_keys, unexpected_keys,
-                                      error_msgs)
+        super()._load_from_state_dict(state_dict, prefix, *args)
 
     def forward(self, x: Tensor) -> Tensor:
-        scale = self.weight.reshape(1, -1, 1, 1) * (self.running_var.reshape(1, -1, 1, 1) + self.eps).rsqrt()
+        variance = self.running_var.reshape(1, -1, 1, 1)
+        scale = self.weight.reshape(1, -1, 1, 1) * (variance + self.eps).rsqrt()
         shift = self.bias.reshape(1, -1, 1, 1) - self.running_mean.reshape(1, -1, 1, 1) * scale
         return x * scale + shift'''
 
@@ -100,6 +100,7 @@ class FrozenBatchNorm(Op):
     summary = "batch norm with fixed statistics and affine parameters, all buffers (FrozenBatchNorm2d, as " \
               "torchvision's detection backbones use)"
     helper = ("FrozenBatchNorm2d", FROZEN_BATCH_NORM)
+    output_for_backward = False  # x * scale + shift: the backward pass needs neither the output nor the input
     attrs = {
         "eps": Attr("float", 1e-5),
         "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
@@ -131,7 +132,7 @@ class FrozenBatchNorm(Op):
 
 
 LAYER_NORM_2D = '''class LayerNorm2d(nn.LayerNorm):
-    """Layer norm over the channels of a channels-first map (torchvision's, as ConvNeXt uses it)."""
+    """Layer norm over the channels of a channels-first map (torchvision's, as ConvNeXt has it)."""
 
     def forward(self, x: Tensor) -> Tensor:
         x = x.permute(0, 2, 3, 1)
@@ -146,6 +147,7 @@ class LayerNorm(Op):
     summary = "layer normalisation over the channels of each pixel (LayerNorm2d; nn.LayerNorm on a " \
               "channels-last map)"
     helper = ("LayerNorm2d", LAYER_NORM_2D)
+    output_for_backward = False  # the backward pass uses the input and the saved statistics
     attrs = {
         "eps": Attr("float", 1e-5),
         "affine": Attr("bool", True, doc="a learned scale and shift per channel"),
@@ -204,6 +206,7 @@ class _ChannelParameter(Op):
     and SSD's L2-norm scale: the layer's name is the state_dict key itself."""
 
     group = "norm"
+    output_for_backward = False  # a product with the parameter: the backward pass needs its factors
     attrs = {
         "init": Attr("float", 1.0, doc="the value every channel starts at"),
         "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),

@@ -17,6 +17,7 @@ def list_source(args: CodeArgs, name: str) -> str:
 
 class _Rearrange(Weightless):
     group = "reshape"
+    output_for_backward = True  # a view of its input (split, permute): overwriting it would change the input
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0  # a view or a copy, no arithmetic
@@ -84,7 +85,7 @@ class Split(_Rearrange):
 
 
 CHANNEL_SHUFFLE = '''def channel_shuffle(x: Tensor, groups: int) -> Tensor:
-    """Interleave the channels of `groups` groups, so the next grouped conv mixes them (ShuffleNet)."""
+    """Interleave the channels of `groups` groups, so that grouped convs mix them (ShuffleNet)."""
     batch, channels, height, width = x.shape
     x = x.view(batch, groups, channels // groups, height, width)
     return x.transpose(1, 2).reshape(batch, channels, height, width)'''
@@ -170,7 +171,7 @@ class PixelUnshuffle(_Rearrange):
 
 
 PERMUTE = '''class Permute(nn.Module):
-    """The input with its dimensions permuted (torchvision's; ConvNeXt's block works channels-last)."""
+    """The input with its dimensions permuted (torchvision's; ConvNeXt works channels-last)."""
 
     def __init__(self, dims: list[int]) -> None:
         super().__init__()

@@ -10,6 +10,7 @@ from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, p
 
 
 class _Passthrough(Weightless):
+    output_for_backward = True  # a view of its input, or its input itself
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 0
 
@@ -59,8 +60,8 @@ class Dropout(_Passthrough):
 
 STOCHASTIC_DEPTH = '''@torch.fx.wrap  # its branches on the tensor's rank stay out of a traced graph
 def stochastic_depth(x: Tensor, p: float, mode: str, training: bool) -> Tensor:
-    """Zero the whole of x per sample ("row") or for the batch ("batch") with probability p, scaling what
-    survives by 1 / (1 - p); x itself in eval mode (torchvision.ops.stochastic_depth)."""
+    """Zero the whole of x per sample ("row") or for the batch ("batch") with probability p,
+    scaling what survives by 1 / (1 - p); x itself in eval (torchvision.ops.stochastic_depth)."""
     if not training or p == 0.0:
         return x
     survival_rate = 1.0 - p
@@ -72,7 +73,7 @@ def stochastic_depth(x: Tensor, p: float, mode: str, training: bool) -> Tensor:
 
 
 class StochasticDepth(nn.Module):
-    """Randomly drops a residual branch while training (Huang et al., 2016); see stochastic_depth."""
+    """Randomly drops a residual branch in training (Huang et al., 2016): stochastic_depth."""
 
     def __init__(self, p: float, mode: str) -> None:
         super().__init__()

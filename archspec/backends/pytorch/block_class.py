@@ -17,7 +17,7 @@ from ...ops import CodeArgs
 from ...spec import expr as ex
 from ..writer import LineWriter, Namespace, call_lines
 from .forward import Step, call_template, emit_forward, make_step, module_call
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form, with_note
+from .parts import ModuleLists, StatelessModules, codegen_error, docstring_source, module_form, with_note
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
@@ -67,7 +67,7 @@ class BlockClass:
         writer.line(f"class {block.class_name}(nn.Module):")
         writer.indent()
         if block.doc:
-            writer.line(f'"""{docstring(block.doc)}"""')
+            writer.block(docstring_source(block.doc, writer.level))
             writer.line()
         writer.line(f"def __init__({', '.join(self.signature())}) -> None:")
         writer.lines.extend(init.lines)
@@ -112,11 +112,13 @@ class BlockClass:
             self.emitter.use_helper(op, layer.values)
             if not op.module:
                 template = op.emit(self.functional_args(layer, init))
+                self.lists.hold_place(init, layer.name)
                 if condition is None:
-                    return make_step(layer.name, op, layer.inputs, template, layer.values, pieces=layer.pieces)
+                    return make_step(layer.name, op, layer.inputs, template, layer.values, named=layer.named,
+                                     pieces=layer.pieces)
                 flag = self.flag(layer)
                 init.line(with_note(f"self.{flag} = {condition}", self.emitter.note(layer.span)))
-                return make_step(layer.name, op, layer.inputs, template, layer.values, flag=flag)
+                return make_step(layer.name, op, layer.inputs, template, layer.values, flag=flag, named=layer.named)
             if condition is None:
                 construct = self.construct(layer, init)
                 attribute = self.reuse.attribute(layer.named, op, layer.name, construct)

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from ...errors import Span
 from ...ir.blocks import BlockLowering
 from ...ir.graph import Module, Network, Node
@@ -10,7 +13,8 @@ from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring, escaped, group_repeats, module_form
+from .parts import (ModuleLists, StatelessModules, codegen_error, docstring_source, escaped, group_repeats,
+                    module_form)
 
 
 class FileEmitter:
@@ -45,43 +49,59 @@ class FileEmitter:
         network_class = self.network_class()
         if self.network.params:
             self.typing.add("Any")  # the factory passes its keyword arguments on
-        writer = LineWriter()
-        if self.network.doc:
-            writer.line(f'"""{docstring(self.network.doc)}"""')
-            writer.line()
-        if self.ordered_dict:
-            writer.line("from collections import OrderedDict")
-        if self.typing:
-            writer.line(f"from typing import {', '.join(sorted(self.typing))}")
-        if self.ordered_dict or self.typing:
-            writer.line()
-        writer.line("import torch")
-        writer.line("from torch import Tensor, nn")
-        writer.line()
+        body = LineWriter()
         for text in self.helpers.values():
-            writer.line()
-            writer.block(text)
-            writer.line()
+            body.line()
+            body.block(text)
+            body.line()
         for text in self.classes.values():
-            writer.line()
-            writer.block(text.rstrip("\n"))
-            writer.line()
-        writer.line()
-        writer.block(network_class.rstrip("\n"))
-        writer.line()
-        writer.line()
+            body.line()
+            body.block(text.rstrip("\n"))
+            body.line()
+        body.line()
+        body.block(network_class.rstrip("\n"))
+        body.line()
+        body.line()
         class_name = self.network.root.class_name
         kwargs = "**kwargs: Any" if self.network.params else ""
-        writer.line(f"def {self.network.name}({kwargs}) -> {class_name}:")
-        writer.indent()
-        writer.line(f'"""{docstring(self.network.doc or self.network.name)} '
-                    f'Built from {escaped(self.network.spec_path, docstring=True)}."""')
-        writer.line(f"return {class_name}({'**kwargs' if kwargs else ''})")
+        body.line(f"def {self.network.name}({kwargs}) -> {class_name}:")
+        body.indent()
+        body.block(docstring_source(self.network.doc or self.network.name, body.level))
+        body.line(f"return {class_name}({'**kwargs' if kwargs else ''})")
+        writer = LineWriter()
+        if self.network.doc:
+            writer.block(docstring_source(self.network.doc, 0))
+            writer.line()
+        self.imports(writer, body.source())
+        writer.lines.extend(body.lines)
         return writer.source()
+
+    def imports(self, writer: LineWriter, code: str) -> None:
+        """The imports the code uses, and only those."""
+        standard = []
+        if self.ordered_dict:
+            standard.append("from collections import OrderedDict")
+        if self.typing:
+            standard.append(f"from typing import {', '.join(sorted(self.typing))}")
+        for line in standard:
+            writer.line(line)
+        if standard:
+            writer.line()
+        if re.search(r"\btorch\.", code):
+            writer.line("import torch")
+        if re.search(r"(?<![\w.])F\.", code):
+            writer.line("import torch.nn.functional as F")
+        names = [name for name in ("Tensor", "nn") if re.search(rf"(?<![\w.]){name}\b", code)]
+        if names:
+            writer.line(f"from torch import {', '.join(names)}")
+        writer.line()
 
     def note(self, span: Span) -> str:
         """The `# file:line` comment that traces an emitted line back to the spec, when asked for."""
-        return f"  # {escaped(span.file)}:{span.line}" if self.trace else ""
+        if not self.trace:
+            return ""
+        # Relative to the spec's folder, so that the body does not depend on where `build` ran.
+        return f"  # {escaped(os.path.relpath(span.file, os.path.dirname(self.network.spec_path) or '.'))}:{span.line}"
 
     def use_helper(self, op: Op, attrs: dict) -> None:
         if op.helper is not None and op.needs_helper(attrs):
@@ -125,7 +145,7 @@ class FileEmitter:
         if all(name == str(index) for index, (name, _) in enumerate(children)):
             return call_lines("nn.Sequential", group_repeats([construct for _, construct in children]))
         self.ordered_dict = True
-        pairs = [f"({name!r}, {construct})" for name, construct in children]
+        pairs = [f"({ex.python_literal(name)}, {construct})" for name, construct in children]
         return call_lines("nn.Sequential", [call_lines("OrderedDict", [call_lines("", pairs, brackets="[]")])])
 
     # ------------------------------------------------------------ the network class
@@ -139,7 +159,7 @@ class FileEmitter:
         writer.line(f"class {module.class_name}(nn.Module):")
         writer.indent()
         if doc:
-            writer.line(f'"""{docstring(doc)}"""')
+            writer.block(docstring_source(doc, writer.level))
             writer.line()
         arguments = [f"{name}: {type(value).__name__} = {ex.python_literal(value)}"
                      for name, value in (params or {}).items()]
@@ -159,13 +179,15 @@ class FileEmitter:
                                             construct)
                 if attribute == node.name:
                     lists.assign(writer, node.name, construct, self.note(node.span))
+            elif node.shares is None:
+                lists.hold_place(writer, node.name)
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
                 template = call_template(op, attribute, node_args(node, inputs=len(node.inputs)))
                 self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
-                                    child=node.child))
+                                   child=node.child, named=node.item is not None and node.item.name is not None))
         lists.finish(writer)
         writer.outdent()
         writer.line()
