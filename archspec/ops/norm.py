@@ -70,6 +70,27 @@ def _check_features(attrs: dict[str, Any], inputs: list[Shape], axis: int = 0) -
     return shape
 
 
+_FEATURES = Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input")
+
+
+class _PerChannel(Op):
+    """An op with a value per channel of a channels-first map (no multiply-accumulates, pointwise)."""
+
+    group = "norm"
+
+    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
+        return _channels_of_map(attrs, inputs)
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return _check_features(attrs, inputs)
+
+    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return 0
+
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
+        return "pointwise"
+
+
 FROZEN_BATCH_NORM = '''class FrozenBatchNorm2d(nn.Module):
     """Batch norm whose statistics and affine parameters are fixed buffers (torchvision.ops)."""
 
@@ -94,23 +115,13 @@ FROZEN_BATCH_NORM = '''class FrozenBatchNorm2d(nn.Module):
 
 
 @register
-class FrozenBatchNorm(Op):
+class FrozenBatchNorm(_PerChannel):
     name = "frozen_bn"
-    group = "norm"
     summary = "batch norm with fixed statistics and affine parameters, all buffers (FrozenBatchNorm2d, as " \
               "torchvision's detection backbones use)"
     helper = ("FrozenBatchNorm2d", FROZEN_BATCH_NORM)
     output_for_backward = False  # x * scale + shift: the backward pass needs neither the output nor the input
-    attrs = {
-        "eps": Attr("float", 1e-5),
-        "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
-    }
-
-    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
-        return _channels_of_map(attrs, inputs)
-
-    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
-        return _check_features(attrs, inputs)
+    attrs = {"eps": Attr("float", 1e-5), "features": _FEATURES}
 
     def params(self, attrs: dict[str, Any]) -> int:
         return 0
@@ -118,14 +129,8 @@ class FrozenBatchNorm(Op):
     def buffers(self, attrs: dict[str, Any]) -> int:
         return 4 * attrs["features"]  # weight, bias, running mean and variance
 
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
-
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
         return 2 * prod(output)  # a scale and a shift per element, as batch norm's inference form
-
-    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
-        return "pointwise"
 
     def emit(self, args: CodeArgs) -> str:
         return call("FrozenBatchNorm2d", [args.src("features")], args.keyword("eps", "eps", 1e-5))
@@ -152,7 +157,7 @@ class LayerNorm(Op):
         "eps": Attr("float", 1e-5),
         "affine": Attr("bool", True, doc="a learned scale and shift per channel"),
         "channels_last": Attr("bool", False, doc="the input is a channels-last map (H, W, C), after a permute"),
-        "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
+        "features": _FEATURES,
     }
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
@@ -201,31 +206,15 @@ class LayerNorm(Op):
         return call(torch_class, [args.src("features")], keywords)
 
 
-class _ChannelParameter(Op):
+class _ChannelParameter(_PerChannel):
     """A learned value per channel held as a bare nn.Parameter, as torchvision holds ConvNeXt's layer scale
     and SSD's L2-norm scale: the layer's name is the state_dict key itself."""
 
-    group = "norm"
     output_for_backward = False  # a product with the parameter: the backward pass needs its factors
-    attrs = {
-        "init": Attr("float", 1.0, doc="the value every channel starts at"),
-        "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
-    }
-
-    def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
-        return _channels_of_map(attrs, inputs)
-
-    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
-        return _check_features(attrs, inputs)
+    attrs = {"init": Attr("float", 1.0, doc="the value every channel starts at"), "features": _FEATURES}
 
     def params(self, attrs: dict[str, Any]) -> int:
         return attrs["features"]
-
-    def macs(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return 0
-
-    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
-        return "pointwise"
 
 
 @register

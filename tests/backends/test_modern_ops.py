@@ -94,6 +94,15 @@ def randomised(module: nn.Module) -> nn.Module:
     return module
 
 
+def assert_loads_and_agrees(ours: nn.Module, reference: nn.Module, images, tolerance: float = 1e-6) -> None:
+    """The same state_dict keys and shapes, in order; with the reference's weights, the same outputs."""
+    assert [(k, tuple(v.shape)) for k, v in ours.state_dict().items()] == [
+        (k, tuple(v.shape)) for k, v in reference.state_dict().items()]
+    ours.load_state_dict(reference.state_dict())
+    with torch.no_grad():
+        assert (ours(images) - reference(images)).abs().max().item() <= tolerance
+
+
 def test_every_op_matches_torch_and_torchvision(tmp_path: Path) -> None:
     network, ours = emitted("modern_ops", tmp_path)
     reference = randomised(Reference())
@@ -221,12 +230,7 @@ def test_squeeze_excitation_block_matches_torchvision(tmp_path: Path) -> None:
     reference = nn.Sequential()
     for name, squeeze in (("se1", 4), ("se2", 8)):
         reference.add_module(name, SqueezeExcitation(16, squeeze, scale_activation=nn.Hardsigmoid))
-    reference = randomised(reference)
-    assert list(ours.state_dict()) == list(reference.state_dict())
-    ours.load_state_dict(reference.state_dict())
-    images = torch.randn(2, 16, 8, 8)
-    with torch.no_grad():
-        assert (ours(images) - reference(images)).abs().max().item() <= 1e-6
+    assert_loads_and_agrees(ours, randomised(reference), torch.randn(2, 16, 8, 8))
 
 
 def test_convnext_block_class_matches_torchvision(tmp_path: Path) -> None:
@@ -240,11 +244,8 @@ def test_convnext_block_class_matches_torchvision(tmp_path: Path) -> None:
     reference.add_module("second", CNBlock(16, 1e-6, 0.1))
     reference.add_module("conv1", nn.Conv2d(16, 32, 2, 2))
     reference.add_module("third", CNBlock(32, 1e-6, 0.2))
-    reference = randomised(reference)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
-        (k, v.shape) for k, v in reference.state_dict().items()]
-    ours.load_state_dict(reference.state_dict())
     images = torch.randn(4, 16, 14, 14)
+    assert_loads_and_agrees(ours.eval(), randomised(reference).eval(), images, 1e-5)
     for training in (False, True):
         ours.train(training), reference.train(training)
         with torch.no_grad():
@@ -291,16 +292,10 @@ def test_a_split_inside_a_block_class(tmp_path: Path) -> None:
             return self.cv2(torch.cat([bypass, self.m(through)], 1))
 
     network, ours = emitted("csp", tmp_path, CSP)
-    reference = randomised(nn.Sequential())
+    reference = nn.Sequential()
     reference.add_module("a", Reference(16, 8))
     reference.add_module("b", Reference(16, 4))
-    reference = randomised(reference)
-    assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
-        (k, v.shape) for k, v in reference.state_dict().items()]
-    ours.load_state_dict(reference.state_dict())
-    images = torch.randn(2, 16, 8, 8)
-    with torch.no_grad():
-        assert (ours(images) - reference(images)).abs().max().item() <= 1e-6
+    assert_loads_and_agrees(ours, randomised(reference), torch.randn(2, 16, 8, 8))
     assert type(ours.a) is type(ours.b)
     assert (tmp_path / "csp_emitted.py").read_text().count("class CSP(") == 1
 
