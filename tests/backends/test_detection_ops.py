@@ -25,7 +25,7 @@ body:
 """
 
 
-def test_l2norm_in_a_block_and_space_to_depth(tmp_path):
+def test_l2norm_in_a_block_and_pixel_unshuffle(tmp_path):
     torch = pytest.importorskip("torch")
     (tmp_path / "l2block.yaml").write_text(BLOCK)
     network = compile_spec(tmp_path / "l2block.yaml")
