@@ -196,6 +196,8 @@ class Network:
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
     detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
+    init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
+    transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""
