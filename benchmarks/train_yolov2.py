@@ -119,7 +119,7 @@ def main() -> int:
             loss.backward()
             optimiser.step()
             steps.append(step)
-            losses.append(float(loss))
+            losses.append(float(loss.detach()))
             step += 1
             if time.perf_counter() - start >= args.minutes * 60:
                 break

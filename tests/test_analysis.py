@@ -217,7 +217,17 @@ def _linearised(model):
             return nn.functional.conv_transpose2d(x.sum(1, keepdim=True), self.weight, None, self.stride,
                                                   self.padding, self.output_padding, 1, self.dilation)
 
+    class SupportLinear(nn.Module):
+        """A linear layer over the channels of a channels-last map (or of a vector): their sum."""
+
+        def forward(self, x):
+            return x.sum(-1, keepdim=True)
+
     def replacement(module):
+        if isinstance(module, nn.Linear):
+            return SupportLinear()
+        if isinstance(module, (nn.LayerNorm, nn.GELU, nn.Hardswish, nn.Hardsigmoid, nn.SiLU)):
+            return nn.Identity()  # per pixel: its geometry is the identity's
         if isinstance(module, nn.Conv2d):
             return SupportConv(module)
         if isinstance(module, nn.ConvTranspose2d):
@@ -237,6 +247,10 @@ def _linearised(model):
             new = replacement(child)
             if new is not None:
                 setattr(parent, child_name, new)
+        for name, parameter in list(parent.named_parameters(recurse=False)):
+            # A bare per-channel scale (ConvNeXt's layer scale, [C, 1, 1]): one positive channel, as the rest.
+            if parameter.dim() == 3 and parameter.shape[1:] == (1, 1):
+                setattr(parent, name, nn.Parameter(torch.ones(1, 1, 1)))
     return model.double().eval()
 
 
@@ -245,7 +259,7 @@ def _sees_whole_input(node) -> bool:
 
     if node.child is not None:
         return any(_sees_whole_input(inner) for inner in node.child.nodes)
-    return OPS[node.op].whole_input
+    return OPS[node.op].sees_whole_input(node.attrs)
 
 
 def _stage_names(network) -> list[str]:
@@ -264,7 +278,7 @@ def _stage_names(network) -> list[str]:
             continue
         if node.shape is None or len(node.shape) != 3:
             continue
-        if not node.is_call and (OPS[node.op].whole_input or not OPS[node.op].module):
+        if not node.is_call and (OPS[node.op].sees_whole_input(node.attrs) or not OPS[node.op].module):
             continue  # a functional op (YOLOv2's concat) has no attribute to hook
         names.append(node.name)
     return names

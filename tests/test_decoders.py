@@ -85,7 +85,7 @@ def test_unet_same_trains(tmp_path: Path) -> None:
 def test_segnet_unpools_with_the_encoder_indices(tmp_path: Path) -> None:
     network, model = build(ROOT / "specs/segnet/segnet.yaml", tmp_path)
     source = emit_pytorch(network)
-    assert "return_indices=True" in source and "self.unpool5(x, pool5_indices)" in source
+    assert "return_indices=True" in source and "F.max_unpool2d(x, pool5_indices, kernel_size=2)" in source
     model.eval()
     images = torch.randn(1, 3, 64, 64)
     output = model(images)

@@ -6,6 +6,8 @@ built from a spec. torchvision is only a test dependency.
 
 from __future__ import annotations
 
+import os
+
 import pytest
 
 torch = pytest.importorskip("torch")
@@ -17,10 +19,19 @@ from archspec.compiler import compile_spec  # noqa: E402
 from .conftest import import_file, shipped_specs  # noqa: E402
 
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
-          "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]
+          "resnet18", "resnet34", "resnet50", "resnet101", "resnet152",
+          "resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2"]
+if os.environ.get("ARCHSPEC_LONG") == "1":
+    MODELS.append("wide_resnet101_2")  # 127 million parameters to initialise twice: the long profile only
+
+# The variants that only widen or group a family member are compared at a small input: their layers
+# are those of the ResNets above, and the outputs agree at any size the network takes.
+SMALL_INPUT = {"resnext50_32x4d", "resnext101_32x8d", "wide_resnet50_2", "wide_resnet101_2"}
 
 # Parameter counts published in torchvision's model documentation.
-PUBLISHED_PARAMS = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet50": 25_557_032}
+PUBLISHED_PARAMS = {"alexnet": 61_100_840, "vgg16": 138_357_544, "resnet50": 25_557_032,
+                    "resnext50_32x4d": 25_028_904, "resnext101_32x8d": 88_791_336,
+                    "wide_resnet50_2": 68_883_240, "wide_resnet101_2": 126_886_696}
 
 
 def build(name: str, tmp_path):
@@ -49,7 +60,8 @@ def test_matches_torchvision(name: str, tmp_path) -> None:
     ours.load_state_dict(reference_state)
     ours.eval()
     reference.eval()
-    images = torch.randn(2, 3, 224, 224)
+    side = 64 if name in SMALL_INPUT else 224
+    images = torch.randn(2, 3, side, side)
     with torch.no_grad():
         difference = (ours(images) - reference(images)).abs().max().item()
     assert difference <= 1e-5

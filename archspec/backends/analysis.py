@@ -264,7 +264,7 @@ def compare_json(networks: list[Network], costs: list[CostReport], fields: list[
 def _side(network: Network, cost: CostReport, fields: FieldReport) -> dict[str, Any]:
     # The last feature map before pooling over the whole input, where a receptive field means something.
     spatial = [node.name for node in cost.nodes if len(node.output_shape) == 3
-               and not OPS[node.op].whole_input]
+               and not OPS[node.op].sees_whole_input(node.node.attrs)]
     last = spatial[-1] if spatial else None
     return {"name": network.name, "spec": network.spec_path, "input": list(cost.input_shape),
             "params": cost.total.params, "macs": cost.total.macs, "activations": cost.total.activations,

@@ -80,6 +80,9 @@ class Detection:
     # by default the head is the layers that produce the levels' outputs, and there is no neck.
     parts: dict[str, str] = field(default_factory=dict)
     part_spans: dict[str, Span] = field(default_factory=dict)
+    # Top-level values written as expressions over the parameters (`classes: num_classes`), so that the
+    # emitted class follows its constructor's arguments.
+    sources: dict[str, str] = field(default_factory=dict)
 
     def anchors_per_cell(self, level: Level) -> int:
         """K: the boxes one cell of the level predicts."""
@@ -99,11 +102,13 @@ class _Reader:
         self.data = data
         self.diagnostics = diagnostics
         self.env = env or {}
+        self.sources: dict[str, str] = {}  # the expressions read, by key
 
     def value(self, key: str) -> Any:
         """The value at `key`; text is an expression over the spec's parameters (`classes: num_classes`)."""
         value = self.data[key]
         if isinstance(value, str):
+            self.sources[key] = value
             try:
                 return evaluate_text(value, self.env, self.span(key))
             except SpecError as error:
@@ -186,6 +191,7 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
         candidates=reader.number("candidates", 400, 1, integer=True),
         boxes_per_cell=reader.number("boxes_per_cell", 2, 1, integer=True),
         loss=_loss_weights(data, kind, diagnostics))
+    detection.sources = dict(reader.sources)
     if "box_weights" in data:
         detection.box_weights = reader.numbers("box_weights", 4) or detection.box_weights
     levels = data.get("levels")

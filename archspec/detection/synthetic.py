@@ -60,14 +60,18 @@ def _draw(image: Tensor, shape: str, size: int, min_fraction: float, max_fractio
     height = min(width * math.exp(float(_uniform(generator, -0.7, 0.7))), max_fraction * size)  # aspect 1/2 … 2
     x1 = float(_uniform(generator, 0, size - width))
     y1 = float(_uniform(generator, 0, size - height))
-    y, x = torch.meshgrid(torch.arange(size) + 0.5, torch.arange(size) + 0.5, indexing="ij")
+    colour = _uniform(generator, 0, 1, (3, 1, 1))
+    # Only the pixels of the box can change: work on that window of the image.
+    left, top = int(x1), int(y1)
+    right, bottom = min(size, int(math.ceil(x1 + width))), min(size, int(math.ceil(y1 + height)))
+    y, x = torch.meshgrid(torch.arange(top, bottom) + 0.5, torch.arange(left, right) + 0.5, indexing="ij")
     u, v = (x - x1) / width, (y - y1) / height  # position in the shape's box, 0 … 1
     if shape == "rectangle":
         mask = (u >= 0) & (u <= 1) & (v >= 0) & (v <= 1)
-    elif shape == "disc":
+    elif shape == "ellipse":
         mask = (u - 0.5) ** 2 + (v - 0.5) ** 2 <= 0.25
     else:  # apex at the top centre, base along the bottom
         mask = (v <= 1) & (v >= 0) & ((u - 0.5).abs() <= v / 2)
-    colour = _uniform(generator, 0, 1, (3, 1, 1))
-    image[:, mask] = colour.expand(3, size, size)[:, mask]
+    window = image[:, top:bottom, left:right]
+    window[:, mask] = colour.expand_as(window)[:, mask]
     return [x1, y1, x1 + width, y1 + height]

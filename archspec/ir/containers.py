@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Mapping
 
-from ..errors import SpecError, did_you_mean
+from ..errors import Diagnostics, SpecError, did_you_mean
 from ..names import is_python_name, module_name_problem
 from ..ops import OPS, ShapeError
 from ..spec.model import CONTAINERS, ITEM_KEYS, BlockDef, Item
@@ -102,18 +102,42 @@ class Containers:
                        span=item.span, block=block.name, args=args, inputs=list(block.inputs),
                        input_shapes=shapes)
         if any(shape is None for shape in shapes):
+            self.check_body_alone(block, child, args)
             return Node(name=name, op="call", attrs={}, inputs=inputs, span=item.span, child=child, item=item)
         channels = [shape[0] for shape in shapes]
         child.args["in_channels"] = channels[0] if len(channels) == 1 else channels
         inner = Scope(module=child, defaults=block.defaults, sequential=False, block=block,
                        current=block.inputs[0])
         self.block_stack.append(block.name)
+        outer_repeats, self.repeats = self.repeats, []  # a block's body sees only its own repeats' indices
         try:
             self.body(block.body, inner, {**args, "in_channels": child.args["in_channels"]})
         finally:
             self.block_stack.pop()
+            self.repeats = outer_repeats
         self.set_outputs(child, inner, block.outputs, block.outputs_span or block.span)
         return self.finish_container(item, child, name, inputs)
+
+    def check_body_alone(self, block: BlockDef, child: Module, args: dict[str, Any]) -> None:
+        """The errors of a block's body that do not depend on its input, for an instance whose input is broken
+        (reported already): a mistake in the body is then still reported, and only once, however many
+        instances there are. What reads `in_channels` cannot be checked without the input, so its errors
+        are left out."""
+        scratch = Module(path=child.path, kind="block", class_name=child.class_name, span=child.span,
+                         block=block.name, args=args, inputs=list(child.inputs), input_shapes=[None] * len(child.inputs))
+        inner = Scope(module=scratch, defaults=block.defaults, sequential=False, block=block, current=block.inputs[0])
+        found, self.diagnostics = self.diagnostics, Diagnostics()
+        self.block_stack.append(block.name)
+        outer_repeats, self.repeats = self.repeats, []
+        try:
+            self.body(block.body, inner, dict(args))
+        finally:
+            self.block_stack.pop()
+            self.repeats = outer_repeats
+            alone, self.diagnostics = self.diagnostics, found
+        for diagnostic in alone.errors:
+            if "'in_channels'" not in diagnostic.message:
+                self.diagnostics.add(diagnostic)
 
     def group_node(self, item: Item, scope: Scope, env: dict[str, Any], name: str, inputs: list[str]) -> Node:
         """A named sub-network written in place: the enclosing parameters, its own class, several outputs."""

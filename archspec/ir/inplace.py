@@ -5,10 +5,6 @@ from __future__ import annotations
 from ..ops import OPS
 from .graph import Network
 
-# Ops whose output autograd does not keep, so an in-place activation may overwrite it.
-_OVERWRITABLE = {"conv", "conv_transpose", "bn", "linear", "add", "concat", "maxpool", "avgpool",
-                 "adaptive_avgpool", "adaptive_maxpool"}
-
 
 def choose_inplace(network: Network) -> None:
     """Make activations in-place where nothing else reads their input, as torchvision writes them.
@@ -34,6 +30,7 @@ def choose_inplace(network: Network) -> None:
                 continue
             source = module.value(node.inputs[0])
             producer = module.node(source)
-            if producer is not None and producer.op in _OVERWRITABLE and readers.get(source) == 1:
+            overwritable = producer is not None and producer.op in OPS and not OPS[producer.op].output_for_backward
+            if overwritable and readers.get(source) == 1:
                 node.attrs["inplace"] = True
                 node.origins["inplace"] = "in-place: nothing else reads the input"

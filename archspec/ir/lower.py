@@ -19,19 +19,21 @@ shared weights; `inplace.py` picks in-place activations afterwards, and
 
 from __future__ import annotations
 
+import difflib
 import hashlib
 import json
 from typing import Any
 
 from ..errors import Diagnostics, Span, SpecError
 from ..names import attribute_problem
-from ..ops import Shape
+from ..ops import OPS, Shape
 from ..spec.model import Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .containers import Containers
 from .graph import Method, Module, Network, Node, lint
 from .inplace import choose_inplace
+from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
 from .scope import Scope, TooLarge
@@ -145,6 +147,9 @@ class _Lowering(References, OpNodes, Containers):
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
         self.detector(network)
         choose_inplace(network)
+        if not self.diagnostics.errors:
+            expose_params(spec, network)
+            self.warn_unread(network)
         return network
 
     def detector(self, network: Network) -> None:
@@ -158,6 +163,22 @@ class _Lowering(References, OpNodes, Containers):
                     self.diagnostics.error(node.span, f"roi_align '{node.name}' crops regions that only a "
                                            "detector proposes", hint="add a 'detect' section (a two-stage "
                                            "detector) or remove the layer")
+
+    def warn_unread(self, network: Network) -> None:
+        """A layer whose output nothing reads is computed for nothing: most often a `from` that names the
+        wrong layer. Warned once per place in the spec, however many instances a block has."""
+        for module in network.modules():
+            read = {module.value(name) for name in module.outputs}
+            read |= {module.value(name.rsplit(".", 1)[0]) for name in module.outputs}
+            for node in module.nodes:
+                for source in node.inputs:
+                    read.add(module.value(source))
+                    read.add(module.value(source.rsplit(".", 1)[0]))
+            for node in module.nodes:
+                if node.name not in read and module.kind != "sequential":
+                    self.diagnostics.warning(node.span, f"the output of '{node.name}' is never read",
+                                             hint="nothing reads it and it is not an output; check the 'from' "
+                                             "of the layers after it")
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
         """`methods: {encode: {to: latent}, decode: {from: latent}}`: named parts of forward."""
@@ -230,8 +251,8 @@ class _Lowering(References, OpNodes, Containers):
             keys = None  # one output, whatever its name: a tensor, not a dict
         if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
             node = module.node(module.value(outputs[0]))
-            keys = node.child.output_keys
-            outputs = [f"{outputs[0]}.{key}" for key in node.child.output_names()]
+            keys = node.child.output_keys if node.child is not None else None
+            outputs = [f"{outputs[0]}.{key}" for key in node.output_names()]
         elif any(module.is_multi(name) for name in outputs):
             self.diagnostics.error(span, "an output that has several outputs itself must be the only one",
                                    hint="name its outputs one by one, e.g. fpn.0")
@@ -268,6 +289,20 @@ class _Lowering(References, OpNodes, Containers):
         scope.module.add(Node(name=name, op="identity", attrs={}, inputs=inputs, span=item.span, item=item,
                               errors=list(error.diagnostics)))
         scope.current = name
+        if item.name is None and item.op not in OPS and item.op not in self.spec.blocks:
+            self.guessed_names(item, scope, name)
+
+    def guessed_names(self, item: Item, scope: Scope, name: str) -> None:
+        """An unnamed layer of an unknown op has no name the spec's author can know: a later reference to
+        the automatic name it was meant to have (`conv1` for a misspelled `convv`, or `convv`) reads the
+        stand-in, so that the one mistake is reported once."""
+        meant = [item.op.lstrip("$")]
+        close = difflib.get_close_matches(meant[0], list(OPS) + list(self.spec.blocks), n=1, cutoff=0.6)
+        meant += close
+        for base in meant:
+            for guess in (base, f"{base}1"):
+                if guess != name and scope.module.node(guess) is None and guess not in scope.module.aliases:
+                    scope.module.aliases[guess] = name
 
     def item(self, item: Item, scope: Scope, env: dict[str, Any]) -> None:
         if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:
@@ -295,6 +330,8 @@ class _Lowering(References, OpNodes, Containers):
             node = self.group_node(item, scope, env, name, inputs)
         else:
             node = self.block_node(item, scope, env, name, inputs)
+        if self.repeats and self.block_stack:
+            node.indices = {repeat.var: env[repeat.var] for repeat in self.repeats}
         scope.module.add(node)
         scope.spans[node.name] = item.span
         scope.current = node.name
@@ -320,14 +357,21 @@ class _Lowering(References, OpNodes, Containers):
             return True
         if item.name is not None and not scope.sequential:
             inputs = self.inputs(item, scope, env)
-            if len(inputs) != 1:
-                raise SpecError.at(span, "only a layer with one input can be disabled with 'if'")
+            if len(inputs) != 1 and not _is_merge(item):
+                raise SpecError.at(span, "only a layer with one input, or a merge, can be disabled with 'if'",
+                                   hint="a disabled merge passes on its first input")
             name = self.item_name(item, scope, env)
             scope.module.aliases[name] = inputs[0]
             scope.spans[name] = item.span
             # The next layer reads it by name, so every instance of a block has the same dataflow.
             scope.current = name
         return False
+
+
+def _is_merge(item: Item) -> bool:
+    """`add` and `concat`: a disabled one passes on its first input, as a residual switched off leaves
+    the main path (torchvision's `use_res_connect`)."""
+    return item.kind == "op" and item.op in OPS and isinstance(OPS[item.op].arity, tuple)
 
 
 def _method_problem(module: Module, source: str, target: str) -> str | None:

@@ -123,16 +123,20 @@ class Op:
     whole_input: ClassVar[bool] = False
     # Position of the input whose max-pool indices the op reads (unpooling), if any.
     reads_indices: ClassVar[int | None] = None
-    # A module-level function the emitted file must define when the op is used: (name, source).
+    # A module-level function or class the emitted file must define when the op is used: (name, source).
     helper: ClassVar[tuple[str, str] | None] = None
     # Emitted as an nn.Module attribute (True) or as a call in forward (False).
     module: ClassVar[bool] = True
-    # How forward uses a module op's attribute when it is not called (a bare parameter): a template with
-    # {attribute} and the inputs {0}, {1} …
-    forward_form: ClassVar[str | None] = None
+    # How forward applies an attribute that is not a module but a bare nn.Parameter (torchvision's
+    # `self.layer_scale * x`): a template with {attribute} and {0}; None for a module, called as one.
+    applies: ClassVar[str | None] = None
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"
+    # Whether autograd keeps this op's output for the backward pass (a ReLU's or a sigmoid's is kept, a
+    # conv's or a batch norm's is not): an in-place activation may overwrite only an output that is not
+    # kept. Every op declares it; `register` refuses one that does not.
+    output_for_backward: ClassVar[bool | None] = None
     # Diagram colour group and a short description, for docs and renderers.
     group: ClassVar[str] = "other"
     summary: ClassVar[str] = ""
@@ -155,6 +159,28 @@ class Op:
 
     def link(self, attrs: dict[str, Any], producer: Any) -> None:
         """Check (and complete from) the node that produced the input at `reads_indices`."""
+
+    def sees_whole_input(self, attrs: dict[str, Any]) -> bool:
+        """Whether each output unit sees the whole input (`whole_input`), for this use of the op."""
+        return self.whole_input
+
+    def needs_helper(self, attrs: dict[str, Any]) -> bool:
+        """Whether this use of the op needs its `helper` in the emitted file (default: every use)."""
+        return self.helper is not None
+
+    def output_names(self, attrs: dict[str, Any]) -> list[str] | None:
+        """The keys of an op's several outputs ("0", "1" … for a split); None for an op with one."""
+        return None
+
+    def piece_channels(self, attrs: dict[str, Any]) -> list[str]:
+        """The channels of each of several outputs, as expressions over `in_channels` and the attributes (as
+        `channels` is for one output), for block classes; `attrs` holds the attributes whose value is known."""
+        return []
+
+    def pieces(self, attrs: dict[str, Any], output: Shape) -> list[Shape] | None:
+        """The shapes of the tensors an op with several outputs returns (a split), read as `name.0`,
+        `name.1` …; `infer` then gives the shape of them all together. None: one output."""
+        return None
 
     # --- rules every op implements
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
@@ -185,7 +211,7 @@ class Op:
 
 class Weightless(Op):
     """An op with no weights and no multiply-accumulates (pooling, merges, resampling, activations):
-    what remains to say is its element-wise cost."""
+    what remains to say is its element-wise cost. Uses of one configuration may share one module."""
 
     def params(self, attrs: dict[str, Any]) -> int:
         return 0
@@ -202,6 +228,9 @@ def register(cls: type[Op]) -> type[Op]:
     missing = [rule for rule in Op.RULES if getattr(cls, rule) is getattr(Op, rule)]
     if missing:
         raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}")
+    if cls.output_for_backward is None:
+        raise TypeError(f"op {cls.__name__} does not say whether autograd keeps its output "
+                        "(set output_for_backward)")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
     OPS[cls.name] = cls()
@@ -231,17 +260,15 @@ def require_rank(inputs: list[Shape], rank: int, what: str = "") -> Shape:
 
 
 def window_out(size: int, kernel: int, stride: int, padding: int, dilation: int = 1, ceil: bool = False) -> int:
-    """Output length of a sliding window, as PyTorch computes it."""
+    """Output length of a sliding window, as PyTorch computes it (`pooling_output_shape`): floor division
+    even of a negative span, so with `ceil` a window larger than the input still gives one output, as
+    `MaxPool2d(3, 2, ceil_mode=True)` gives 1x1 on a 2x2 input. 0 or less: the window does not fit."""
     span = size + 2 * padding - dilation * (kernel - 1) - 1
-    if span < 0:
-        return 0
-    if not ceil:
-        return span // stride + 1
-    out = -(-span // stride) + 1
+    out = (span + (stride - 1 if ceil else 0)) // stride + 1
     # PyTorch drops a last window that would start in the right padding.
-    if (out - 1) * stride >= size + padding:
+    if ceil and (out - 1) * stride >= size + padding:
         out -= 1
-    return out
+    return max(out, 0)
 
 
 def size_text(value: Any) -> str:

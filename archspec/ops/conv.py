@@ -23,6 +23,7 @@ def _check_channels(attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
 
 @register
 class Conv(Op):
+    output_for_backward = False  # the backward pass needs the input and the weights, not the output
     name = "conv"
     channels = "out"
     group = "conv"

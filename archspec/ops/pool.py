@@ -10,6 +10,7 @@ from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, c
 
 
 class _Pool(Weightless):
+    output_for_backward = False  # the backward pass needs the input (or the indices)
     group = "pool"
     torch_class = ""
 
@@ -98,6 +99,7 @@ class AvgPool(_Pool):
 
 
 class _AdaptivePool(Weightless):
+    output_for_backward = False  # the backward pass needs the input
     group = "pool"
     whole_input = True
     torch_class = ""

@@ -37,6 +37,7 @@ def interpolation_reads(size_in: int, size_out: int, mode: str, scale: Fraction 
 
 @register
 class Upsample(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "upsample"
     group = "resample"
     summary = "upsampling by an integer factor, nearest or bilinear (nn.Upsample)"
@@ -68,6 +69,7 @@ class Upsample(Weightless):
 
 @register
 class Resize(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "resize"
     group = "resample"
     summary = "resizes its first input to the height and width of its second (F.interpolate, as FPN does)"
@@ -88,16 +90,20 @@ class Resize(Weightless):
 
     def emit(self, args: CodeArgs) -> str:
         extra = ", align_corners=False" if args.values.get("mode") == "bilinear" else ""
-        return f"nn.functional.interpolate({{0}}, size={{1}}.shape[-2:], mode={args.src('mode')}{extra})"
+        return f"F.interpolate({{0}}, size={{1}}.shape[-2:], mode={args.src('mode')}{extra})"
 
 
 @register
 class MaxUnpool(Weightless):
+    output_for_backward = True  # not known to be safe to overwrite
     name = "maxunpool"
     group = "resample"
-    summary = "puts each value back where its max-pool found it (nn.MaxUnpool2d; SegNet's decoder)"
+    summary = "puts each value back where its max-pool found it (F.max_unpool2d; SegNet's decoder)"
     arity = 2  # the values, and the max-pool whose indices it reads
     reads_indices = 1
+    # The function, not nn.MaxUnpool2d: that module does not script (torch.jit fails inside it), and it
+    # holds no state, so the state_dict is the same.
+    module = False
     attrs = {
         "kernel": Attr("pair", minimum=1, inferred=True, doc="taken from the max-pool"),
         "stride": Attr("pair", minimum=1, inferred=True, doc="taken from the max-pool"),
@@ -144,11 +150,11 @@ class MaxUnpool(Weightless):
         if args.values.get("stride") != args.values.get("kernel") or "stride" not in args.values:
             keywords.append(f"stride={pair_source(args, 'stride')}")
         keywords += pair_keyword(args, "padding", "padding", 0)
-        return call("nn.MaxUnpool2d", [], keywords)
+        return call("F.max_unpool2d", ["{0}", "{1}"], keywords)
 
 
 CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
-    """The centre of x, cropped to the height and width of like (the original U-Net's skip connections)."""
+    """The centre of x, cropped to the height and width of like (U-Net's skip connections)."""
     height, width = like.shape[-2:]
     top = (x.shape[-2] - height) // 2
     left = (x.shape[-1] - width) // 2
@@ -157,6 +163,7 @@ CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
 
 @register
 class Crop(Weightless):
+    output_for_backward = True  # a view of its input
     name = "crop"
     group = "resample"
     summary = "crops the centre of its first input to the height and width of its second"

@@ -19,6 +19,7 @@ class RoIAlign(Weightless):
     name = "roi_align"
     arity = (1, None)
     whole_input = True
+    output_for_backward = False  # its backward scatters into the levels it read, from the regions' boxes
     group = "pool"
     summary = "multi-scale RoI Align over pyramid levels (torchvision.ops.MultiScaleRoIAlign), one crop per region"
     attrs = {

@@ -590,7 +590,10 @@ def _precedence(expr: Expr) -> int:
 
 def python_literal(value: Any) -> str:
     """The Python source of a spec value: only numbers, strings, bools, None and lists of them."""
-    if value is None or isinstance(value, (bool, int, str)):
+    if isinstance(value, str):  # double-quoted, as the emitted code writes every string
+        text = repr(value)
+        return text if text.startswith('"') else '"' + text[1:-1].replace("\\'", "'").replace('"', '\\"') + '"'
+    if value is None or isinstance(value, (bool, int)):
         return repr(value)
     if isinstance(value, float):
         return repr(value)

@@ -234,8 +234,8 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         path=display, name=name, class_name=class_name, doc=doc if isinstance(doc, str) else "",
         input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
         outputs=value("outputs", parent.outputs if parent else None),
-        methods=value("methods", parent.methods if parent else None),
-        detect=value("detect", parent.detect if parent else None), files=list(context.files),
+        methods=value("methods", parent.methods if parent else None), files=list(context.files),
+        detect=value("detect", parent.detect if parent else None),
         init=_parse_init(root, diagnostics) if "init" in root else parent.init if parent else None,
         transfer=_parse_transfer(root, path, diagnostics) if "transfer" in root else (
             parent.transfer if parent else None))

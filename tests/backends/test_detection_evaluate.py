@@ -80,3 +80,18 @@ def test_matches_cocoeval_on_synthetic_detections():
     assert ours.keys() == reference.keys()
     for label in ours:
         assert ours[label] == pytest.approx(reference[label], abs=1e-9), label
+
+
+def test_synthetic_data_is_deterministic_and_boxed():
+    images, targets = synthetic_detection(6, 64, seed=4, first_label=0)
+    again, targets_again = synthetic_detection(6, 64, seed=4, first_label=0)
+    assert all(torch.equal(a, b) for a, b in zip(images, again))
+    assert all(torch.equal(a["boxes"], b["boxes"]) for a, b in zip(targets, targets_again))
+    for image, target in zip(images, targets):
+        assert image.shape == (3, 64, 64) and 0 <= float(image.min()) and float(image.max()) <= 1
+        boxes = target["boxes"]
+        assert (boxes[:, :2] >= 0).all() and (boxes[:, 2:] <= 64).all() and (boxes[:, 2:] > boxes[:, :2]).all()
+        assert set(target["labels"].tolist()) <= {0, 1, 2}
+        # each shape changed the pixels of its box: the box is not empty background
+        x1, y1, x2, y2 = boxes[-1].round().int().tolist()
+        assert image[:, y1:y2, x1:x2].std() > 0

@@ -1,4 +1,4 @@
-"""The ops detectors need: l2norm (a bare learnable scale, as SSD's conv4_3) and space_to_depth."""
+"""The ops detectors need, as emitted in a detector's blocks: l2norm (SSD's conv4_3) and pixel_unshuffle."""
 
 from __future__ import annotations
 
@@ -18,14 +18,14 @@ blocks:
     params: {w: int}
     body:
       - conv: {out: w, kernel: 1}
-      - l2norm: {name: scale, scale: 10}
+      - l2norm: {name: scale, init: 10}
 body:
   - b: {name: b, w: 4}
-  - space_to_depth: {factor: 2}
+  - pixel_unshuffle: {factor: 2}
 """
 
 
-def test_l2norm_in_a_block_and_space_to_depth(tmp_path):
+def test_l2norm_in_a_block_and_pixel_unshuffle(tmp_path):
     torch = pytest.importorskip("torch")
     (tmp_path / "l2block.yaml").write_text(BLOCK)
     network = compile_spec(tmp_path / "l2block.yaml")
@@ -42,10 +42,10 @@ def test_l2norm_in_a_block_and_space_to_depth(tmp_path):
 
 
 @pytest.mark.parametrize("text, message", [
-    (BLOCK.replace("      - l2norm: {name: scale, scale: 10}\n", "").replace(
+    (BLOCK.replace("      - l2norm: {name: scale, init: 10}\n", "").replace(
         "  - b: {name: b, w: 4}\n", "  - seq: {body: [conv: {out: 4, kernel: 1}, l2norm]}\n"),
-     "'l2norm' keeps its weight as a parameter of the enclosing module, so it cannot be an element of a 'seq'"),
-    (BLOCK.replace("[3, 16, 16]", "[3, 15, 15]"), "needs a height and width divisible by 2, got 15x15"),
+     "'l2norm' cannot be an element of a 'seq'"),
+    (BLOCK.replace("[3, 16, 16]", "[3, 15, 15]"), "cannot cut the 15x15 input into 2x2 patches"),
 ])
 def test_misuse_is_located(tmp_path, text, message):
     (tmp_path / "bad.yaml").write_text(text)

@@ -76,3 +76,9 @@ def test_detection_commands_do_not_import_torch(args, tmp_path):
             "print('torch' in sys.modules)\n")
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert result.stdout.strip().splitlines()[-1] == "False", result.stdout + result.stderr
+
+
+def test_a_spec_without_detect_is_refused():
+    result = run("anchors", str(ROOT / "specs/resnet/resnet18.yaml"))
+    assert result.returncode == 1 and "'resnet18' is not a detector: it has no 'detect' section" in result.stderr
+    assert run("anchors").returncode == 2  # neither a spec nor --kmeans

@@ -238,9 +238,8 @@ class _Builder:
 
     def bind(self, env: dict[str, Port], node: Node, port: Port, path: str) -> None:
         env[node.name] = port
-        if node.child is not None and len(node.child.outputs) > 1:
-            for key in node.child.output_names():
-                env[f"{node.name}.{key}"] = Port(port.box, f"{path}.{key}")
+        for key in node.output_names() or ():
+            env[f"{node.name}.{key}"] = Port(port.box, f"{path}.{key}")
 
 
 # ---------------------------------------------------------------- what a box says

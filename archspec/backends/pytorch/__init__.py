@@ -21,6 +21,7 @@ small pieces they share.
 from __future__ import annotations
 
 import hashlib
+from pathlib import Path
 
 from ...ir.graph import Network
 from .module_file import FileEmitter
@@ -41,7 +42,7 @@ def emit_pytorch(network: Network, trace: bool = False) -> str:
 def make_header(network: Network, body: str) -> str:
     body_hash = hashlib.sha256(body.encode()).hexdigest()
     return "\n".join([
-        GENERATOR_LINE.format(path=escaped(network.spec_path)),
+        GENERATOR_LINE.format(path=escaped(Path(network.spec_path).name)),
         "# `archspec build` regenerates it, and refuses to overwrite it once edited by hand.",
         SPEC_HASH_TAG + network.spec_hash,
         BODY_HASH_TAG + body_hash,

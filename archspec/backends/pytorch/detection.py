@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from ...detection.spec import Detection, output_value
 from ...ir.graph import Network
+from ...spec import expr as ex
 from .runtime import source as runtime
 
 
@@ -28,11 +29,12 @@ class DetectorParts:
         return runtime.functions(self.functions)
 
     def imports(self) -> tuple[list[str], list[str]]:
-        """The file's extra imports: `import …` lines (after `import torch`) and `from …` lines."""
+        """The file's imports besides torch's and typing's (which the file writes from what it uses): the
+        standard library's (math) and torchvision.ops."""
         text = "\n".join([*self.helpers(), self.methods, *self.uses])
-        lines = [line for line in runtime.imports_for(text)
-                 if line != "import torch" and not line.startswith(("from typing", "from torch import"))]
-        return [l for l in lines if l.startswith("import ")], [l for l in lines if l.startswith("from ")]
+        lines = runtime.imports_for(text)
+        return ([line for line in lines if line in ("import math",)],
+                [line for line in lines if line.startswith("from torchvision")])
 
 
 def detector_parts(network: Network) -> DetectorParts | None:
@@ -49,9 +51,19 @@ def _number(value: float) -> str:
     return repr(float(value))
 
 
-def _settings(detection: Detection) -> list[str]:
+def _follows_constructor(network: Network, detection: Detection, key: str, value: object) -> str:
+    """A setting as code: the expression over the constructor's arguments it was written as, else its value."""
+    text = detection.sources.get(key)
+    if text is not None:
+        expression = ex.parse(text)
+        if ex.names_in(expression) <= set(network.params):
+            return ex.to_python(expression)
+    return repr(value)
+
+
+def _settings(detection: Detection, network: Network) -> list[str]:
     return ["# Detection settings, from the spec's `detect:` section.",
-            f"self.num_classes = {detection.classes}",
+            f"self.num_classes = {_follows_constructor(network, detection, 'classes', detection.classes)}",
             f"self.confidence = {_number(detection.confidence)}  # class-specific confidence to keep a box",
             f"self.iou = {_number(detection.iou)}  # non-maximum suppression threshold, per class",
             f"self.top_k = {detection.top_k}  # detections per image",
@@ -101,7 +113,7 @@ def _yolov2(detection: Detection, network: Network) -> DetectorParts:
     weights = detection.loss
     anchors = ", ".join(f"({w!r}, {h!r})" for w, h in level.anchors)
     rows, columns = (s // level.stride for s in network.input_shape[1:3])
-    init = _settings(detection) + [
+    init = _settings(detection, network) + [
         f"self.anchors = [{anchors}]  # (width, height) in grid cells",
         f"self.stride = {_number(level.stride)}  # pixels per grid cell",
         f"self.loss_weights = {_weights(weights)}"]
@@ -114,9 +126,10 @@ def _yolov2(detection: Detection, network: Network) -> DetectorParts:
 def _yolov1(detection: Detection, network: Network) -> DetectorParts:
     level = detection.levels[0]
     grid = int(network.input_shape[1] // level.stride)
-    init = _settings(detection) + [
+    init = _settings(detection, network) + [
         f"self.grid = {grid}  # S: cells per side",
-        f"self.boxes_per_cell = {detection.boxes_per_cell}  # B",
+        f"self.boxes_per_cell = {_follows_constructor(network, detection, 'boxes_per_cell', detection.boxes_per_cell)}"
+        "  # B",
         f"self.image_size = {_number(network.input_shape[1])}",
         f"self.loss_weights = {_weights(detection.loss)}  # lambda_coord, lambda_noobj"]
     decode = "yolov1_decode({value}, self.grid, self.boxes_per_cell, self.image_size)"
@@ -129,7 +142,7 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
     transform = detection.transform or {"size": None, "mean": (0.0, 0.0, 0.0), "std": (1.0, 1.0, 1.0)}
     size = transform["size"] or tuple(network.input_shape[1:3])
     ratios = [list(level.aspect_ratios) for level in detection.levels]
-    init = _settings(detection) + [
+    init = _settings(detection, network) + [
         f"self.size = {tuple(size)!r}  # images are resized to this (height, width)",
         f"self.image_mean = {list(transform['mean'])!r}",
         f"self.image_std = {list(transform['std'])!r}",

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import re
+
 from ...errors import Span
+from ...ir.blocks import BlockLowering
 from ...ir.graph import Module, Network, Node
 from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
@@ -10,8 +14,8 @@ from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
 from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
-from .parts import (ModuleLists, StatelessModules, check_sequence_member, codegen_error, docstring, escaped,
-                    group_repeats, module_form)
+from .parts import (ModuleLists, StatelessModules, codegen_error, docstring_source, escaped, group_repeats,
+                    module_form)
 from .training import emit_init, emit_transfer_methods
 
 
@@ -24,6 +28,7 @@ class FileEmitter:
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.block_classes: dict[str, "BlockClass"] = {}
+        self.block_irs = BlockLowering(network)  # each block definition lowered once, symbolically
         # What the file defines at module level, by name; no two things may share a name.
         self.module_names: dict[str, str] = {}
         for op in OPS.values():
@@ -45,53 +50,66 @@ class FileEmitter:
 
     def source(self) -> str:
         network_class = self.network_class()
+        if self.network.params:
+            self.typing.add("Any")  # the factory passes its keyword arguments on
+        body = LineWriter()
+        for text in [*self.helpers.values(), *(self.detector.helpers() if self.detector else ())]:
+            body.line()
+            body.block(text)
+            body.line()
+        for text in self.classes.values():
+            body.line()
+            body.block(text.rstrip("\n"))
+            body.line()
+        body.line()
+        body.block(network_class.rstrip("\n"))
+        body.line()
+        body.line()
+        class_name = self.network.root.class_name
+        kwargs = "**kwargs: Any" if self.network.params else ""
+        body.line(f"def {self.network.name}({kwargs}) -> {class_name}:")
+        body.indent()
+        body.block(docstring_source(self.network.doc or self.network.name, body.level))
+        body.line(f"return {class_name}({'**kwargs' if kwargs else ''})")
         writer = LineWriter()
         if self.network.doc:
-            writer.line(f'"""{docstring(self.network.doc)}"""')
+            writer.block(docstring_source(self.network.doc, 0))
             writer.line()
-        plain, grouped = self.detector.imports() if self.detector else ([], [])
-        standard = [line for line in plain if not line.startswith("import torch")]  # `import math`
-        plain = [line for line in plain if line not in standard]
-        standard += ["from collections import OrderedDict"] if self.ordered_dict else []
-        standard += [f"from typing import {', '.join(sorted(self.typing))}"] if self.typing else []
+        self.imports(writer, body.source())
+        writer.lines.extend(body.lines)
+        return writer.source()
+
+    def imports(self, writer: LineWriter, code: str) -> None:
+        """The imports the code uses, and only those."""
+        standard, torchvision = self.detector.imports() if self.detector else ([], [])
+        if self.ordered_dict:
+            standard.append("from collections import OrderedDict")
+        if self.typing:
+            standard.append(f"from typing import {', '.join(sorted(self.typing))}")
         for line in standard:
             writer.line(line)
         if standard:
             writer.line()
-        writer.line("import torch")
-        for line in plain:
+        if re.search(r"\btorch\.", code):
+            writer.line("import torch")
+        if re.search(r"(?<![\w.])F\.", code):
+            writer.line("import torch.nn.functional as F")
+        names = [name for name in ("Tensor", "nn") if re.search(rf"(?<![\w.]){name}\b", code)]
+        if names:
+            writer.line(f"from torch import {', '.join(names)}")
+        for line in torchvision:  # torchvision.ops, for a detector
             writer.line(line)
-        writer.line("from torch import Tensor, nn")
-        for line in grouped:
-            writer.line(line)
         writer.line()
-        helpers = [*self.helpers.values(), *(self.detector.helpers() if self.detector else ())]
-        for text in helpers:
-            writer.line()
-            writer.block(text)
-            writer.line()
-        for text in self.classes.values():
-            writer.line()
-            writer.block(text.rstrip("\n"))
-            writer.line()
-        writer.line()
-        writer.block(network_class.rstrip("\n"))
-        writer.line()
-        writer.line()
-        class_name = self.network.root.class_name
-        writer.line(f"def {self.network.name}() -> {class_name}:")
-        writer.indent()
-        writer.line(f'"""{docstring(self.network.doc or self.network.name)} '
-                    f'Built from {escaped(self.network.spec_path, docstring=True)}."""')
-        writer.line(f"return {class_name}()")
-        return writer.source()
 
     def note(self, span: Span) -> str:
         """The `# file:line` comment that traces an emitted line back to the spec, when asked for."""
-        return f"  # {escaped(span.file)}:{span.line}" if self.trace else ""
+        if not self.trace:
+            return ""
+        # Relative to the spec's folder, so that the body does not depend on where `build` ran.
+        return f"  # {escaped(os.path.relpath(span.file, os.path.dirname(self.network.spec_path) or '.'))}:{span.line}"
 
-    def use_helper(self, op: Op) -> None:
-        if op.helper is not None:
+    def use_helper(self, op: Op, attrs: dict) -> None:
+        if op.helper is not None and op.needs_helper(attrs):
             self.helpers.setdefault(*op.helper)
 
     # ------------------------------------------------------------ constructors
@@ -100,7 +118,7 @@ class FileEmitter:
         if name not in self.block_classes:
             block = self.network.blocks[name]
             self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
-            generator = BlockClass(self, block)
+            generator = BlockClass(self, self.block_irs.block(name))
             self.block_classes[name] = generator
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
         return self.block_classes[name]
@@ -110,42 +128,49 @@ class FileEmitter:
         if node.is_call:
             child = node.child
             if child.kind == "sequential":
-                for inner in child.nodes:
-                    check_sequence_member(OPS.get(inner.op), inner.span)
-                return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
+                return self.sequential([(n.name, self.member_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
                 return f"{child.class_name}()"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
-        args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
-                        {k: ex.python_literal(v) for k, v in node.attrs.items()})
         if not op.module:
             return module_form(op.name, node.span)
-        return op.emit(args)
+        self.use_helper(op, node.attrs)
+        return op.emit(node_args(node, inputs=len(node.inputs)))  # RoI Align names its levels by position
+
+    def member_construct(self, node: Node) -> str:
+        """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
+        if not node.is_call and OPS[node.op].applies is not None:
+            return module_form(node.op, node.span)
+        return self.concrete_construct(node)
 
     def sequential(self, children: list[tuple[str, str]]) -> str:
         """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
         if all(name == str(index) for index, (name, _) in enumerate(children)):
             return call_lines("nn.Sequential", group_repeats([construct for _, construct in children]))
         self.ordered_dict = True
-        pairs = [f"({name!r}, {construct})" for name, construct in children]
+        pairs = [f"({ex.python_literal(name)}, {construct})" for name, construct in children]
         return call_lines("nn.Sequential", [call_lines("OrderedDict", [call_lines("", pairs, brackets="[]")])])
 
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.detector)
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.network.params,
+                                   self.detector)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), detector=None) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), params: dict | None = None,
+                       detector=None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
         writer.indent()
         if doc:
-            writer.line(f'"""{docstring(doc)}"""')
+            writer.block(docstring_source(doc, writer.level))
             writer.line()
-        writer.line("def __init__(self) -> None:")
+        arguments = [f"{name}: {type(value).__name__} = {ex.python_literal(value)}"
+                     for name, value in (params or {}).items()]
+        writer.line(f"def __init__({', '.join(['self', *arguments])}) -> None:")
         writer.indent()
         writer.line("super().__init__()")
         steps = []
@@ -157,26 +182,27 @@ class FileEmitter:
             attribute = node.shares or node.name
             if owns_module and node.shares is None:
                 construct = self.concrete_construct(node)
-                attribute = reuse.attribute(node.item, op, node.name, construct)
+                attribute = reuse.attribute(node.item is None or node.item.name is not None, op, node.name,
+                                            construct)
                 if attribute == node.name:
                     lists.assign(writer, node.name, construct, self.note(node.span))
+            elif node.shares is None:
+                lists.hold_place(writer, node.name)
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
-                args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
-                                {k: ex.python_literal(v) for k, v in node.attrs.items()})
-                template = call_template(op, attribute, args)
-                self.use_helper(op)
+                template = call_template(op, attribute, node_args(node, inputs=len(node.inputs)))
+                self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
-                                    child=node.child))
+                                   child=node.child, named=node.item is not None and node.item.name is not None))
         lists.finish(writer)
+        if module is self.network.root:
+            emit_init(self, writer)
         if detector is not None:
             writer.line()
             for line in detector.init_lines:
                 writer.line(line)
             self.typing.update(detector.typing)
-        if module is self.network.root:
-            emit_init(self, writer)
         writer.outdent()
         writer.line()
         forward_name = detector.forward_name if detector else "forward"
@@ -193,14 +219,13 @@ class FileEmitter:
             self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
             writer.indent()
             emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
+        if module is self.network.root:
+            emit_transfer_methods(self, writer)
         if detector is not None:
             if forward_name is not None:
                 writer.outdent()
                 writer.line()
             writer.block(detector.methods.rstrip("\n"))
-            writer.indent()  # where a method body leaves the writer, for the methods that follow
-        if module is self.network.root:
-            emit_transfer_methods(self, writer)
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
@@ -212,3 +237,14 @@ class FileEmitter:
         _, var = forward_names(inputs, self.reserved)
         params = ", ".join(f"{var[name]}: Tensor" for name in inputs)
         writer.line(f"def {method}(self, {params}) -> {returns}:")
+
+
+def node_args(node: Node, inputs: int | None = None) -> CodeArgs:
+    """A concrete node's attributes for code: literals, and the constructor's parameters where it reads them
+    (`nn.Linear(2048, num_classes)`); those have no concrete value, so each is always written out."""
+    values = {k: v for k, v in node.attrs.items() if k not in node.exprs}
+    if inputs is not None:
+        values["inputs"] = inputs
+    sources = {k: ex.to_python(node.exprs[k]) if k in node.exprs else ex.python_literal(v)
+               for k, v in node.attrs.items()}
+    return CodeArgs(values, sources)

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import textwrap
+
 from ...errors import Span, SpecError
 from ...ops import Op
-from ...spec.model import Item
+from ...ops.base import Weightless
+from ...spec.expr import python_literal
 from ..writer import LineWriter, call_lines
 
 
@@ -32,6 +35,14 @@ class ModuleLists:
             writer.line(LIST_MARK + head)
         self.members[head][key] = construct
 
+    def hold_place(self, writer: LineWriter, name: str) -> None:
+        """A layer without a module (a concat) numbered in a module list, as `model.1` between `model.0` and
+        `model.2` in Ultralytics' layout: an nn.Identity keeps its place, so the list indices stay the
+        spec's; it has no state, and forward computes the layer itself."""
+        head, _, key = name.partition(".")
+        if key.isdigit():
+            self.assign(writer, name, "nn.Identity()")
+
     def finish(self, writer: LineWriter) -> None:
         lines = []
         for line in writer.lines:
@@ -48,7 +59,7 @@ class ModuleLists:
         if sorted(members) == sorted(map(str, range(len(members)))) and all(k.isdigit() for k in members):
             items = [members[str(index)] for index in range(len(members))]
             return call_lines("nn.ModuleList", [call_lines("", items, brackets="[]")])
-        pairs = [f"{key!r}: {construct}" for key, construct in members.items()]
+        pairs = [f"{python_literal(key)}: {construct}" for key, construct in members.items()]
         return call_lines("nn.ModuleDict", [call_lines("", pairs, brackets="{}")])
 
 
@@ -59,22 +70,16 @@ class StatelessModules:
     def __init__(self) -> None:
         self.first: dict[str, str] = {}
 
-    def attribute(self, item: Item | None, op: Op | None, name: str, construct: str) -> str:
-        if item is None or item.name is not None or op is None or not op.module or has_state(op):
+    def attribute(self, named: bool, op: Op | None, name: str, construct: str) -> str:
+        if named or op is None or not op.module or has_state(op):
             return name
         return self.first.setdefault(construct, name)
 
 
 def has_state(op: Op) -> bool:
-    return any(attr.inferred for attr in op.attrs.values())
-
-
-def check_sequence_member(op: Op | None, span: Span) -> None:
-    """A layer that is a bare parameter of its module (l2norm's weight) cannot be an element of nn.Sequential."""
-    if op is not None and op.forward_form is not None:
-        raise codegen_error(span, f"'{op.name}' keeps its weight as a parameter of the enclosing module, so it "
-                            "cannot be an element of a 'seq'", hint="put it in the body that holds the 'seq', "
-                            "as SSD's backbone does with conv4_3's scale")
+    """Whether the op may hold weights or buffers: only a Weightless op without buffers can share its
+    module between uses (an op with weights and no inferred attribute must not)."""
+    return not isinstance(op, Weightless) or type(op).buffers is not Op.buffers
 
 
 def module_form(op_name: str, span: Span) -> str:
@@ -103,6 +108,17 @@ def group_repeats(constructs: list[str]) -> list[str]:
 def docstring(text: str) -> str:
     text = escaped(" ".join(str(text).split()), docstring=True)
     return text if text.endswith((".", "!", "?")) else text + "."
+
+
+def docstring_source(text: str, level: int, width: int = 100) -> str:
+    """A docstring at indentation `level`: one line when it fits, else wrapped at the line width with the
+    closing quotes on a line of their own (PEP 257)."""
+    text, indent = docstring(text), "    " * level
+    if len(indent) + len(text) + 6 <= width:
+        return f'"""{text}"""'
+    lines = textwrap.wrap(text, width - len(indent), initial_indent='"""', break_long_words=False,
+                          break_on_hyphens=False)
+    return "\n".join([*lines, '"""'])
 
 
 def escaped(text: str, docstring: bool = False) -> str:

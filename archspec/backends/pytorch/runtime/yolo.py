@@ -4,7 +4,6 @@ Targets use torchvision's format: per image {boxes: (M, 4) x1, y1, x2, y2 in inp
 with labels 0 … C - 1. Losses are summed over the batch and divided by its size.
 """
 
-import math
 from typing import Dict, List, Tuple
 
 import torch
