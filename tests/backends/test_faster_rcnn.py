@@ -1,5 +1,6 @@
-"""The emitted Faster R-CNN against torchvision's fasterrcnn_resnet50_fpn: state_dict, eval (proposals
-and detections) and training (the four losses), on the same weights, images and targets."""
+"""The emitted Faster R-CNN against torchvision's fasterrcnn_resnet50_fpn, with batch norm and with frozen
+batch norm: state_dict, eval (proposals and detections) and training (the four losses), on the same
+weights, images and targets."""
 
 from __future__ import annotations
 
@@ -15,15 +16,28 @@ from ..conftest import ROOT, import_file
 torch = pytest.importorskip("torch")
 detection = pytest.importorskip("torchvision.models.detection")
 
-SPEC = ROOT / "specs/resnet/fasterrcnn_resnet50_fpn.yaml"
+SPECS = ROOT / "specs/resnet"
 # Small images keep the test fast; both transforms are set to the same sizes.
 MIN_SIZE, MAX_SIZE = 192, 320
+# Each variant, torchvision's model of it and its parameter count.
+VARIANTS = {"fasterrcnn_resnet50_fpn": 41_808_406, "fasterrcnn_resnet50_fpn_frozen_bn": 41_755_286}
 
 
-def emitted(tmp_path_factory: pytest.TempPathFactory, spec: Path = SPEC):
-    path = tmp_path_factory.mktemp("faster_rcnn") / "fasterrcnn_emitted.py"
-    path.write_text(emit_pytorch(compile_spec(spec)))
-    return import_file(path, path.stem)
+def torchvision_model(name: str):
+    if name == "fasterrcnn_resnet50_fpn":
+        return detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
+    # How torchvision builds it for pretrained backbones: FrozenBatchNorm2d, every layer trainable here.
+    from torchvision.models import resnet50
+    from torchvision.models.detection.backbone_utils import _resnet_fpn_extractor
+    from torchvision.ops import FrozenBatchNorm2d
+
+    return detection.FasterRCNN(_resnet_fpn_extractor(resnet50(norm_layer=FrozenBatchNorm2d), 5), 91)
+
+
+def emitted(tmp_path_factory: pytest.TempPathFactory, name: str):
+    path = tmp_path_factory.mktemp("faster_rcnn") / f"{name}_emitted.py"
+    path.write_text(emit_pytorch(compile_spec(SPECS / f"{name}.yaml")))
+    return getattr(import_file(path, path.stem), name)
 
 
 def small(reference, ours) -> None:
@@ -31,24 +45,24 @@ def small(reference, ours) -> None:
     ours.transform.min_size, ours.transform.max_size = MIN_SIZE, MAX_SIZE
 
 
-@pytest.fixture(scope="module")
-def pair(tmp_path_factory: pytest.TempPathFactory):
+@pytest.fixture(scope="module", params=sorted(VARIANTS))
+def pair(request, tmp_path_factory: pytest.TempPathFactory):
     torch.manual_seed(0)
-    reference = detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None)
-    ours = emitted(tmp_path_factory).fasterrcnn_resnet50_fpn()
-    return reference, ours
+    reference = torchvision_model(request.param)
+    ours = emitted(tmp_path_factory, request.param)()
+    return reference, ours, VARIANTS[request.param]
 
 
 def test_state_dict_keys_and_shapes_are_torchvisions(pair) -> None:
-    reference, ours = pair
+    reference, ours, parameters = pair
     theirs, mine = reference.state_dict(), ours.state_dict()
     assert list(mine) == list(theirs)
     assert all(mine[k].shape == v.shape for k, v in theirs.items())
-    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters()) == 41_808_406
+    assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters()) == parameters
 
 
 def test_eval_gives_torchvisions_proposals_and_detections(pair) -> None:
-    reference, ours = pair
+    reference, ours, _ = pair
     state = reference.state_dict()
     # Random weights score every class near 1/91, below the 0.05 threshold: sharpen the classifier so that
     # there are detections to compare (on both sides, through the state_dict).
@@ -80,7 +94,7 @@ def test_eval_gives_torchvisions_proposals_and_detections(pair) -> None:
 
 
 def test_training_gives_torchvisions_four_losses(pair) -> None:
-    reference, ours = pair
+    reference, ours, _ = pair
     ours.load_state_dict(reference.state_dict())
     small(reference, ours)
     # Sample sizes above the number of candidates: both sides keep every labelled anchor and proposal,
