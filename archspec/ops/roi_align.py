@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from .base import Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, fmt_shape, prod, register, whole_axis
@@ -53,5 +54,5 @@ class RoIAlign(Weightless):
 
     def emit(self, args: CodeArgs) -> str:
         names = [str(index) for index in range(args.values["inputs"])] if "inputs" in args.values else []
-        return call("MultiScaleRoIAlign", [], [f"featmap_names={names!r}", f"output_size={args.src('size')}",
+        return call("MultiScaleRoIAlign", [], [f"featmap_names={json.dumps(names)}", f"output_size={args.src('size')}",
                                                f"sampling_ratio={args.src('sampling_ratio')}"])

@@ -8,6 +8,7 @@ module writes only what depends on the spec: the settings and the names of the l
 
 from __future__ import annotations
 
+import json
 import textwrap
 
 from ...detection.spec import Detection
@@ -39,7 +40,7 @@ def _init_lines(detection: Detection, parts: TwoStage) -> list[str]:
         f"                                    image_std={t['std']!r}, size_divisible={t['size_divisible']})",
         f"self.anchor_generator = AnchorGenerator(sizes={sizes}, aspect_ratios={ratios})",
         "self.region_proposals = RegionProposals(",
-        f"    pre_nms_top_n={rpn['pre_nms_top_n']!r}, post_nms_top_n={rpn['post_nms_top_n']!r},",
+        f"    pre_nms_top_n={_phases(rpn['pre_nms_top_n'])}, post_nms_top_n={_phases(rpn['post_nms_top_n'])},",
         f"    nms_thresh={rpn['nms_thresh']!r}, score_thresh={rpn['score_thresh']!r},",
         f"    fg_iou_thresh={rpn['fg_iou_thresh']!r}, bg_iou_thresh={rpn['bg_iou_thresh']!r},",
         f"    batch_size_per_image={rpn['batch_size_per_image']!r}, positive_fraction={rpn['positive_fraction']!r})",
@@ -56,9 +57,9 @@ def _forward(network: Network) -> str:
     parts: TwoStage = network.two_stage
     feature = _feature_names(parts, network)
     levels = ", ".join(feature(ref) for ref in parts.rpn_levels)
-    crops = ", ".join(f"{str(i)!r}: {feature(ref)}" for i, ref in enumerate(parts.roi_levels))
-    objectness = ", ".join(f"rpn[{o!r}]" for o, _ in parts.rpn_outputs)
-    deltas = ", ".join(f"rpn[{d!r}]" for _, d in parts.rpn_outputs)
+    crops = ", ".join(f"{json.dumps(str(i))}: {feature(ref)}" for i, ref in enumerate(parts.roi_levels))
+    objectness = ", ".join(f"rpn[{json.dumps(o)}]" for o, _ in parts.rpn_outputs)
+    deltas = ", ".join(f"rpn[{json.dumps(d)}]" for _, d in parts.rpn_outputs)
     scores, regression = parts.box_outputs
     return textwrap.dedent(f'''\
         def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]]] = None
@@ -91,7 +92,7 @@ def _forward(network: Network) -> str:
             # Stage two: every proposal cropped from its level, classified and refined per class.
             regions = self.{parts.roi_align}({{{crops}}}, proposals, image_sizes)
             heads = self.{parts.box_head}(regions)
-            class_logits, box_regression = heads[{scores!r}], heads[{regression!r}]
+            class_logits, box_regression = heads[{json.dumps(scores)}], heads[{json.dumps(regression)}]
             detections: List[Dict[str, Tensor]] = []
             if self.training:
                 losses.update(self.detection_heads.loss(class_logits, box_regression, labels, regression_targets))
@@ -105,9 +106,14 @@ def _forward(network: Network) -> str:
         @torch.jit.unused
         def eager_outputs(self, losses: Dict[str, Tensor], detections: List[Dict[str, Tensor]]
                           ) -> Tuple[Dict[str, Tensor], List[Dict[str, Tensor]]]:
-            """The losses in training, the detections in evaluation (the annotation is TorchScript's)."""
+            """The losses in training, the detections in evaluation (annotated for TorchScript)."""
             return losses if self.training else detections  # type: ignore[return-value]
         ''')
+
+
+def _phases(counts: dict[str, int]) -> str:
+    """{"train": 2000, "test": 1000}, double-quoted as the rest of the file."""
+    return "{" + ", ".join(f"{json.dumps(phase)}: {count}" for phase, count in counts.items()) + "}"
 
 
 def _numbers(values) -> str:
@@ -122,6 +128,6 @@ def _feature_names(parts: TwoStage, network: Network):
 
     def name(reference: str) -> str:
         if several and reference.startswith(parts.backbone + "."):
-            return f"features[{reference[len(parts.backbone) + 1:]!r}]"
+            return f"features[{json.dumps(reference[len(parts.backbone) + 1:])}]"
         return "features"
     return name

@@ -14,8 +14,9 @@ from torchvision.ops import batched_nms
 
 
 def encode_boxes(boxes: Tensor, anchors: Tensor, weights: Tuple[float, float, float, float]) -> Tensor:
-    """The offsets (dx, dy, dw, dh) that move each anchor onto its box: centre shifts in anchor widths,
-    log size ratios, each scaled by its weight (SSD and Faster R-CNN's heads use (10, 10, 5, 5))."""
+    """The offsets (dx, dy, dw, dh) that move each anchor onto its box: centre shifts in anchor
+    widths, log size ratios, each scaled by its weight (SSD and Faster R-CNN's heads use (10, 10,
+    5, 5))."""
     wx, wy, ww, wh = weights
     anchor_w = anchors[:, 2:3] - anchors[:, 0:1]
     anchor_h = anchors[:, 3:4] - anchors[:, 1:2]
@@ -61,10 +62,10 @@ def clip_boxes(boxes: Tensor, height: int, width: int) -> Tensor:
 
 
 def match_anchors(iou: Tensor, high: float, low: float, allow_low_quality: bool = False) -> Tensor:
-    """For each anchor (a column of `iou`, boxes × anchors), the index of the box it is matched to:
-    its best box if their IoU reaches `high`, -1 (background) below `low`, -2 (ignored) between.
-    With `allow_low_quality`, each box also keeps the anchors that overlap it best, even below `high`
-    (Faster R-CNN's rule, so that no box is left without an anchor)."""
+    """For each anchor (a column of `iou`, boxes × anchors), the index of the box it is matched
+    to: its best box if their IoU reaches `high`, -1 (background) below `low`, -2 (ignored)
+    between. With `allow_low_quality`, each box also keeps the anchors that overlap it best, even
+    below `high` (Faster R-CNN's rule, so that no box is left without an anchor)."""
     best_iou, matches = iou.max(dim=0)
     result = matches.clone()
     result[best_iou < low] = -1
@@ -77,8 +78,8 @@ def match_anchors(iou: Tensor, high: float, low: float, allow_low_quality: bool 
 
 
 def match_every_box(iou: Tensor, threshold: float) -> Tensor:
-    """SSD's matching: anchors whose best IoU reaches `threshold` go to that box (else -1), and every box
-    also takes the one anchor that overlaps it most, whatever the overlap."""
+    """SSD's matching: anchors whose best IoU reaches `threshold` go to that box (else -1), and
+    every box also takes the one anchor that overlaps it most, whatever the overlap."""
     matches = match_anchors(iou, threshold, threshold)
     _, best_anchor = iou.max(dim=1)
     matches[best_anchor] = torch.arange(best_anchor.size(0), dtype=torch.int64, device=best_anchor.device)
@@ -87,9 +88,10 @@ def match_every_box(iou: Tensor, threshold: float) -> Tensor:
 
 def grid_anchors(grid_sizes: List[Tuple[int, int]], strides: List[Tuple[int, int]], sizes: List[List[float]],
                  aspect_ratios: List[List[float]]) -> Tensor:
-    """Anchors (x1, y1, x2, y2) of every level, position and shape, as torchvision's AnchorGenerator
-    lays them out: each size at each aspect ratio (height / width), rounded to whole pixels, centred on
-    the top-left corner of each cell; positions row by row, the shapes of one position together."""
+    """Anchors (x1, y1, x2, y2) of every level, position and shape, as torchvision's
+    AnchorGenerator lays them out: each size at each aspect ratio (height / width), rounded to
+    whole pixels, centred on the top-left corner of each cell; positions row by row, the shapes
+    of one position together."""
     anchors: List[Tensor] = []
     for (rows, columns), (stride_y, stride_x), level_sizes, ratios in zip(grid_sizes, strides, sizes,
                                                                           aspect_ratios):
@@ -108,8 +110,9 @@ def grid_anchors(grid_sizes: List[Tuple[int, int]], strides: List[Tuple[int, int
 def ssd_default_boxes(image_size: Tuple[int, int], grid_sizes: List[Tuple[int, int]], steps: List[int],
                       scales: List[float], aspect_ratios: List[List[float]]) -> Tensor:
     """SSD's default boxes (x1, y1, x2, y2) in pixels: on level k, squares of scale s_k and
-    sqrt(s_k * s_k+1) and, for each aspect ratio r, boxes s_k*sqrt(r) wide and s_k/sqrt(r) high and the
-    other way round; scales relative to the image, clipped to [0, 1]; centres at (j + 0.5) * step."""
+    sqrt(s_k * s_k+1) and, for each aspect ratio r, boxes s_k*sqrt(r) wide and s_k/sqrt(r) high
+    and the other way round; scales relative to the image, clipped to [0, 1]; centres at (j +
+    0.5) * step."""
     height, width = image_size
     boxes: List[Tensor] = []
     for k, (rows, columns) in enumerate(grid_sizes):
@@ -131,9 +134,9 @@ def ssd_default_boxes(image_size: Tuple[int, int], grid_sizes: List[Tuple[int, i
 
 def per_class_nms(boxes: Tensor, scores: Tensor, confidence: float, iou: float, top_k: int,
                   candidates: int, first_class: int = 0) -> Dict[str, Tensor]:
-    """The detections of one image from `boxes` (N, 4) and class-specific confidences `scores` (N, C):
-    per class, the boxes above `confidence`, at most `candidates` of them, best first; then
-    non-maximum suppression within each class at IoU `iou`; the `top_k` best overall.
+    """The detections of one image from `boxes` (N, 4) and class-specific confidences `scores`
+    (N, C): per class, the boxes above `confidence`, at most `candidates` of them, best first;
+    then non-maximum suppression within each class at IoU `iou`; the `top_k` best overall.
     Classes below `first_class` (a background column) are not detected."""
     kept_boxes: List[Tensor] = []
     kept_scores: List[Tensor] = []

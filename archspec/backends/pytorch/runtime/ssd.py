@@ -12,8 +12,8 @@ from torchvision.ops import box_iou
 
 def resize_and_normalise(images: List[Tensor], size: Tuple[int, int], mean: List[float], std: List[float]
                          ) -> Tensor:
-    """The batch the network sees: each image (3, H, W), values in [0, 1], normalised per channel and
-    resized to `size` (bilinear), in torchvision's order (normalise first)."""
+    """The batch the network sees: each image (3, H, W), values in [0, 1], normalised per channel
+    and resized to `size` (bilinear), in torchvision's order (normalise first)."""
     batch: List[Tensor] = []
     for image in images:
         shift = torch.tensor(mean, dtype=image.dtype, device=image.device)[:, None, None]
@@ -32,8 +32,8 @@ def scale_boxes(boxes: Tensor, old_size: Tuple[int, int], new_size: Tuple[int, i
 
 
 def flatten_levels(maps: List[Tensor], columns: int) -> Tensor:
-    """Per-level head maps (N, K x columns, H, W) as one (N, sum of H x W x K, columns) tensor: positions
-    row by row, the K anchors of a position together — the order of the default boxes."""
+    """Per-level head maps (N, K x columns, H, W) as one (N, sum of H x W x K, columns) tensor:
+    positions row by row, the K anchors of a position together — the order of the default boxes."""
     flat: List[Tensor] = []
     for values in maps:
         n, _, height, width = values.shape
@@ -44,11 +44,11 @@ def flatten_levels(maps: List[Tensor], columns: int) -> Tensor:
 def multibox_loss(scores: Tensor, offsets: Tensor, anchors: Tensor, targets: List[Dict[str, Tensor]],
                   weights: Tuple[float, float, float, float], match_iou: float, negatives_per_positive: float
                   ) -> Dict[str, Tensor]:
-    """SSD's loss, summed over the batch and divided by the number of matched anchors:
-    smooth L1 between the predicted and the true offsets of every anchor matched to a box (IoU at least
-    `match_iou`, and each box's best anchor), and cross-entropy over the classes for the matched anchors
-    and for the hardest background anchors, `negatives_per_positive` of them per match (hard negative
-    mining: the background anchors the network is most wrong about)."""
+    """SSD's loss, summed over the batch and divided by the number of matched anchors: smooth L1
+    between the predicted and the true offsets of every anchor matched to a box (IoU at least
+    `match_iou`, and each box's best anchor), and cross-entropy over the classes for the matched
+    anchors and for the hardest background anchors, `negatives_per_positive` of them per match
+    (hard negative mining: the background anchors the network is most wrong about)."""
     box_losses: List[Tensor] = []
     class_targets: List[Tensor] = []
     matched = 0

@@ -26,7 +26,8 @@ __all__ = ["MultiScaleRoIAlign", "DetectionTransform", "AnchorGenerator", "Regio
 
 class DetectionTransform(nn.Module):
     """Normalises each image, resizes it so that its short side is `min_size` (its long side at most
-    `max_size`), and pads the batch with zeros to a multiple of `size_divisible`; boxes follow the resize."""
+    `max_size`), and pads the batch with zeros to a multiple of `size_divisible`; boxes follow the
+    resize."""
 
     def __init__(self, min_size: int, max_size: int, image_mean: List[float], image_std: List[float],
                  size_divisible: int = 32) -> None:
@@ -64,7 +65,8 @@ class DetectionTransform(nn.Module):
                              align_corners=False)[0]
 
     def batch(self, images: List[Tensor]) -> Tensor:
-        """One zero-padded tensor, its height and width rounded up to a multiple of `size_divisible`."""
+        """One zero-padded tensor, its height and width rounded up to a multiple of
+        `size_divisible`."""
         stride = float(self.size_divisible)
         height = int(math.ceil(max(image.shape[-2] for image in images) / stride) * stride)
         width = int(math.ceil(max(image.shape[-1] for image in images) / stride) * stride)
@@ -82,8 +84,8 @@ class DetectionTransform(nn.Module):
 
 
 class AnchorGenerator(nn.Module):
-    """K = len(sizes[l]) x len(aspect_ratios[l]) anchors centred on every position of level l, at the
-    stride of that level in the padded batch (its size over the level's grid)."""
+    """K = len(sizes[l]) x len(aspect_ratios[l]) anchors centred on every position of level l, at
+    the stride of that level in the padded batch (its size over the level's grid)."""
 
     def __init__(self, sizes: List[List[float]], aspect_ratios: List[List[float]]) -> None:
         super().__init__()
@@ -107,9 +109,9 @@ def decode_per_class(deltas: Tensor, references: Tensor, weights: Tuple[float, f
 
 
 def sample(labels: Tensor, batch_size: int, positive_fraction: float) -> Tensor:
-    """Indices of a random sample of at most `batch_size` positives (label >= 1) and negatives (label 0),
-    at most `positive_fraction` of it positive, the rest negative; ignored labels (-1) are never drawn.
-    The indices come in increasing order."""
+    """Indices of a random sample of at most `batch_size` positives (label >= 1) and negatives
+    (label 0), at most `positive_fraction` of it positive, the rest negative; ignored labels (-1)
+    are never drawn. The indices come in increasing order."""
     positive = torch.where(labels >= 1)[0]
     negative = torch.where(labels == 0)[0]
     positives = min(positive.numel(), int(batch_size * positive_fraction))
@@ -121,9 +123,9 @@ def sample(labels: Tensor, batch_size: int, positive_fraction: float) -> Tensor:
 
 
 class RegionProposals(nn.Module):
-    """The RPN's second half: anchors and head outputs become proposals (decode, the `pre_nms_top_n` best
-    of every level, clip, NMS per level, the `post_nms_top_n` best), and, in training, its two losses on a
-    balanced sample of labelled anchors."""
+    """The RPN's second half: anchors and head outputs become proposals (decode, the `pre_nms_top_n`
+    best of every level, clip, NMS per level, the `post_nms_top_n` best), and, in training, its two
+    losses on a balanced sample of labelled anchors."""
 
     def __init__(self, pre_nms_top_n: Dict[str, int], post_nms_top_n: Dict[str, int], nms_thresh: float,
                  score_thresh: float, fg_iou_thresh: float, bg_iou_thresh: float, batch_size_per_image: int,
@@ -165,7 +167,8 @@ class RegionProposals(nn.Module):
 
     @staticmethod
     def top_per_level(scores: Tensor, per_level: List[int], count: int) -> Tensor:
-        """Indices of the `count` best anchors of every level (all of a smaller level), per image."""
+        """Indices of the `count` best anchors of every level (all of a smaller level), per
+        image."""
         indices: List[Tensor] = []
         offset = 0
         for level in scores.split(per_level, dim=1):
@@ -175,8 +178,8 @@ class RegionProposals(nn.Module):
 
     def loss(self, anchors: List[Tensor], objectness: List[Tensor], deltas: List[Tensor],
              targets: List[Dict[str, Tensor]]) -> Dict[str, Tensor]:
-        """Objectness (binary cross-entropy) on the sampled anchors, box regression (smooth L1) on the
-        sampled positives only, both over the number sampled."""
+        """Objectness (binary cross-entropy) on the sampled anchors, box regression (smooth L1) on
+        the sampled positives only, both over the number sampled."""
         scores = flatten_levels(objectness, 1).reshape(-1)
         predicted = flatten_levels(deltas, 4).reshape(-1, 4)
         labels: List[Tensor] = []
@@ -200,8 +203,8 @@ class RegionProposals(nn.Module):
         }
 
     def label_anchors(self, anchors: Tensor, truth: Tensor) -> Tuple[Tensor, Tensor]:
-        """1 for a positive anchor, 0 for a negative, -1 for one left out; and the ground-truth box each
-        anchor is compared with (any box, for one that is not positive: it has no box loss)."""
+        """1 for a positive anchor, 0 for a negative, -1 for one left out; and the ground-truth box
+        each anchor is compared with (any box, for one that is not positive: it has no box loss)."""
         if truth.numel() == 0:
             return torch.zeros(anchors.shape[0], device=anchors.device), torch.zeros_like(anchors)
         matches = match_anchors(box_iou(truth, anchors), self.fg_iou_thresh, self.bg_iou_thresh, True)
@@ -211,10 +214,10 @@ class RegionProposals(nn.Module):
 
 
 class DetectionHeads(nn.Module):
-    """The second stage around its layers: in training, the proposals (and the ground-truth boxes) are
-    labelled and a balanced sample kept; the classifier's cross-entropy and the box regression of the
-    true class are its losses. In evaluation, the per-class boxes are decoded, clipped, thresholded and
-    suppressed class by class."""
+    """The second stage around its layers: in training, the proposals (and the ground-truth boxes)
+    are labelled and a balanced sample kept; the classifier's cross-entropy and the box regression
+    of the true class are its losses. In evaluation, the per-class boxes are decoded, clipped,
+    thresholded and suppressed class by class."""
 
     def __init__(self, fg_iou_thresh: float, bg_iou_thresh: float, batch_size_per_image: int,
                  positive_fraction: float, bbox_reg_weights: Tuple[float, float, float, float],
@@ -231,8 +234,8 @@ class DetectionHeads(nn.Module):
 
     def select_training_samples(self, proposals: List[Tensor], targets: List[Dict[str, Tensor]]
                                 ) -> Tuple[List[Tensor], Tensor, Tensor]:
-        """The sampled proposals of every image (the ground-truth boxes are proposals too), their class
-        labels (0: background) and the deltas from each to its ground truth."""
+        """The sampled proposals of every image (the ground-truth boxes are proposals too), their
+        class labels (0: background) and the deltas from each to its ground truth."""
         sampled: List[Tensor] = []
         labels: List[Tensor] = []
         regression: List[Tensor] = []
@@ -259,8 +262,8 @@ class DetectionHeads(nn.Module):
     @staticmethod
     def loss(class_logits: Tensor, box_regression: Tensor, labels: Tensor, regression: Tensor
              ) -> Dict[str, Tensor]:
-        """Cross-entropy over the classes; smooth L1 of the deltas predicted for the true class of each
-        positive proposal, over the number of sampled proposals."""
+        """Cross-entropy over the classes; smooth L1 of the deltas predicted for the true class of
+        each positive proposal, over the number of sampled proposals."""
         positive = torch.where(labels > 0)[0]
         deltas = box_regression.reshape(box_regression.shape[0], -1, 4)[positive, labels[positive]]
         box_loss = F.smooth_l1_loss(deltas, regression[positive], beta=1 / 9, reduction="sum")
