@@ -20,7 +20,23 @@ def resolve_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow
 def compile_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
                  ) -> Network:
     """Spec file to IR, with shapes inferred at the spec's input size; raises SpecError."""
-    return lower(load_spec(path, spec_path, allow_absolute))
+    spec = load_spec(path, spec_path, allow_absolute)
+    return attach_detection(spec, lower(spec))
+
+
+def attach_detection(spec: ResolvedSpec, network: Network) -> Network:
+    """Read the spec's `detect:` section, if any, and check it against the network (raises SpecError;
+    its warnings join the network's)."""
+    if spec.detect is not None:
+        from .detection.spec import check_detection, parse_detection
+
+        network.detection = parse_detection(spec.detect.value, spec.detect.span, spec.param_env())
+        network.warnings.extend(check_detection(network.detection, network))
+        if network.detection.kind == "faster_rcnn":
+            from .detection.two_stage import read_two_stage
+
+            network.two_stage = read_two_stage(spec.detect.value, network.detection, network)
+    return network
 
 
 def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
@@ -28,8 +44,15 @@ def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), al
     """Like compile_spec, but a spec that loads and has errors in its layers still gives its IR, with the
     failed layers as stand-ins that carry their errors, and the errors; for diagrams of broken specs.
     Raises SpecError when the spec cannot be read at all."""
-    network, diagnostics = lower_partial(load_spec(path, spec_path, allow_absolute))
-    return network, diagnostics.errors
+    spec = load_spec(path, spec_path, allow_absolute)
+    network, diagnostics = lower_partial(spec)
+    errors = diagnostics.errors
+    if not errors:
+        try:
+            attach_detection(spec, network)
+        except SpecError as error:  # a broken `detect:` section: the network is still drawn
+            errors = list(error.diagnostics)
+    return network, errors
 
 
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
@@ -37,6 +60,7 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
     """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
     (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
     from .backends.pytorch import emit_pytorch
+    from .detection.spec import check_detection
     from .passes.shapes import check_input
 
     network = compile_spec(path, spec_path, allow_absolute)
@@ -44,6 +68,8 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
     if input_shape is not None:
         try:
             check_input(network, input_shape)
+            if network.detection is not None:
+                network.warnings.extend(check_detection(network.detection, network, input_shape))
         except SpecError as error:
             error.diagnostics[0].hint = _nearest_hint(network, input_shape) or error.diagnostics[0].hint
             raise

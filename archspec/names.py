@@ -25,6 +25,12 @@ def is_python_name(name: str) -> bool:
     return isinstance(name, str) and name.isidentifier() and name.isascii() and not keyword.iskeyword(name)
 
 
+def is_sequence_key(name: str) -> bool:
+    """A key of an nn.Sequential built from an OrderedDict, never an attribute: letters, digits, `_` and `-`
+    (torchvision's RegNet names its blocks `block1-0`)."""
+    return bool(name) and name.isascii() and name[0] != "_" and all(c.isalnum() or c in "_-" for c in name)
+
+
 def attribute_problem(name: str) -> str | None:
     """Why `name` cannot be a submodule attribute, or None if it can."""
     if not is_python_name(name):

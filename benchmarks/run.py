@@ -4,7 +4,8 @@
     fvcore's FlopCountAnalysis and torchinfo's summary of the torchvision model,
     each in a fresh process (median of several runs), as ratios.
 (b) validate + flops + rf in one process for generated chains of 1,000 and
-    10,000 layers, and the growth ratio between them.
+    10,000 layers (conv and ReLU pairs, and a unit of every kind of op), and the
+    growth ratio between them.
 
 fvcore and torchinfo come with `pip install -e ".[bench]"`. Results and the
 machine they came from are recorded in benchmarks/README.md.
@@ -52,6 +53,37 @@ body:
         - relu
 """
 
+# The same length built from every kind of op: frozen batch norm and the newer activations, a split with two
+# outputs, a channel shuffle, a squeeze-and-excitation gate broadcast by `mul`, layer norm, layer scale and
+# stochastic depth on a residual, and pixel (un)shuffle: 20 layers per unit.
+MIX = """name: mix{layers}
+input: [16, 32, 32]
+body:
+  - repeat:
+      count: {units}
+      body:
+        - conv: {{name: "c{{i}}", out: 16, kernel: 3, padding: 1}}
+        - frozen_bn
+        - hardswish
+        - split: {{name: "s{{i}}", chunks: 2}}
+        - conv: {{from: "s{{i}}.1", out: 8, kernel: 1}}
+        - silu
+        - concat: {{from: ["s{{i}}.0", _]}}
+        - channel_shuffle: {{name: "j{{i}}", groups: 2}}
+        - adaptive_avgpool: {{size: 1}}
+        - conv: {{out: 4, kernel: 1}}
+        - relu
+        - conv: {{out: 16, kernel: 1}}
+        - hardsigmoid
+        - mul: {{from: ["j{{i}}", _]}}
+        - layer_norm
+        - scale: {{init: 1e-6}}
+        - stochastic_depth: {{p: 0.1}}
+        - add: {{from: [_, "c{{i}}"]}}
+        - pixel_unshuffle: {{factor: 2}}
+        - pixel_shuffle: {{factor: 2}}
+"""
+
 ANALYSE = """
 import sys, time
 start = time.perf_counter()
@@ -91,26 +123,27 @@ def tools_comparison(runs: int) -> list[str]:
 
 
 def scaling(runs: int) -> list[str]:
-    lines = ["| layers | validate + flops + rf (in process) | import | whole `archspec flops` process |",
-             "|---|---|---|---|"]
-    results = {}
+    lines = ["| network | layers | validate + flops + rf (in process) | import | whole `archspec flops` process |",
+             "|---|---|---|---|---|"]
+    growth = []
     with tempfile.TemporaryDirectory() as folder:
-        for layers in (1000, 10000):
-            path = Path(folder) / f"chain{layers}.yaml"
-            path.write_text(CHAIN.format(layers=layers, pairs=layers // 2))
-            samples = []
-            for _ in range(runs):
-                output = subprocess.run([PYTHON, "-c", ANALYSE, str(path)], cwd=ROOT, check=True,
-                                        capture_output=True, text=True).stdout.split()
-                samples.append((float(output[0]), float(output[1])))
-            imported = statistics.median(s[0] for s in samples)
-            analysed = statistics.median(s[1] for s in samples)
-            process = timed([PYTHON, "-m", "cli.main", "flops", str(path), "--json"], runs)
-            results[layers] = analysed
-            lines.append(f"| {layers:,} | {analysed:.3f} s | {imported:.3f} s | {process:.2f} s |")
-    lines.append("")
-    lines.append(f"growth ratio 1,000 -> 10,000 layers: {results[10000] / results[1000]:.1f}")
-    return lines
+        for kind, template, per_unit in (("conv + ReLU chain", CHAIN, 2), ("every op", MIX, 20)):
+            results = {}
+            for layers in (1000, 10000):
+                path = Path(folder) / f"{template.split()[1].format(layers=layers)}.yaml"
+                path.write_text(template.format(layers=layers, pairs=layers // 2, units=layers // per_unit))
+                samples = []
+                for _ in range(runs):
+                    output = subprocess.run([PYTHON, "-c", ANALYSE, str(path)], cwd=ROOT, check=True,
+                                            capture_output=True, text=True).stdout.split()
+                    samples.append((float(output[0]), float(output[1])))
+                imported = statistics.median(s[0] for s in samples)
+                analysed = statistics.median(s[1] for s in samples)
+                process = timed([PYTHON, "-m", "cli.main", "flops", str(path), "--json"], runs)
+                results[layers] = analysed
+                lines.append(f"| {kind} | {layers:,} | {analysed:.3f} s | {imported:.3f} s | {process:.2f} s |")
+            growth.append(f"growth ratio 1,000 -> 10,000 layers, {kind}: {results[10000] / results[1000]:.1f}")
+    return lines + [""] + growth
 
 
 RENDERS = [  # (spec, level, format)

@@ -349,6 +349,57 @@ def rf(
         sys.stdout.write(analysis.rf_text(network, report) + "\n")
 
 
+@app.command()
+@_command
+def anchors(
+    spec: Optional[Path] = typer.Argument(None, help="A detector's spec (not needed with --kmeans)."),
+    input: Optional[str] = INPUT_OPTION,
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Draw the anchors over an image-sized "
+                                          "canvas (PNG)."),
+    kmeans: Optional[Path] = typer.Option(None, "--kmeans", help="Cluster the box sizes of a CSV (width,height "
+                                          "or x1,y1,x2,y2, in pixels) into anchors, 1 - IoU distance."),
+    k: int = typer.Option(5, "-k", help="Number of anchors for --kmeans."),
+    stride: float = typer.Option(32.0, "--stride", help="Grid cell size in pixels for --kmeans' anchors."),
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """A detector's anchors per level: grid, K, the boxes and the total; or anchors clustered from boxes."""
+    if kmeans is not None:
+        from archspec.detection.kmeans import kmeans_report, kmeans_text
+
+        report = _run(as_json, lambda: kmeans_report(kmeans, k, stride))
+        _emit(report) if as_json else sys.stdout.write(kmeans_text(report) + "\n")
+        return
+    if spec is None:
+        raise typer.BadParameter("name a detector's spec, or give --kmeans BOXES.csv", param_hint="SPEC")
+    from archspec.compiler import compile_spec
+    from archspec.detection import anchors as table
+    from archspec.errors import SpecError
+
+    def action() -> Any:
+        network = compile_spec(spec, **_load_options(spec_path))
+        if network.detection is None:
+            raise SpecError.at(network.root.span, f"'{network.name}' is not a detector: it has no 'detect' section")
+        shape = _input_shape(input, network) or network.input_shape
+        if input is not None:
+            from archspec.detection.spec import check_detection
+            network.warnings.extend(check_detection(network.detection, network, shape))
+        levels = table.anchor_table(network, shape)
+        if output is not None:
+            from archspec.detection.picture import draw_anchors
+            from archspec.output import write_atomic
+            write_atomic(output, draw_anchors(levels, shape))
+        return network, levels, shape
+
+    network, levels, shape = _run(as_json, action)
+    if as_json:
+        _emit(table.anchors_json(network, levels, shape))
+    else:
+        _warnings(network.warnings)
+        sys.stdout.write(table.anchors_text(network, levels, shape) + "\n")
+
+
+@app.command()
 @_command
 def compare(
     a: Path = typer.Argument(..., help="First spec."),

@@ -38,6 +38,9 @@ LAYER_NAME = r"^(?!__)(?:[A-Za-z0-9_]|\{[^{}]*\})+(?:\.(?:[A-Za-z0-9_]|\{[^{}]*\
 from archspec.spec.model import CONTAINERS  # noqa: E402
 
 TOP_LEVEL_DOCS = {
+    "detect": "What the network detects and how: kind (yolov1, yolov2, ssd, rpn, faster_rcnn), classes, one "
+              "entry per output level (the outputs it reads, its stride and anchors), thresholds and loss "
+              "weights; for faster_rcnn also its transform and the settings of its two stages.",
     "methods": "Extra methods of the network class besides forward, each running the layers from one value "
                "('from', default the input) to another ('to', default the output): e.g. encode and decode.",
     "archspec": f"Spec format version; only {SPEC_VERSION} exists.",
@@ -328,6 +331,7 @@ def top_level() -> dict[str, Any]:
                                                          {"pattern": block_name_pattern(dollar=False)}]}},
         "body": ref("body"),
         "outputs": ref("outputs"),
+        "detect": detect_schema(),
         "methods": {"type": "object", "propertyNames": ref("identifier"),
                     "additionalProperties": {"type": "object", "additionalProperties": False,
                                              "properties": {"from": {"type": "string", "minLength": 1},
@@ -339,6 +343,22 @@ def top_level() -> dict[str, Any]:
     for key, schema in properties.items():
         schema["description"] = TOP_LEVEL_DOCS[key]
     return properties
+
+
+def detect_schema() -> dict[str, Any]:
+    """The `detect:` section, from the keys archspec.detection.spec reads."""
+    from archspec.detection import spec as detection
+
+    number = {"anyOf": [{"type": "number"}, ref("expression")]}
+    level_keys = sorted({key for keys in detection.LEVEL_KEYS.values() for key in keys})
+    level = {"type": "object", "additionalProperties": False, "properties": {key: {} for key in level_keys}}
+    properties: dict[str, Any] = {key: {} for key in detection.TOP_KEYS}
+    properties.update({"kind": {"enum": list(detection.KINDS)}, "classes": number, "confidence": number,
+                       "iou": number, "top_k": number, "candidates": number,
+                       "levels": {"type": "array", "minItems": 1, "items": level},
+                       "loss": {"type": "object", "additionalProperties": number}})
+    return {"type": "object", "additionalProperties": False, "required": ["kind", "classes", "levels"],
+            "properties": properties}
 
 
 def schema() -> dict[str, Any]:

@@ -62,3 +62,21 @@ def time_limit(seconds: float, error: type[Exception] = TimeoutError) -> Iterato
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, previous)
+
+
+def two_stage_layer_outputs(network, model, shape: tuple[int, ...], regions: int = 1) -> list:
+    """A two-stage detector's layers, run as its forward would but without proposals: the backbone and the
+    RPN head on one image of `shape`, the box head on `regions` crops of RoI Align's output shape. Returns
+    the network's outputs in order (the RPN maps, then the box head's predictions). Works on meta tensors."""
+    import torch
+
+    parts = network.two_stage
+    device = next(model.parameters()).device
+    features = getattr(model, parts.backbone)(torch.zeros(1, *shape, device=device))
+    levels = [features[ref.split(".", 1)[1]] if isinstance(features, dict) else features for ref in parts.rpn_levels]
+    rpn = getattr(model, parts.rpn_head)(*levels)
+    crop = network.root.node(parts.roi_align).shape
+    heads = getattr(model, parts.box_head)(torch.zeros(regions, *crop, device=device))
+    values = {f"{parts.rpn_head}.{key}": value for key, value in rpn.items()}
+    values.update({f"{parts.box_head}.{key}": value for key, value in heads.items()})
+    return [values[output] for output in network.root.outputs]

@@ -26,6 +26,12 @@ CASES = {
     "autoencoder": "specs/autoencoder/autoencoder.yaml",
     "mobilenet_v2": "tests/backends/specs/mobilenet_v2.yaml",
     "repeats_in_blocks": "tests/backends/specs/repeats_in_blocks.yaml",
+    "mobilenet_v3_large": "specs/mobilenet/mobilenet_v3_large.yaml",
+    "convnext_tiny": "specs/convnext/convnext_tiny.yaml",
+    "modern_ops": "tests/backends/specs/modern_ops.yaml",
+    "yolov2": "specs/yolo/yolov2.yaml",
+    "ssd300_vgg16": "specs/ssd/ssd300_vgg16.yaml",
+    "faster_rcnn_lecture": "specs/detection/faster_rcnn_lecture.yaml",
 }
 
 

@@ -10,7 +10,7 @@ from ..errors import SpecError
 from ..ir.graph import Network
 from ..ops import OPS, Shape
 from ..ops.base import fmt_shape
-from ..passes.cost import Cost, CostReport, analyse_cost
+from ..passes.cost import Cost, CostReport, analyse_cost, two_stage_cost
 from ..passes.receptive_field import FieldReport
 from .report import human, table
 
@@ -53,6 +53,24 @@ def grouped_rows(report: CostReport, by: str) -> list[Row]:
     return list(rows.values())
 
 
+NOT_COUNTED = ("decoding, confidence thresholding and non-maximum suppression (detect:) are not counted: "
+               "they are data-dependent and not convolutions or linear layers")
+
+
+def detector_parts(network: Network, report: CostReport) -> list[Row]:
+    """A detector's cost as backbone, neck and head (the parts its `detect:` section names)."""
+    from ..detection.spec import layer_parts
+
+    parts = layer_parts(network.detection, network)
+    rows: dict[str, Row] = {}
+    for node in report.nodes:
+        part = parts.get(node.stage, "backbone")
+        row = rows.setdefault(part, Row(part, "part", node.output_shape, Cost()))
+        row.output_shape = node.output_shape
+        row.cost.add(node.cost)
+    return [rows[part] for part in ("backbone", "neck", "head") if part in rows]
+
+
 def flops_json(network: Network, report: CostReport, by: str, top: int | None) -> dict[str, Any]:
     total = report.total
     document = {
@@ -67,7 +85,29 @@ def flops_json(network: Network, report: CostReport, by: str, top: int | None) -
     }
     if top:
         document["top"] = [n.name for n in _costliest(report, top)]
+    if network.detection is not None:
+        document["parts"] = [{"name": r.name, **r.cost.to_json()} for r in detector_parts(network, report)]
+        document["not_counted"] = NOT_COUNTED
+    if network.two_stage is not None:
+        document["two_stage"] = {**two_stage_cost(network, report).to_json(), "note": TWO_STAGE_NOTE}
     return document
+
+
+TWO_STAGE_NOTE = ("the table counts one region for the second stage (RoI Align and the box head); it runs once "
+                  "per proposal, so its cost scales with the number of proposals")
+
+
+def two_stage_lines(network: Network, report: CostReport) -> list[str]:
+    """The first stage once per image, the second once per proposal: what a detector costs per image."""
+    split = two_stage_cost(network, report)
+    first, region, second = split.first_stage, split.per_region, split.second_stage
+    total = first.macs + second.macs
+    return ["", "two stages, per image:",
+            f"  backbone + FPN + RPN  MACs {first.macs:,} ({human(first.macs)}) at {fmt_shape(report.input_shape)}",
+            f"  second stage          MACs {region.macs:,} per region x {split.regions} proposals "
+            f"(post_nms_top_n, test) = {second.macs:,} ({human(second.macs)})",
+            f"  together              MACs {total:,} ({human(total)}), FLOPs {2 * total:,} ({human(2 * total)})",
+            f"  ({TWO_STAGE_NOTE})"]
 
 
 def _costliest(report: CostReport, top: int) -> list:
@@ -93,6 +133,15 @@ def flops_text(network: Network, report: CostReport, by: str, top: int | None) -
         lines.append(table(["name", "op", "MACs", "share"],
                            [[n.name, n.op, human(n.cost.macs), f"{100 * n.cost.macs / max(total.macs, 1):.1f}%"]
                             for n in costly], right={2, 3}))
+    if network.detection is not None:
+        parts = detector_parts(network, report)
+        lines += ["", f"{network.detection.kind} detector by part:",
+                  table(["part", "params", "MACs", "share of MACs"],
+                        [[r.name, human(r.cost.params), human(r.cost.macs),
+                          f"{100 * r.cost.macs / max(total.macs, 1):.1f}%"] for r in parts], right={1, 2, 3}),
+                  NOT_COUNTED[0].upper() + NOT_COUNTED[1:] + "."]
+    if network.two_stage is not None:
+        lines += two_stage_lines(network, report)
     lines += ["", "MACs: multiply-accumulates of convs and linear layers; FLOPs = 2 x MACs (FlopCounterMode's "
               "convention; torchvision's 'GFLOPS' are GMACs). Element-wise work is in 'other ops'."]
     return "\n".join(lines)
@@ -224,7 +273,7 @@ def compare_json(networks: list[Network], costs: list[CostReport], fields: list[
 def _side(network: Network, cost: CostReport, fields: FieldReport) -> dict[str, Any]:
     # The last feature map before pooling over the whole input, where a receptive field means something.
     spatial = [node.name for node in cost.nodes if len(node.output_shape) == 3
-               and not OPS[node.op].whole_input]
+               and not OPS[node.op].sees_whole_input(node.node.attrs)]
     last = spatial[-1] if spatial else None
     return {"name": network.name, "spec": network.spec_path, "input": list(cost.input_shape),
             "params": cost.total.params, "macs": cost.total.macs, "activations": cost.total.activations,

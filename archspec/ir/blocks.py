@@ -58,6 +58,7 @@ class Layer:
     shares: str | None = None  # the earlier layer whose module this one applies again
     choices: dict[str, str] = field(default_factory=dict)  # `$param`: parameter value -> block, as instances use
     inline: bool = False  # an unnamed repeat in a seq: its copies are layers of that seq
+    pieces: list[str] = field(default_factory=list)  # the keys of an op's several outputs (a split's)
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
@@ -159,6 +160,10 @@ class _Definition:
         layer.inputs = inputs
         layer.condition = self.condition(item)
         channels[layer.name] = self.optional_channels(layer, channels.get(inputs[0]) if inputs else None)
+        if layer.kind == "op" and item.share is None:
+            known = nodes[0].attrs if nodes else layer.values  # how many pieces: the same in every instance
+            layer.pieces = layer.op_class.output_names(known) or []
+            channels.update(self.piece_channels(layer, known, channels.get(inputs[0]) if inputs else None))
         self.by_name[layer.name] = layer
         return layer
 
@@ -193,6 +198,16 @@ class _Definition:
             return None
         expr = self.expression(item.condition, item.attrs.value_span("if"))
         return None if isinstance(expr, ex.Const) and expr.value is True else expr
+
+    @staticmethod
+    def piece_channels(layer: Layer, known: dict[str, Any], in_channels: ex.Expr | None) -> dict[str, ex.Expr]:
+        """`split.0`, `split.1` …: the channels of each output of an op with several."""
+        rules = layer.op_class.piece_channels(known)
+        if not rules or in_channels is None:
+            return {}
+        names = {"in_channels": in_channels, **layer.attrs}
+        return {f"{layer.name}.{index}": ex.fold(substitute(ex.parse(rule), names), {})
+                for index, rule in enumerate(rules)}
 
     @staticmethod
     def optional_channels(layer: Layer, passed_on: ex.Expr | None) -> ex.Expr | None:
@@ -434,8 +449,12 @@ class _Definition:
             return exprs["out"]
         if op.channels == "sum":
             return None if any(c is None for c in in_channels) else channel_sum(in_channels)
-        if op.channels == "none":
+        if op.channels in ("none", "pieces"):
             return None
+        if op.channels != "same":  # a rule over the input's channels and the op's attributes (pixel_shuffle)
+            if not in_channels or in_channels[0] is None:
+                return None
+            return ex.fold(substitute(ex.parse(op.channels), {"in_channels": in_channels[0], **exprs}), {})
         return in_channels[0] if in_channels else None
 
     def verify(self, op: Op, exprs: dict[str, ex.Expr], unverified: set[str], nodes: list[Node]) -> None:
@@ -473,10 +492,24 @@ def freeze(value: Any) -> Any:
     return tuple(value) if isinstance(value, list) else value
 
 
+def substitute(expr: ex.Expr, values: dict[str, ex.Expr]) -> ex.Expr:
+    """`expr` with each name in `values` replaced by its expression: an op's channel rule, made symbolic."""
+    if isinstance(expr, ex.Name):
+        return values.get(expr.name, expr)
+    if isinstance(expr, ex.Binary):
+        return ex.Binary(expr.offset, expr.op, substitute(expr.left, values), substitute(expr.right, values))
+    if isinstance(expr, ex.Index):
+        target, index = substitute(expr.target, values), substitute(expr.index, values)
+        if isinstance(target, ex.ListExpr) and isinstance(index, ex.Const) and isinstance(index.value, int):
+            return target.items[index.value]  # `sizes[1]` of `[hidden, hidden]`: hidden
+        return ex.Index(expr.offset, target, index)
+    return expr
+
+
 def normalise(kind: str, value: Any) -> Any:
     if kind == "pair" and isinstance(value, int) and not isinstance(value, bool):
         return (value, value)
-    if kind == "pair" and isinstance(value, list):
+    if kind in ("pair", "shape") and isinstance(value, list):
         return tuple(value)
     if kind == "float" and isinstance(value, (int, Fraction)) and not isinstance(value, bool):
         return float(value)

@@ -68,3 +68,5 @@ def _walk(graph: FlatGraph, module: Module, prefix: str, env: dict[str, str], ow
             graph.leaves.append(Leaf(path, node, inputs, owner and node.shares is None, node_stage,
                                      block or node_stage))
             env[node.name] = path
+            for key in node.output_names() or ():  # a split's pieces, each a value of its own
+                env[f"{node.name}.{key}"] = f"{path}.{key}"

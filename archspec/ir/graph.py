@@ -50,6 +50,22 @@ class Node:
     def is_call(self) -> bool:
         return self.op == "call"
 
+    def output_names(self) -> list[str] | None:
+        """The keys of a node's several outputs, read as `name.key`: a block's that returns several, or an
+        op's that does (a split); None for a node with one output."""
+        if self.child is not None:
+            return self.child.output_names() if len(self.child.outputs) > 1 else None
+        op = OPS.get(self.op)
+        return op.output_names(self.attrs) if op is not None else None
+
+    def output_shape(self, key: str) -> Shape | None:
+        """The shape of output `key` of a node with several."""
+        if self.child is not None:
+            return self.child.value_shape(self.child.outputs[self.child.output_names().index(key)])
+        if self.shape is None:
+            return None
+        return OPS[self.op].pieces(self.attrs, self.shape)[self.output_names().index(key)]
+
 
 @dataclass
 class Module:
@@ -79,6 +95,23 @@ class Module:
         index = self.__dict__.get("_index")
         if index is not None and len(index) == len(self.nodes) - 1:
             index[node.name] = node
+        heads = self.__dict__.get("_heads")
+        if heads is not None and heads[0] == len(self.nodes) - 1:
+            self.__dict__["_heads"] = (len(self.nodes), heads[1])
+            if "." in node.name:
+                heads[1].setdefault(node.name.partition(".")[0], []).append(node.name)
+
+    def members(self, head: str) -> list[str]:
+        """The layers held in the module list or dict `head` (`inner_blocks.0` …), in order; kept up to date
+        by `add`, so that checking each new name costs no scan of the module."""
+        heads = self.__dict__.get("_heads")
+        if heads is None or heads[0] != len(self.nodes):
+            found: dict[str, list[str]] = {}
+            for node in self.nodes:
+                if "." in node.name:
+                    found.setdefault(node.name.partition(".")[0], []).append(node.name)
+            heads = self.__dict__["_heads"] = (len(self.nodes), found)
+        return heads[1].get(head, [])
 
     def value(self, name: str) -> str:
         """The value a reference denotes, following disabled optional nodes."""
@@ -97,7 +130,7 @@ class Module:
             found = self.output_of(name)
             if found is not None:
                 node, key = found
-                return node.child.value_shape(node.child.outputs[node.child.output_names().index(key)])
+                return node.output_shape(key)
         return node.shape if node else None
 
     def output_names(self) -> list[str]:
@@ -110,13 +143,12 @@ class Module:
             return None
         head, key = name.rsplit(".", 1)
         node = self.node(self.value(head))
-        if node is None or node.child is None or len(node.child.outputs) < 2:
-            return None
-        return (node, key) if key in node.child.output_names() else None
+        keys = node.output_names() if node is not None else None
+        return (node, key) if keys is not None and key in keys else None
 
     def is_multi(self, name: str) -> bool:
         node = self.node(self.value(name))
-        return node is not None and node.child is not None and len(node.child.outputs) > 1
+        return node is not None and node.output_names() is not None
 
     def output_shapes(self) -> list[Shape | None]:
         return [self.value_shape(name) for name in self.outputs]
@@ -163,6 +195,8 @@ class Network:
     params: dict[str, Any] = field(default_factory=dict)  # the network class's constructor arguments, defaults
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
+    detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
+    two_stage: Any = None  # archspec.detection.two_stage.TwoStage, for a two-stage detector (Faster R-CNN)
     init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
     transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
     files: list[str] = field(default_factory=list)  # every spec file read, as displayed; outputs never replace them

@@ -82,6 +82,8 @@ def spec_hash(spec: ResolvedSpec) -> str:
         "blocks": blocks, "body": _raw_items(spec.body),
         "outputs": spec.outputs.value if spec.outputs else None,
     }
+    if spec.detect is not None:
+        canonical["detect"] = spec.detect.value
     canonical.update(_training_canonical(spec))
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
@@ -147,12 +149,25 @@ class _Lowering(References, OpNodes, Containers):
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods,
                           files=list(spec.files))
+        self.detector(network)
         for error in choose_inplace(network):
             self.diagnostics.add(error)
         if not self.diagnostics.errors:
             expose_params(spec, network)
             self.warn_unread(network)
         return network
+
+    def detector(self, network: Network) -> None:
+        """RoI Align only in a detector, which proposes the regions it crops (archspec.detection reads the
+        `detect` section once the network is lowered)."""
+        if self.spec.detect is not None:
+            return
+        for module in network.modules():
+            for node in module.nodes:
+                if node.op == "roi_align":
+                    self.diagnostics.error(node.span, f"roi_align '{node.name}' crops regions that only a "
+                                           "detector proposes", hint="add a 'detect' section (a two-stage "
+                                           "detector) or remove the layer")
 
     def warn_unread(self, network: Network) -> None:
         """A layer whose output nothing reads is computed for nothing: most often a `from` that names the
@@ -241,8 +256,8 @@ class _Lowering(References, OpNodes, Containers):
             keys = None  # one output, whatever its name: a tensor, not a dict
         if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
             node = module.node(module.value(outputs[0]))
-            keys = node.child.output_keys
-            outputs = [f"{outputs[0]}.{key}" for key in node.child.output_names()]
+            keys = node.child.output_keys if node.child is not None else None
+            outputs = [f"{outputs[0]}.{key}" for key in node.output_names()]
         elif any(module.is_multi(name) for name in outputs):
             self.diagnostics.error(span, "an output that has several outputs itself must be the only one",
                                    hint="name its outputs one by one, e.g. fpn.0")

@@ -7,7 +7,7 @@ import re
 from typing import Any
 
 from ..errors import Span, SpecError, did_you_mean
-from ..names import attribute_problem
+from ..names import attribute_problem, is_python_name, is_sequence_key
 from ..ops import OPS, Op
 from ..spec.model import Item
 from ..spec.values import evaluate_text
@@ -32,7 +32,9 @@ class References:
         if not isinstance(item.name, (str, int)) or isinstance(item.name, bool):
             raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
         name = self.interpolate(str(item.name), env, span)
-        problem = None if (scope.sequential and name.isascii() and name.isdigit()) else name_problem(name, scope)
+        # In a seq a name is only a key of its nn.Sequential: `3`, or `block1-0`, needs to be no identifier.
+        key_only = scope.sequential and is_sequence_key(name) and not is_python_name(name)
+        problem = None if key_only else name_problem(name, scope)
         if name == PREVIOUS:
             problem = "'_' stands for the previous layer's output in 'from'"
         if problem:
@@ -113,6 +115,9 @@ class References:
         node = module.node(ref)
         if ref in module.inputs or node is not None or ref in module.aliases or module.output_of(ref):
             return ref
+        head = module.node(module.value(ref.rsplit(".", 1)[0])) if "." in ref else None
+        if head is not None and head.errors:
+            return ref  # one output of a layer that failed, already reported: no second error
         later = self.defined_later(ref, scope)
         if later:
             raise SpecError.at(span, f"'{ref}' is defined later (line {later.line}); a layer can only read "
@@ -129,14 +134,14 @@ class References:
         for ref in refs:
             node = scope.module.node(scope.module.value(ref))
             if scope.module.is_multi(ref):
-                expanded += [f"{ref}.{key}" for key in node.child.output_names()]
+                expanded += [f"{ref}.{key}" for key in node.output_names()]
             else:
                 expanded.append(ref)
         return expanded
 
     def check_single_output(self, node: Node, span: Span) -> None:
-        if node.is_call and node.child is not None and len(node.child.outputs) > 1:
-            keys = node.child.output_names()
+        keys = node.output_names()
+        if keys is not None:
             raise SpecError.at(span, f"'{node.name}' has {len(keys)} outputs; a layer cannot read it as one "
                                "tensor", hint=f"read one of them: {', '.join(f'{node.name}.{k}' for k in keys)}")
 
@@ -151,7 +156,7 @@ class References:
 def name_problem(name: str, scope: Scope) -> str | None:
     """Why a layer name cannot be an attribute. `list.3` or `dict.key` puts the layer in an nn.ModuleList
     (or nn.ModuleDict) called `list`, as torchvision's FPN keeps its `inner_blocks`."""
-    members = [n.name for n in scope.module.nodes if n.name.startswith(f"{name.partition('.')[0]}.")]
+    members = scope.module.members(name.partition(".")[0])
     if "." not in name:
         return f"'{name}' already holds '{members[0]}'" if members else attribute_problem(name)
     if scope.sequential:

@@ -124,10 +124,13 @@ class Op:
     whole_input: ClassVar[bool] = False
     # Position of the input whose max-pool indices the op reads (unpooling), if any.
     reads_indices: ClassVar[int | None] = None
-    # A module-level function the emitted file must define when the op is used: (name, source).
+    # A module-level function or class the emitted file must define when the op is used: (name, source).
     helper: ClassVar[tuple[str, str] | None] = None
     # Emitted as an nn.Module attribute (True) or as a call in forward (False).
     module: ClassVar[bool] = True
+    # How forward applies an attribute that is not a module but a bare nn.Parameter (torchvision's
+    # `self.layer_scale * x`): a template with {attribute} and {0}; None for a module, called as one.
+    applies: ClassVar[str | None] = None
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"
@@ -157,6 +160,28 @@ class Op:
 
     def link(self, attrs: dict[str, Any], producer: Any) -> None:
         """Check (and complete from) the node that produced the input at `reads_indices`."""
+
+    def sees_whole_input(self, attrs: dict[str, Any]) -> bool:
+        """Whether each output unit sees the whole input (`whole_input`), for this use of the op."""
+        return self.whole_input
+
+    def needs_helper(self, attrs: dict[str, Any]) -> bool:
+        """Whether this use of the op needs its `helper` in the emitted file (default: every use)."""
+        return self.helper is not None
+
+    def output_names(self, attrs: dict[str, Any]) -> list[str] | None:
+        """The keys of an op's several outputs ("0", "1" … for a split); None for an op with one."""
+        return None
+
+    def piece_channels(self, attrs: dict[str, Any]) -> list[str]:
+        """The channels of each of several outputs, as expressions over `in_channels` and the attributes (as
+        `channels` is for one output), for block classes; `attrs` holds the attributes whose value is known."""
+        return []
+
+    def pieces(self, attrs: dict[str, Any], output: Shape) -> list[Shape] | None:
+        """The shapes of the tensors an op with several outputs returns (a split), read as `name.0`,
+        `name.1` …; `infer` then gives the shape of them all together. None: one output."""
+        return None
 
     # --- rules every op implements
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:

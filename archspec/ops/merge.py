@@ -1,4 +1,8 @@
-"""Ops that merge several tensors: element-wise sum and channel concatenation."""
+"""Ops that merge several tensors: element-wise sum and product, and channel concatenation.
+
+The element-wise ones broadcast as PyTorch does between tensors of one rank: a
+size of 1 stretches over the other's, so a [C, 1, 1] gate scales a [C, H, W]
+map (squeeze-and-excitation)."""
 
 from __future__ import annotations
 
@@ -20,29 +24,64 @@ class _Merge(Weightless):
         return "merge"
 
 
+_AXES = ("channels", "height", "width")
+
+
+def broadcast(inputs: list[Shape], verb: str, hint: str) -> Shape:
+    """The shape of an element-wise merge: per axis, the sizes agree or all but one of them are 1."""
+    first = inputs[0]
+    if any(len(shape) != len(first) for shape in inputs):
+        raise ShapeError(f"cannot {verb} tensors of different ranks", hint=hint)
+    result = []
+    for axis, sizes in enumerate(zip(*inputs)):
+        wide = {size for size in sizes if size != 1}
+        if len(wide) > 1:
+            what = _AXES[axis] if len(first) == 3 else "features"
+            raise ShapeError(f"cannot {verb} tensors whose {what} differ: {' and '.join(map(str, sizes))}",
+                             hint=f"{hint}; a size of 1 broadcasts over any other")
+        result.append(wide.pop() if wide else 1)
+    return tuple(result)
+
+
+class _Elementwise(_Merge):
+    operator = ""
+    verb = ""
+    hint = ""
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return broadcast(inputs, self.verb, self.hint)
+
+    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
+        return (len(inputs) - 1) * prod(output)  # one operation per output element for each extra input
+
+    def emit(self, args: CodeArgs) -> str:
+        count = args.values["inputs"]
+        return f" {self.operator} ".join(f"{{{i}}}" for i in range(count))
+
+
 @register
-class Add(_Merge):
+class Add(_Elementwise):
     name = "add"
-    summary = "element-wise sum of two or more tensors of one shape"
+    summary = "element-wise sum of two or more tensors, broadcasting sizes of 1"
+    operator = "+"
+    verb = "add"
+    hint = "a projection (1x1 conv with the same stride) on the skip path makes the shapes agree"
 
     def label(self, attrs: dict[str, Any]) -> str:
         return "+"
 
-    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
-        first = inputs[0]
-        for shape in inputs[1:]:
-            if shape != first:
-                raise ShapeError("cannot add tensors of different shapes",
-                                 hint="a projection (1x1 conv with the same stride) on the skip path "
-                                      "makes the shapes agree")
-        return first
 
-    def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
-        return (len(inputs) - 1) * prod(output)
+@register
+class Mul(_Elementwise):
+    name = "mul"
+    summary = "element-wise product of two or more tensors, broadcasting sizes of 1 (a [C, 1, 1] gate over a map)"
+    operator = "*"
+    verb = "multiply"
+    output_for_backward = False  # the backward pass needs the factors, not their product
+    hint = "a gate is [C, 1, 1] (after 'adaptive_avgpool: {size: 1}') or the map's own shape"
 
-    def emit(self, args: CodeArgs) -> str:
-        count = args.values["inputs"]
-        return " + ".join(f"{{{i}}}" for i in range(count))
+    def label(self, attrs: dict[str, Any]) -> str:
+        return "×"
 
 
 @register

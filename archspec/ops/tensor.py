@@ -1,4 +1,4 @@
-"""Ops that reshape or pass tensors through: flatten, dropout, identity."""
+"""Ops that reshape or pass tensors through: flatten, dropout, stochastic depth, identity."""
 
 from __future__ import annotations
 
@@ -56,6 +56,56 @@ class Dropout(_Passthrough):
 
     def emit(self, args: CodeArgs) -> str:
         return call("nn.Dropout", [], args.keyword("p", "p", 0.5) + args.keyword("inplace", "inplace", False))
+
+
+STOCHASTIC_DEPTH = '''@torch.fx.wrap  # its branches on the tensor's rank stay out of a traced graph
+def stochastic_depth(x: Tensor, p: float, mode: str, training: bool) -> Tensor:
+    """Zero the whole of x per sample ("row") or for the batch ("batch") with probability p,
+    scaling what survives by 1 / (1 - p); x itself in eval (torchvision.ops.stochastic_depth)."""
+    if not training or p == 0.0:
+        return x
+    survival_rate = 1.0 - p
+    size = [x.shape[0]] + [1] * (x.dim() - 1) if mode == "row" else [1] * x.dim()
+    noise = torch.empty(size, dtype=x.dtype, device=x.device).bernoulli_(survival_rate)
+    if survival_rate > 0.0:
+        noise.div_(survival_rate)
+    return x * noise
+
+
+class StochasticDepth(nn.Module):
+    """Randomly drops a residual branch in training (Huang et al., 2016): stochastic_depth."""
+
+    def __init__(self, p: float, mode: str) -> None:
+        super().__init__()
+        self.p = p
+        self.mode = mode
+
+    def forward(self, x: Tensor) -> Tensor:
+        return stochastic_depth(x, self.p, self.mode, self.training)'''
+
+
+@register
+class StochasticDepth(_Passthrough):
+    name = "stochastic_depth"
+    group = "regularise"
+    summary = "drops a residual branch at random while training, per sample or per batch; identity in eval " \
+              "(torchvision's StochasticDepth)"
+    helper = ("StochasticDepth", STOCHASTIC_DEPTH)
+    attrs = {"p": Attr("float", minimum=0, maximum=1, doc="probability of dropping the branch"),
+             "mode": Attr("choice", "row", choices=("row", "batch"),
+                          doc="'row': each sample on its own; 'batch': the whole batch at once")}
+
+    def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
+        return inputs[0]
+
+    def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> str:
+        return "pointwise"
+
+    def label(self, attrs: dict[str, Any]) -> str:
+        return f"stochastic_depth {attrs['p']:g}"
+
+    def emit(self, args: CodeArgs) -> str:
+        return call("StochasticDepth", [args.src("p"), args.src("mode")], [])
 
 
 @register

@@ -123,3 +123,40 @@ def _elements(shape: Shape) -> int:
     for size in shape:
         count *= size
     return count
+
+
+@dataclass
+class TwoStageCost:
+    """A two-stage detector's cost: the first stage (backbone, FPN, RPN) once per image at the input size,
+    the second (RoI Align, box head) once per region, so `regions` times per image."""
+
+    first_stage: Cost
+    per_region: Cost
+    regions: int  # the proposals the second stage sees in evaluation (post_nms_top_n's test value)
+
+    @property
+    def second_stage(self) -> Cost:
+        return scaled(self.per_region, self.regions)
+
+    def to_json(self) -> dict:
+        return {"first_stage": self.first_stage.to_json(), "per_region": self.per_region.to_json(),
+                "regions": self.regions, "second_stage": self.second_stage.to_json()}
+
+
+def two_stage_cost(network: Network, report: CostReport) -> TwoStageCost:
+    """Split a cost report at the detector's RoI Align: what runs per image and what runs per region.
+
+    The second stage's parameters are counted once (the same weights serve every region); its work and
+    activations scale with the number of proposals."""
+    parts = network.two_stage
+    first, per_region = Cost(), Cost()
+    per_region_stages = {parts.roi_align, parts.box_head}
+    for node in report.nodes:
+        (per_region if node.stage in per_region_stages else first).add(node.cost)
+    return TwoStageCost(first, per_region, parts.rpn["post_nms_top_n"]["test"])
+
+
+def scaled(cost: Cost, count: int) -> Cost:
+    """The cost of running a part `count` times with the same weights."""
+    return Cost(params=cost.params, buffers=cost.buffers, macs=cost.macs * count,
+                other_ops=cost.other_ops * count, activations=cost.activations * count)

@@ -166,7 +166,8 @@ def receptive_fields(network: Network, input_shape: Shape | None = None) -> Fiel
         fields = [report.fields[path] for path in leaf.inputs]
         rule = OPS[node.op].rf(node.attrs, [known[path] for path in leaf.inputs])
         if rule == "merge":
-            result = _merge(fields, leaf.path, node, report.diagnostics)
+            shapes = [known[path] for path in leaf.inputs]
+            result = _merge(fields, shapes, known[leaf.path], leaf.path, node, report.diagnostics)
         elif rule == "pointwise":
             result = fields[0]
         else:
@@ -176,16 +177,28 @@ def receptive_fields(network: Network, input_shape: Shape | None = None) -> Fiel
                 raise SpecError.at(node.span, f"the receptive field of '{leaf.path}' repeats only every more "
                                    f"than {MAX_PERIOD} units; archspec does not follow it") from None
         report.fields[leaf.path] = result
+        for key in node.output_names() or ():  # a split's pieces see what their input saw
+            report.fields[f"{leaf.path}.{key}"] = result
         report.order.append(leaf.path)
     for container, leaf_path in graph.containers.items():
         report.fields[container] = report.fields[leaf_path]
     return report
 
 
-def _merge(fields: list[Field], path: str, node, diagnostics: Diagnostics) -> Field:
+def _merge(fields: list[Field], shapes: list[Shape], output: Shape, path: str, node,
+           diagnostics: Diagnostics) -> Field:
     axes = []
-    for axis_name in ("h", "w"):
-        inputs = [getattr(f, axis_name) for f in fields]
+    for index, axis_name in enumerate(("h", "w")):
+        inputs, broadcast = [], []
+        for field_, shape in zip(fields, shapes):
+            axis = getattr(field_, axis_name)
+            if len(shape) == 3 and shape[1 + index] == 1 < output[1 + index]:
+                broadcast.append(axis)  # one unit read by every output unit (a [C, 1, 1] gate)
+            else:
+                inputs.append(axis)
+        if broadcast:
+            axes.append(_broadcast(inputs, broadcast, output[1 + index]))
+            continue
         period = math.lcm(*(a.period for a in inputs))
         spans = tuple(_union(a.span(o) for a in inputs) for o in range(period))
         centres = {tuple(_centre(a.span(o)) for o in range(period)) for a in inputs}
@@ -196,6 +209,17 @@ def _merge(fields: list[Field], path: str, node, diagnostics: Diagnostics) -> Fi
                                      "are not centred on the same pixel")
         axes.append(Axis(inputs[0].jump, spans))
     return Field(*axes)
+
+
+def _broadcast(inputs: list[Axis], broadcast: list[Axis], size: int) -> Axis:
+    """Every unit reads the one unit of a broadcast input (a squeeze-and-excitation gate), whose field does
+    not move with it: every unit gets the union of that field and the other inputs' fields over all `size`
+    units, at stride 0. Exact when the gate pooled the map it scales, whose every field it then holds."""
+    spans = [a.span(0) for a in broadcast]
+    for axis in inputs:
+        spans += [axis.span(o) for o in range(min(axis.period, size))]
+        spans += [axis.span(o) for o in range(max(size - axis.period, 0), size)]
+    return Axis(0, (_union(spans),))
 
 
 def _centre(span: Span) -> Fraction | None:

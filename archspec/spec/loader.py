@@ -28,7 +28,7 @@ from .values import is_plain
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
-                  "blocks", "body", "outputs", "methods", "init", "transfer")
+                  "blocks", "body", "outputs", "methods", "detect", "init", "transfer")
 BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs")
 MAX_EXTENDS_DEPTH = 16
 MAX_IMPORT_DEPTH = 16
@@ -288,6 +288,7 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
         outputs=value("outputs", parent.outputs if parent else None),
         methods=value("methods", parent.methods if parent else None), files=list(context.files),
+        detect=value("detect", parent.detect if parent else None),
         init=_parse_init(root, diagnostics) if "init" in root else parent.init if parent else None,
         transfer=_parse_transfer(root, path, diagnostics) if "transfer" in root else (
             parent.transfer if parent else None))

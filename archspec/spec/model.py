@@ -93,6 +93,7 @@ class ResolvedSpec:
     outputs: Value | None
     methods: Value | None  # extra methods of the network class: name -> {from, to}
     files: list[str]  # every file read, in order
+    detect: Value | None = None  # the `detect:` section, read by archspec.detection
     init: "InitSpec | None" = None  # how the weights start (see `InitSpec`)
     transfer: "TransferSpec | None" = None  # fine-tuning from pretrained weights (see `TransferSpec`)
 

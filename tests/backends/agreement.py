@@ -56,7 +56,8 @@ def disagreements(network: Network, report: CostReport, model: Any, device: str)
     counter = FlopCounterMode(display=False)
     try:
         with counter, torch.no_grad():
-            model(torch.randn(1, *report.input_shape, device=device))
+            # A detector that takes a list of images (torchvision's convention) runs its layers as `head_outputs`.
+            getattr(model, "head_outputs", model)(torch.randn(1, *report.input_shape, device=device))
     finally:
         for hook in hooks:
             hook.remove()

@@ -10,7 +10,7 @@ from ...errors import Diagnostic
 from ...ir.graph import Network
 from ...ops import Shape
 from ...ops.base import fmt_shape
-from .annotate import annotate, assign_levels
+from .annotate import annotate, assign_levels, label_levels
 from .build import LEVELS, build_diagram
 from .dot import DIRECTIONS, SHOW, Layout, to_dot, wrap_rows
 from .engine import FORMATS, EngineError, layout
@@ -38,6 +38,8 @@ def diagram_dot(network: Network, options: RenderOptions, errors: Iterable[Diagn
     attached = {id(error) for box in diagram.boxes for error in box.errors}
     diagram.errors = [error for error in errors if id(error) not in attached]
     annotations = annotate(network, options.input_shape, sound=not errors)
+    if not errors:
+        label_levels(diagram, network, annotations.input_shape)
     pyramid = assign_levels(diagram, annotations)
     theme = THEMES[options.theme]
     direction = options.direction or _default_direction(network, pyramid)

@@ -93,3 +93,19 @@ def _level(value: str | None, annotations: Annotations) -> int | None:
     else:  # no receptive field: the stride from the sizes, which unpadded convolutions blur a little
         stride = Fraction(annotations.input_shape[1], shape[1])
     return round(math.log2(stride)) if stride > 0 else None
+
+
+def label_levels(diagram: Diagram, network: Network, input_shape: Shape) -> None:
+    """A detector's head boxes say what they predict: per level, K anchors per cell on its grid."""
+    if network.detection is None:
+        return
+    from ...detection.anchors import anchor_table
+    from ...detection.spec import output_value, value_path
+
+    levels = anchor_table(network, input_shape)
+    for level, table in zip(network.detection.levels, levels):
+        paths = {value_path(network.root, output_value(network.root, output)) for output in level.outputs.values()}
+        text = f"level {level.index}: K = {table.per_cell}, {table.grid[0]}×{table.grid[1]} grid"
+        for box in diagram.boxes:
+            if (box.output in paths or paths & set(box.leaves)) and text not in box.lines:
+                box.lines.append(text)

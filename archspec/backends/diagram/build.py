@@ -21,6 +21,7 @@ from typing import Iterable
 from ...ir.graph import Module, Network, Node
 from ...ops import OPS
 from ...ops.base import Weightless
+from .detector import add_two_stage
 from .model import INPUT_ID, Box, Cluster, Diagram, Edge
 
 LEVELS = ("stage", "block", "layer")
@@ -68,6 +69,11 @@ class _Builder:
         self.walk(root, "", env, None)
         self.describe_runs()
         keyed = len(root.outputs) > 1
+        if self.network.two_stage is not None:  # its outputs are what the proposals and losses read
+            ports = {key: (env[root.value(name)].box, env[root.value(name)].value)
+                     for key, name in zip(root.output_names(), root.outputs)}
+            add_two_stage(self.diagram, self.network, ports, self.add_edge)
+            return self.diagram
         for key, name in zip(root.output_names(), root.outputs):
             port = env.get(root.value(name))
             if port is None:  # in a spec with errors, an output can name what failed to be built
@@ -232,9 +238,8 @@ class _Builder:
 
     def bind(self, env: dict[str, Port], node: Node, port: Port, path: str) -> None:
         env[node.name] = port
-        if node.child is not None and len(node.child.outputs) > 1:
-            for key in node.child.output_names():
-                env[f"{node.name}.{key}"] = Port(port.box, f"{path}.{key}")
+        for key in node.output_names() or ():
+            env[f"{node.name}.{key}"] = Port(port.box, f"{path}.{key}")
 
 
 # ---------------------------------------------------------------- what a box says

@@ -135,7 +135,7 @@ def _members(children: dict, parent: str | None, annotations: Annotations, theme
 def _node(box: Box, annotations: Annotations, theme: Theme, show: frozenset[str], layout: Layout) -> str:
     if box.kind in ("input", "output"):
         shape = annotations.shapes.get(box.output or "")
-        rows = [f"<B>{_escape(box.title)}</B>"]
+        rows = [f"<B>{_escape(box.title)}</B>", *(_small(line, theme) for line in box.lines)]
         if shape is not None:
             rows.append(_small(fmt_shape(shape).replace("x", "×"), theme))
         return f"{_quote(box.id)} [shape=plaintext, style=\"\", label=<{'<BR/>'.join(rows)}>]"

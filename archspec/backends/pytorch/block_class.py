@@ -17,7 +17,7 @@ from ...ir.graph import Module
 from ...ops import CodeArgs
 from ...spec import expr as ex
 from ..writer import LineWriter, Namespace, call_lines
-from .forward import Step, emit_forward, make_step, module_call
+from .forward import Step, call_template, emit_forward, make_step, module_call
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring_source, module_form, with_note
 
 if TYPE_CHECKING:
@@ -121,24 +121,23 @@ class BlockClass:
             return make_step(layer.name, op, layer.inputs, template, layer.values, child=layer.child)
         condition = self.python(layer.condition) if layer.condition is not None else None
         if op is not None:
-            self.emitter.use_helper(op)
+            self.emitter.use_helper(op, layer.values)
             if not op.module:
-                template = op.emit(self.code_args(layer, inputs=len(layer.inputs)))
+                template = op.emit(self.functional_args(layer, init))
                 self.lists.hold_place(init, layer.name)
                 if condition is None:
-                    return make_step(layer.name, op, layer.inputs, template, layer.values, named=layer.named)
+                    return make_step(layer.name, op, layer.inputs, template, layer.values, named=layer.named,
+                                     pieces=layer.pieces)
                 flag = self.flag(layer)
                 init.line(with_note(f"self.{flag} = {condition}", self.emitter.note(layer.span)))
                 return make_step(layer.name, op, layer.inputs, template, layer.values, flag=flag, named=layer.named)
             if condition is None:
                 construct = self.construct(layer, init)
                 attribute = self.reuse.attribute(layer.named, op, layer.name, construct)
-                if attribute != layer.name:
-                    return make_step(layer.name, op, layer.inputs, module_call(attribute, len(layer.inputs)),
-                                     layer.values)
-                self.lists.assign(init, layer.name, construct, self.emitter.note(layer.span))
-                return make_step(layer.name, op, layer.inputs, module_call(layer.name, len(layer.inputs)),
-                                 layer.values)
+                if attribute == layer.name:
+                    self.lists.assign(init, layer.name, construct, self.emitter.note(layer.span))
+                template = call_template(op, attribute, self.code_args(layer, inputs=len(layer.inputs)))
+                return make_step(layer.name, op, layer.inputs, template, layer.values)
         if condition is None:
             self.lists.assign(init, layer.name, self.construct(layer, init), self.emitter.note(layer.span))
         elif "." in layer.name:
@@ -152,6 +151,17 @@ class BlockClass:
             init.outdent()
         return make_step(layer.name, op, layer.inputs, module_call(layer.name, len(layer.inputs)), layer.values,
                          optional=layer.name if condition is not None else None, child=layer.child)
+
+    def functional_args(self, layer: Layer, init: LineWriter) -> CodeArgs:
+        """The arguments of an op computed in forward; one that depends on the constructor's arguments is kept
+        on the module (`self.parts_sizes = [hidden, hidden]`), since forward cannot see those."""
+        args = self.code_args(layer, inputs=len(layer.inputs))
+        for name in layer.attrs:
+            if name not in layer.values:
+                attribute = f"{layer.name.replace('.', '_')}_{name}"
+                init.line(with_note(f"self.{attribute} = {args.sources[name]}", self.emitter.note(layer.span)))
+                args.sources[name] = f"self.{attribute}"
+        return args
 
     def flag(self, layer: Layer) -> str:
         """`use_<name>`: whether an optional layer without a module runs, as torchvision keeps
@@ -176,7 +186,14 @@ class BlockClass:
         op = layer.op_class
         if not op.module:
             return module_form(op.name, layer.span)
+        self.emitter.use_helper(op, layer.values)
         return op.emit(self.code_args(layer))
+
+    def member(self, layer: Layer, init: LineWriter) -> str:
+        """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
+        if layer.kind == "op" and layer.op_class.applies is not None:
+            return module_form(layer.op, layer.span)
+        return self.construct(layer, init)
 
     def code_args(self, layer: Layer, inputs: int | None = None) -> CodeArgs:
         values = dict(layer.values)
@@ -189,7 +206,7 @@ class BlockClass:
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
         """`nn.Sequential(...)`; with optional members, a list built under their conditions."""
         if all(member.condition is None and not member.inline for member in members):
-            return self.emitter.sequential([(member.name, self.construct(member, init)) for member in members])
+            return self.emitter.sequential([(member.name, self.member(member, init)) for member in members])
         if any(member.named for member in members):
             raise codegen_error(members[0].span, "a 'seq' inside a block with optional or repeated layers numbers "
                                 "them by position; remove their names")
@@ -206,7 +223,7 @@ class BlockClass:
         try:
             (member,) = layer.body if len(layer.body) == 1 else (None,)
             if member is not None and member.condition is None and member.kind in ("op", "block"):
-                construct = self.construct(member, init)
+                construct = self.member(member, init)
                 loop = index if layer.var in member.names() else "_"
                 return call_lines("nn.Sequential", [f"*[{construct} for {loop} in range({count})]"])
             layers = self.layer_list(init)
@@ -257,7 +274,7 @@ class BlockClass:
             if member.condition is not None:
                 init.line(f"if {self.python(member.condition)}:")
                 init.indent()
-            init.block(f"{layers}.append({self.construct(member, init)})")
+            init.block(f"{layers}.append({self.member(member, init)})")
             if member.condition is not None:
                 init.outdent()
 

@@ -29,16 +29,19 @@ class Step:
 
 def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
                optional: str | None = None, child: Module | None = None, flag: str | None = None,
-               named: bool = False) -> Step:
+               named: bool = False, pieces: list[str] | None = None) -> Step:
     """A forward statement; an unpooling reads its max-pool's indices rather than its values, and a layer
     with several outputs returns them in a dict (named outputs) or a tuple."""
     inputs = list(inputs)
     if op is not None and op.reads_indices is not None:
         inputs[op.reads_indices] += "#indices"
-    several = child is not None and len(child.outputs) > 1
+    if child is not None:
+        keys = child.output_names() if len(child.outputs) > 1 else None
+    else:  # an op's several outputs: known from its attributes, or (in a block class) given
+        keys = pieces or (op.output_names(attrs) if op is not None else None)
+    keyed = child is not None and keys is not None and child.output_keys is not None
     return Step(name, inputs, template, optional, flag, indices=bool(op is not None and attrs.get("indices")),
-                 keys=child.output_names() if several else None, keyed=several and child.output_keys is not None,
-                 named=named, stage=child is not None)
+                 keys=keys, keyed=keyed, named=named, stage=child is not None)
 
 
 def forward_names(inputs: list[str], reserved: frozenset[str]) -> tuple[Namespace, dict[str, str]]:
@@ -150,7 +153,9 @@ def return_type(outputs: list[str], output_keys: list[str] | None) -> str:
 
 
 def call_template(op: Op, attribute: str, args: CodeArgs) -> str:
-    """How forward applies a leaf op: its submodule, or the op's own functional form."""
+    """How forward applies a leaf op: its submodule, its bare parameter, or the op's own functional form."""
+    if op.applies is not None:
+        return op.applies.replace("{attribute}", attribute_ref(attribute))
     return module_call(attribute, args.values["inputs"]) if op.module else op.emit(args)
 
 

@@ -12,6 +12,7 @@ from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
+from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import (ModuleLists, StatelessModules, codegen_error, docstring_source, escaped, group_repeats,
                     module_form)
@@ -38,6 +39,7 @@ class FileEmitter:
             self.module_names[name] = "a name the file may import or define for expressions"
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        self.detector = detector_parts(network)  # a detector's settings and methods, from `detect:`
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
         self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
 
@@ -57,7 +59,7 @@ class FileEmitter:
         if self.network.params:
             self.typing.add("Any")  # the factory passes its keyword arguments on
         body = LineWriter()
-        for text in self.helpers.values():
+        for text in [*self.helpers.values(), *(self.detector.helpers() if self.detector else ())]:
             body.line()
             body.block(text)
             body.line()
@@ -85,7 +87,11 @@ class FileEmitter:
 
     def imports(self, writer: LineWriter, code: str) -> None:
         """The imports the code uses, and only those."""
-        standard = [ex.PYTHON_IMPORTS[name] for name in ("math", "Fraction") if name in self.needs]
+        standard, torchvision = self.detector.imports() if self.detector else ([], [])
+        for name in ("math", "Fraction"):
+            line = ex.PYTHON_IMPORTS[name]
+            if name in self.needs and line not in standard:
+                standard.append(line)
         if self.ordered_dict:
             standard.append("from collections import OrderedDict")
         if self.typing:
@@ -102,6 +108,8 @@ class FileEmitter:
         names = [name for name in ("Tensor", "nn") if re.search(rf"(?<![\w.]){name}\b", code)]
         if names:
             writer.line(f"from torch import {', '.join(names)}")
+        for line in torchvision:  # torchvision.ops, for a detector
+            writer.line(line)
         writer.line()
 
     def note(self, span: Span) -> str:
@@ -111,8 +119,8 @@ class FileEmitter:
         # Relative to the spec's folder, so that the body does not depend on where `build` ran.
         return f"  # {escaped(os.path.relpath(span.file, os.path.dirname(self.network.spec_path) or '.'))}:{span.line}"
 
-    def use_helper(self, op: Op) -> None:
-        if op.helper is not None:
+    def use_helper(self, op: Op, attrs: dict) -> None:
+        if op.helper is not None and op.needs_helper(attrs):
             self.helpers.setdefault(*op.helper)
 
     # ------------------------------------------------------------ constructors
@@ -131,7 +139,7 @@ class FileEmitter:
         if node.is_call:
             child = node.child
             if child.kind == "sequential":
-                return self.sequential([(n.name, self.concrete_construct(n)) for n in child.nodes])
+                return self.sequential([(n.name, self.member_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
                 return f"{child.class_name}()"
@@ -139,7 +147,15 @@ class FileEmitter:
         op = OPS[node.op]
         if not op.module:
             return module_form(op.name, node.span)
-        return op.emit(node_args(node, needs=self.needs))
+        self.use_helper(op, node.attrs)
+        # RoI Align names its levels by position
+        return op.emit(node_args(node, inputs=len(node.inputs), needs=self.needs))
+
+    def member_construct(self, node: Node) -> str:
+        """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
+        if not node.is_call and OPS[node.op].applies is not None:
+            return module_form(node.op, node.span)
+        return self.concrete_construct(node)
 
     def sequential(self, children: list[tuple[str, str]]) -> str:
         """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
@@ -152,9 +168,11 @@ class FileEmitter:
     # ------------------------------------------------------------ the network class
 
     def network_class(self) -> str:
-        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.network.params)
+        return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.network.params,
+                                   self.detector)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), params: dict | None = None) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), params: dict | None = None,
+                       detector=None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
@@ -186,18 +204,26 @@ class FileEmitter:
                 template = module_call(attribute, len(node.inputs))
             else:
                 template = call_template(op, attribute, node_args(node, inputs=len(node.inputs), needs=self.needs))
-                self.use_helper(op)
+                self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                    child=node.child, named=node.item is not None and node.item.name is not None))
         lists.finish(writer)
         if module is self.network.root:
             emit_init(self, writer)
+        if detector is not None:
+            writer.line()
+            for line in detector.init_lines:
+                writer.line(line)
+            self.typing.update(detector.typing)
         writer.outdent()
         writer.line()
-        outputs = [module.value(o) for o in module.outputs]
-        self.forward_signature(writer, module.inputs, outputs, module.output_keys)
-        writer.indent()
-        emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved, chain="x")
+        forward_name = detector.forward_name if detector else "forward"
+        if forward_name is not None:  # a two-stage detector's layers do not form one chain: none
+            outputs = [module.value(o) for o in module.outputs]
+            self.forward_signature(writer, module.inputs, outputs, module.output_keys, method=forward_name)
+            writer.indent()
+            emit_forward(writer, module.inputs, steps, outputs, module.output_keys, reserved=self.reserved,
+                         chain="x")
         for method in methods:
             writer.outdent()
             writer.line()
@@ -207,6 +233,11 @@ class FileEmitter:
             emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
         if module is self.network.root:
             emit_transfer_methods(self, writer)
+        if detector is not None:
+            if forward_name is not None:
+                writer.outdent()
+                writer.line()
+            writer.block(detector.methods.rstrip("\n"))
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],
