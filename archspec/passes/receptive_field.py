@@ -33,13 +33,15 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..errors import Diagnostics, SpecError
-from ..ir.flat import NETWORK_INPUT, flatten
+from ..ir.flat import NETWORK_INPUT
 from ..ir.graph import Network
 from ..ops import OPS, Reads, Shape
-from .shapes import check_input
+
+if TYPE_CHECKING:
+    from .pipeline import Analysis
 
 Span = tuple[int, int] | None  # first and last input pixel of a field; None when a unit reads nothing
 
@@ -158,8 +160,15 @@ INPUT_FIELD = Field(Axis(1, ((0, 0),)), Axis(1, ((0, 0),)))
 
 def receptive_fields(network: Network, input_shape: Shape | None = None) -> FieldReport:
     """Fields of every value for an input (C, H, W); ops that see their whole input need the size."""
-    known = check_input(network, tuple(input_shape or network.input_shape)).shapes
-    graph = flatten(network)
+    from .pipeline import Analysis
+
+    return Analysis(network, input_shape).fields
+
+
+def fields_pass(analysis: Analysis) -> FieldReport:
+    """Fields of every leaf of the flat view and of every container, from the shapes already inferred."""
+    known = analysis.shapes.shapes
+    graph = analysis.flat
     report = FieldReport({NETWORK_INPUT: INPUT_FIELD}, [])
     for leaf in graph.leaves:
         node = leaf.node
