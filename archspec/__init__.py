@@ -1,3 +1,44 @@
-"""archspec: a compiler from declarative CNN specs to analyses, diagrams and PyTorch code."""
+"""archspec: a compiler from declarative CNN specs to analyses, diagrams and PyTorch code.
+
+>>> import archspec
+>>> net = archspec.load("specs/resnet/resnet50.yaml", input=(3, 224, 224), params={"num_classes": 10})
+>>> net.flops().total.macs
+4087156736
+>>> net.receptive_fields().fields["layer4"].size
+(427, 427)
+
+Importing archspec is cheap and never imports torch: the names below are loaded when first used,
+and only `Net.module()` imports torch. See docs/api.md.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
 
 __version__ = "0.1.0"
+
+__all__ = ["Build", "Comparison", "Diagnostic", "Diagram", "Drawing", "Flops", "Net", "OptionError", "OutputError",
+           "ReceptiveFields", "Resolved", "SizeCosts", "Sizes", "Sources", "SpecError", "Summary", "Validation",
+           "check", "compare", "load"]
+
+if TYPE_CHECKING:
+    from .api import (Build, Comparison, Diagram, Drawing, Flops, Net, OptionError, ReceptiveFields, Resolved,
+                      SizeCosts, Sizes, Sources, Summary, Validation, check, compare, load)
+    from .errors import Diagnostic, SpecError
+    from .output import OutputError
+
+_HOMES = {"Diagnostic": "errors", "SpecError": "errors", "OutputError": "output"}
+
+
+def __getattr__(name: str) -> Any:
+    if name not in __all__:
+        raise AttributeError(f"module 'archspec' has no attribute '{name}'")
+    from importlib import import_module
+
+    value = getattr(import_module(f".{_HOMES.get(name, 'api')}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *__all__])

@@ -11,10 +11,11 @@ may not leave the folder of the spec being compiled (or a folder given with
 
 from __future__ import annotations
 
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, source_line
 from ..names import module_name_problem
@@ -22,7 +23,7 @@ from ..ops import OPS
 from .expr import is_identifier
 from .model import CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
 from .values import is_plain
-from .yaml_source import Map, Seq, load_yaml_file, make_map
+from .yaml_source import Map, Seq, load_yaml_file, load_yaml_text, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
                   "blocks", "body", "outputs", "methods")
@@ -42,19 +43,46 @@ class _Context:
     cache: dict[Path, Map] = field(default_factory=dict)
 
 
-def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
-              ) -> ResolvedSpec:
+def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False,
+              params: Mapping[str, Any] | None = None) -> ResolvedSpec:
     """Load a spec file and everything it extends and imports; raises SpecError with every problem found.
 
     `extends` and `import` may read the spec's folder tree and the `spec_path` folders; absolute paths
-    only with `allow_absolute` (the command line's --allow-absolute-paths).
+    only with `allow_absolute` (the command line's --allow-absolute-paths). `params` override the spec's
+    parameters as a variant's `params` would, checked the same way (see `override_params`).
     """
     path = Path(path)
     context = _Context(roots=[path.resolve().parent, *(Path(p).resolve() for p in spec_path)],
                        allow_absolute=allow_absolute)
     spec = _load(path, context, chain=())
     context.diagnostics.check()
-    return spec
+    return override_params(spec, params) if params else spec
+
+
+PARAMS_SOURCE = "<params>"
+
+
+def override_params(spec: ResolvedSpec, params: Mapping[str, Any]) -> ResolvedSpec:
+    """`spec` with `params` in place of its own, as if a variant extending it set them.
+
+    The overrides are written out as the YAML of such a variant (`params: {num_classes: 10}`) and read
+    back, so a misspelled name or a value of the wrong type is a located error that quotes that text.
+    """
+    lines = ["params:"] + [f"  {json.dumps(str(key))}: {_yaml_value(key, value)}" for key, value in params.items()]
+    root = load_yaml_text("\n".join(lines) + "\n", PARAMS_SOURCE)
+    diagnostics = Diagnostics()
+    merged = _merge_params(root, spec, PARAMS_SOURCE, diagnostics)
+    diagnostics.check()
+    return replace(spec, params=merged)
+
+
+def _yaml_value(key: Any, value: Any) -> str:
+    """A parameter value as YAML flow text: JSON is YAML, and JSON holds every value a parameter may hold."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise SpecError.at(Span(PARAMS_SOURCE, 1, 1), f"parameter '{key}' is {value!r}, which a spec cannot hold",
+                           hint="parameters hold numbers, strings, booleans or lists of them") from None
 
 
 def _read(path: Path, context: _Context) -> Map:
