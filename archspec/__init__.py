@@ -27,15 +27,17 @@ if TYPE_CHECKING:
     from .errors import Diagnostic, SpecError
     from .output import OutputError
 
-_HOMES = {"Diagnostic": "errors", "SpecError": "errors", "OutputError": "output"}
-
 
 def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'archspec' has no attribute '{name}'")
-    from importlib import import_module
-
-    value = getattr(import_module(f".{_HOMES.get(name, 'api')}", __name__), name)
+    if name in ("Diagnostic", "SpecError"):
+        from . import errors as home
+    elif name == "OutputError":
+        from . import output as home
+    else:
+        from . import api as home
+    value = getattr(home, name)
     globals()[name] = value
     return value
 

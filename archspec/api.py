@@ -13,9 +13,6 @@ prints and whose `str()` is the text it prints; the `archspec` command is a view
 
 from __future__ import annotations
 
-import linecache
-import sys
-import types
 from dataclasses import dataclass, field
 from functools import cached_property
 from pathlib import Path
@@ -297,18 +294,9 @@ class Net:
         net = self
         if params:
             net = load(self.path, self.input_shape, {**self._origin.params, **params}, sources=self._origin.sources)
-        return _instantiate(net.name, net.source())
+        from .instantiate import instantiate
 
-
-def _instantiate(name: str, source: str) -> torch.nn.Module:
-    module_name = f"archspec_emitted_{name}_{abs(hash(source)):x}"
-    filename = f"<archspec:{module_name}>"
-    linecache.cache[filename] = (len(source), None, source.splitlines(keepends=True), filename)
-    module = types.ModuleType(module_name)
-    module.__file__ = filename
-    sys.modules[module_name] = module
-    exec(compile(source, filename, "exec"), module.__dict__)
-    return getattr(module, name)()
+        return instantiate(net.name, net.source())
 
 
 def check(path: PathLike, input: InputSize | None = None, *, sources: Sources = Sources()) -> Validation:
