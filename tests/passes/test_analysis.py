@@ -12,7 +12,7 @@ from archspec.errors import SpecError
 from archspec.passes.cost import analyse_cost
 from archspec.passes.receptive_field import receptive_fields
 
-from .conftest import ROOT, import_file, shipped_specs
+from ..conftest import ROOT, import_file, shipped_specs
 
 SIZES = [(224, 224), (320, 256), (640, 480)]
 

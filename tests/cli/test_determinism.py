@@ -21,7 +21,7 @@ from typing import Any
 import pytest
 import yaml
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 SPECS = ["specs/resnet/resnet50_v1.yaml", "specs/vgg/vgg11_bn.yaml", "tests/specs/skip_two_outputs.yaml"]
 SEEDS = ["0", "1", "12345", "random"]

@@ -1,6 +1,6 @@
 """Emitted source is stable: regenerate a few shipped specs and compare byte for byte.
 
-Refresh the goldens after an intended change with ``ARCHSPEC_ACCEPT=1 pytest tests/test_golden.py``.
+Refresh the goldens after an intended change with ``ARCHSPEC_ACCEPT=1 pytest tests/backends/test_golden.py``.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ import pytest
 from archspec.backends.pytorch import emit_pytorch
 from archspec.compiler import compile_spec
 
-from .conftest import ACCEPT, ROOT
+from ..conftest import ACCEPT, ROOT
 
 GOLDEN = ROOT / "tests" / "golden"
 CASES = {

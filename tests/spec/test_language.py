@@ -12,7 +12,7 @@ from archspec.passes.cost import analyse_cost
 from archspec.passes.shapes import infer_shapes
 from archspec.spec import expr
 
-from .conftest import ROOT, shipped_specs
+from ..conftest import ROOT, shipped_specs
 
 
 def write(folder: Path, name: str, text: str) -> Path:

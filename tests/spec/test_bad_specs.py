@@ -6,7 +6,7 @@ import). ``tests/bad_specs/expected.txt`` records, per case, how many errors it
 gives and the headline of the first, exactly as the CLI prints it from the
 repository root. After an intended change to a message, regenerate it with
 
-    ARCHSPEC_ACCEPT=1 pytest tests/test_bad_specs.py
+    ARCHSPEC_ACCEPT=1 pytest tests/spec/test_bad_specs.py
 
 and review the diff. ``tests/bad_specs/known_issues/`` holds mistakes whose
 diagnostic is poor today (each file's header says how); they are only checked
@@ -28,7 +28,7 @@ import yaml
 from archspec.compiler import validate_spec
 from archspec.errors import Diagnostic, SpecError
 
-from .conftest import ACCEPT, ROOT
+from ..conftest import ACCEPT, ROOT
 
 BAD = ROOT / "tests" / "bad_specs"
 EXPECTED = BAD / "expected.txt"
@@ -38,7 +38,7 @@ KNOWN_ISSUES = sorted(path.stem for path in (BAD / "known_issues").glob("[!_]*.y
 HEADER = """\
 # The first diagnostic of every case in tests/bad_specs/, and how many diagnostics it gives.
 # Columns: case, error count, first headline (as `archspec validate` prints it from the repository root).
-# Regenerate with: ARCHSPEC_ACCEPT=1 pytest tests/test_bad_specs.py
+# Regenerate with: ARCHSPEC_ACCEPT=1 pytest tests/spec/test_bad_specs.py
 """
 
 

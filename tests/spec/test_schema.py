@@ -16,7 +16,7 @@ import yaml
 
 from archspec.compiler import compile_spec
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SCHEMA_PATH = ROOT / "schemas" / "archspec.schema.json"
 DOC_PATH = ROOT / "docs" / "spec-language.md"
 SHIPPED = sorted((ROOT / "specs").rglob("*.yaml"))

@@ -18,7 +18,7 @@ import — fails the test.
 Profiles: ``quick`` runs in the normal suite (about 200 examples, derandomized so that the suite is
 reproducible); ``long`` explores with fresh random examples (at least 10,000)::
 
-    ARCHSPEC_FUZZ=long .venv/bin/python -m pytest tests/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
+    ARCHSPEC_FUZZ=long .venv/bin/python -m pytest tests/spec/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
 
 docs/hardening.md records the last long run.
 """
@@ -48,7 +48,7 @@ from archspec.errors import SpecError
 from archspec.ir import lower as lowering
 from archspec.ops import OPS
 
-from .conftest import SPECS
+from ..conftest import SPECS
 
 torch = pytest.importorskip("torch")
 

@@ -29,7 +29,7 @@ from archspec.errors import SpecError
 from archspec.ir import lower
 from archspec.spec import expr, loader, yaml_source
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 SMALL = "input: [3, 8, 8]\nbody:\n  - conv: {name: conv1, out: 4, kernel: 3, padding: 1}\n  - relu\n"
 

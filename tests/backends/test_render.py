@@ -2,7 +2,7 @@
 
 Positions come from Graphviz's own layout of the DOT text (pygraphviz), the expected block counts and
 parameter totals from torchvision, so the structural checks do not reuse the renderer's reasoning.
-Refresh the goldens after an intended change with ``ARCHSPEC_ACCEPT=1 pytest tests/test_render.py``.
+Refresh the goldens after an intended change with ``ARCHSPEC_ACCEPT=1 pytest tests/backends/test_render.py``.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from archspec.backends.diagram.themes import ERROR_COLOUR, GROUPS
 from archspec.compiler import compile_partial, compile_spec
 from archspec.ops import OPS
 
-from .conftest import ACCEPT, ROOT, shipped_specs
+from ..conftest import ACCEPT, ROOT, shipped_specs
 
 GOLDEN = ROOT / "tests" / "golden" / "diagrams"
 SVG = "{http://www.w3.org/2000/svg}"

@@ -14,7 +14,7 @@ torchvision = pytest.importorskip("torchvision")
 from archspec.backends.pytorch import emit_pytorch  # noqa: E402
 from archspec.compiler import compile_spec  # noqa: E402
 
-from .conftest import import_file, shipped_specs  # noqa: E402
+from ..conftest import import_file, shipped_specs  # noqa: E402
 
 MODELS = ["alexnet", "vgg11", "vgg13", "vgg16", "vgg19", "vgg11_bn", "vgg13_bn", "vgg16_bn", "vgg19_bn",
           "resnet18", "resnet34", "resnet50", "resnet101", "resnet152"]

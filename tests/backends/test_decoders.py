@@ -14,7 +14,7 @@ from archspec.compiler import compile_spec, validate_spec
 from archspec.errors import SpecError
 from archspec.passes.cost import analyse_cost
 
-from .conftest import ROOT, import_file
+from ..conftest import ROOT, import_file
 
 torch = pytest.importorskip("torch")
 

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 RESNET18 = str(ROOT / "specs/resnet/resnet18.yaml")
 
