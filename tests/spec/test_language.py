@@ -64,7 +64,7 @@ def test_skip_connection_two_outputs_and_shared_head(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch")
     from archspec.backends.pytorch import emit_pytorch
 
-    from .conftest import import_file
+    from ..conftest import import_file
 
     network = compile_spec(ROOT / "tests/specs/skip_two_outputs.yaml")
     path = tmp_path / "skipnet_generated.py"
