@@ -107,7 +107,17 @@ def test_source_and_module(at_root: Path) -> None:
     model.eval(), reference.eval()
     x = torch.randn(1, 3, 64, 64)
     assert torch.allclose(model(x), reference(x), atol=1e-5)
-    assert torch.jit.script(model)(x).shape == (1, 5)
+
+
+def test_module_scripts(tmp_path: Path) -> None:
+    """The class's source stays readable to inspect, so torch.jit.script compiles the module."""
+    import torch
+
+    spec = tmp_path / "tiny.yaml"
+    spec.write_text("input: [3, 16, 16]\nparams: {classes: 4}\nbody:\n  - conv: {out: 8, kernel: 3}\n  - bn\n"
+                    "  - relu\n  - adaptive_avgpool: {size: 1}\n  - flatten\n  - linear: {out: classes}\n")
+    model = archspec.load(spec).module(classes=3).eval()
+    assert torch.jit.script(model)(torch.zeros(2, 3, 16, 16)).shape == (2, 3)
 
 
 def test_build_writes_and_refuses(at_root: Path, tmp_path: Path) -> None:
