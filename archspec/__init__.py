@@ -32,12 +32,17 @@ def __getattr__(name: str) -> Any:
     if name not in __all__:
         raise AttributeError(f"module 'archspec' has no attribute '{name}'")
     if name in ("Diagnostic", "SpecError"):
-        from . import errors as home
+        from . import errors
+
+        value = getattr(errors, name)
     elif name == "OutputError":
-        from . import output as home
+        from . import output
+
+        value = output.OutputError
     else:
-        from . import api as home
-    value = getattr(home, name)
+        from . import api
+
+        value = getattr(api, name)
     globals()[name] = value
     return value
 

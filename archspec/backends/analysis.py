@@ -195,9 +195,9 @@ def compare_json(networks: list[Network], costs: list[CostReport], fields: list[
         entry: dict[str, Any] = {"stage": stage}
         for label, report, field_report in zip(("a", "b"), costs, fields):
             cost = Cost()
-            for node in report.nodes:
-                if node.stage == stage:
-                    cost.add(node.cost)
+            for row in report.nodes:
+                if row.stage == stage:
+                    cost.add(row.cost)
             entry[label] = {"params": cost.params, "macs": cost.macs, "activations": cost.activations}
             if stage in field_report.fields:
                 entry[label]["rf"] = list(field_report.fields[stage].size)

@@ -74,7 +74,7 @@ class CostReport:
     input_shape: Shape
     nodes: list[NodeCost]
     total: Cost = field(default_factory=Cost)
-    output_shapes: list[Shape] = field(default_factory=list)
+    output_shapes: list[Shape | None] = field(default_factory=list)
 
 
 def analyse_cost(network: Network, input_shape: Shape | None = None) -> CostReport:

@@ -176,7 +176,7 @@ def fields_pass(analysis: Analysis) -> FieldReport:
         rule = OPS[node.op].rf(node.attrs, [known[path] for path in leaf.inputs])
         if rule == "merge":
             result = _merge(fields, leaf.path, node, report.diagnostics)
-        elif rule == "pointwise":
+        elif isinstance(rule, str):  # "pointwise"
             result = fields[0]
         else:
             try:

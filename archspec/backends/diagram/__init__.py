@@ -44,7 +44,7 @@ def diagram_dot(network: Network, options: RenderOptions, errors: Iterable[Diagn
     pyramid = assign_levels(diagram, annotations)
     theme = THEMES[options.theme]
     direction = options.direction or _default_direction(network, pyramid)
-    rows = ()
+    rows: tuple[tuple[str, ...], ...] = ()
     if not pyramid and direction == "LR" and sum(box.kind == "layer" for box in diagram.boxes) > theme.row:
         rows, direction = wrap_rows(diagram, theme.row), "TB"
     input_text = fmt_shape(annotations.input_shape).replace("x", "×")
