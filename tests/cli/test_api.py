@@ -129,3 +129,12 @@ def test_build_writes_and_refuses(at_root: Path, tmp_path: Path) -> None:
     with pytest.raises(archspec.OutputError, match="edited by hand"):
         net.build(target)
     assert net.build(target, check=True).to_json()["up_to_date"] is False
+
+
+@pytest.mark.parametrize("module", ["archspec", "archspec.api", "archspec.passes.pipeline"])
+def test_docstring_examples(module: str, at_root: Path) -> None:
+    import doctest
+    import importlib
+
+    failures, tried = doctest.testmod(importlib.import_module(module))
+    assert tried and not failures
