@@ -175,7 +175,7 @@ def rf_text(network: Network, report: FieldReport) -> str:
     for name in rf_names(network, report):
         field = report.fields[name]
         rows.append([name, "x".join(map(str, field.size)), "x".join(_exact(v) for v in field.stride),
-                     ", ".join(_exact(v) for v in field.start)])
+                     ", ".join(_exact(v) for v in field.centre)])
     return (f"{network.name}: receptive fields at input {fmt_shape(network.input_shape)} "
             "(size, effective stride, centre of the first unit's field in input pixels)\n\n"
             + table(["name", "field", "stride", "centre"], rows, right={1, 2}))

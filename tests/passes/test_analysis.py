@@ -318,6 +318,6 @@ def assert_fields_match(fields: dict, outputs: dict, image) -> None:
             rows = gradient[0].abs().sum(dim=(0, 2)).nonzero().flatten()
             cols = gradient[0].abs().sum(dim=(0, 1)).nonzero().flatten()
             for axis, hits, index in ((field.h, rows, unit[0]), (field.w, cols, unit[1])):
-                low, high = axis.span(index)
+                low, high = axis.range_of(index)
                 assert 0 <= low and high <= side - 1, "the test input clips the field"
                 assert (hits.min().item(), hits.max().item()) == (low, high), (name, unit)

@@ -52,7 +52,7 @@ def rf_table(result: Analysis) -> str:
     for name in rf_names(result.network, report):
         field = report.fields[name]
         lines.append(f"{name}  {'x'.join(map(str, field.size))}  {'x'.join(map(exact, field.stride))}  "
-                     f"{', '.join(map(exact, field.start))}")
+                     f"{', '.join(map(exact, field.centre))}")
     lines += [f"warning: {d.headline()}" for d in report.diagnostics.warnings]
     return "\n".join(lines) + "\n"
 
