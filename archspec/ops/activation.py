@@ -8,7 +8,7 @@ from .base import Attr, CodeArgs, Shape, Weightless, call, prod, register
 
 
 class _Activation(Weightless):
-    group = "activation"
+    category = "activation"
     torch_class = ""
     cost = 1  # documented element-wise cost per output element
 

@@ -130,8 +130,10 @@ class Op:
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"
-    # Diagram colour group and a short description, for docs and renderers.
-    group: ClassVar[str] = "other"
+    # What kind of op it is (conv, norm, activation, pool, …): diagrams colour by it and fold followers
+    # (norm, activation) into the layer before; in-place activations are chosen by it. A short
+    # description for docs and renderers. ("groups" is a convolution's attribute, "group" a spec construct.)
+    category: ClassVar[str] = "other"
     summary: ClassVar[str] = ""
 
     RULES: ClassVar[tuple[str, ...]] = ("infer", "params", "macs", "other_ops", "rf", "emit")
@@ -201,6 +203,8 @@ def register(cls: type[Op]) -> type[Op]:
         raise TypeError(f"op {cls.__name__} does not define {', '.join(missing)}")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
+    if "group" in vars(cls):
+        raise TypeError(f"op {cls.__name__} sets 'group', which is now called 'category'")
     OPS[cls.name] = cls()
     return cls
 

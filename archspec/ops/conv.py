@@ -25,7 +25,7 @@ def _check_channels(attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
 class Conv(Op):
     name = "conv"
     channels = "out"
-    group = "conv"
+    category = "conv"
     summary = "2-D convolution (nn.Conv2d)"
     attrs = {
         "out": Attr("int", minimum=1, doc="output channels"),

@@ -10,7 +10,7 @@ from .base import CodeArgs, Shape, ShapeError, Weightless, prod, register
 class _Merge(Weightless):
     """Two or more inputs, no attributes, written as an expression in forward; the field is their union."""
 
-    group = "merge"
+    category = "merge"
     arity = (2, None)
     module = False
     attrs = {}

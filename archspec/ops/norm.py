@@ -10,7 +10,7 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, prod, register, r
 @register
 class BatchNorm(Op):
     name = "bn"
-    group = "norm"
+    category = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"
     attrs = {
         "eps": Attr("float", 1e-5),

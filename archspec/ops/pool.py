@@ -10,7 +10,7 @@ from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, c
 
 
 class _Pool(Weightless):
-    group = "pool"
+    category = "pool"
     torch_class = ""
 
     def resolve_auto(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -98,7 +98,7 @@ class AvgPool(_Pool):
 
 
 class _AdaptivePool(Weightless):
-    group = "pool"
+    category = "pool"
     whole_input = True
     torch_class = ""
     attrs = {"size": Attr("pair", minimum=1, doc="output size, an int or [h, w]")}

@@ -38,7 +38,7 @@ def interpolation_reads(size_in: int, size_out: int, mode: str, scale: Fraction 
 @register
 class Upsample(Weightless):
     name = "upsample"
-    group = "resample"
+    category = "resample"
     summary = "upsampling by an integer factor, nearest or bilinear (nn.Upsample)"
     attrs = {
         "factor": Attr("pair", 2, minimum=1, doc="an int or [h, w]"),
@@ -69,7 +69,7 @@ class Upsample(Weightless):
 @register
 class Resize(Weightless):
     name = "resize"
-    group = "resample"
+    category = "resample"
     summary = "resizes its first input to the height and width of its second (F.interpolate, as FPN does)"
     arity = 2
     module = False
@@ -94,7 +94,7 @@ class Resize(Weightless):
 @register
 class MaxUnpool(Weightless):
     name = "maxunpool"
-    group = "resample"
+    category = "resample"
     summary = "puts each value back where its max-pool found it (nn.MaxUnpool2d; SegNet's decoder)"
     arity = 2  # the values, and the max-pool whose indices it reads
     reads_indices = 1
@@ -158,7 +158,7 @@ CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
 @register
 class Crop(Weightless):
     name = "crop"
-    group = "resample"
+    category = "resample"
     summary = "crops the centre of its first input to the height and width of its second"
     arity = 2
     module = False

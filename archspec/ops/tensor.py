@@ -19,7 +19,7 @@ class Flatten(_Passthrough):
     name = "flatten"
     channels = "none"
     whole_input = True
-    group = "reshape"
+    category = "reshape"
     summary = "flatten all but the batch dimension into a vector"
     module = False
     attrs = {}
@@ -39,7 +39,7 @@ class Flatten(_Passthrough):
 @register
 class Dropout(_Passthrough):
     name = "dropout"
-    group = "regularise"
+    category = "regularise"
     summary = "dropout (identity in eval mode)"
     attrs = {"p": Attr("float", 0.5, minimum=0, maximum=1, doc="probability of zeroing an element"),
              "inplace": Attr("bool", False)}
@@ -60,7 +60,7 @@ class Dropout(_Passthrough):
 @register
 class Identity(_Passthrough):
     name = "identity"
-    group = "reshape"
+    category = "reshape"
     summary = "passes its input through (nn.Identity)"
     attrs = {}
 
@@ -77,7 +77,7 @@ class Identity(_Passthrough):
 @register
 class Unflatten(_Passthrough):
     name = "unflatten"
-    group = "reshape"
+    category = "reshape"
     channels = "none"  # set by its `shape`, which code generation reads from the instances
     summary = "turns a vector of features back into a feature map (nn.Unflatten)"
     attrs = {"shape": Attr("shape", minimum=1, doc="the feature map's [channels, height, width]")}

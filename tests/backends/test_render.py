@@ -20,7 +20,7 @@ import pytest
 
 from archspec.backends.diagram import LEVELS, RenderOptions, diagram_dot, render
 from archspec.backends.diagram.engine import EngineError, _isolated, layout
-from archspec.backends.diagram.themes import ERROR_COLOUR, GROUPS
+from archspec.backends.diagram.themes import ERROR_COLOUR, CATEGORIES
 from archspec.compiler import compile_partial, compile_spec
 from archspec.ops import OPS
 
@@ -196,8 +196,8 @@ def test_annotations_agree_with_torchvision_and_the_passes() -> None:
     assert "2048×5×5" in ET.tostring(ET.fromstring(other), encoding="unicode")
 
 
-def test_every_op_group_has_a_colour() -> None:
-    assert {op.group for op in OPS.values()} <= set(GROUPS)
+def test_every_op_category_has_a_colour() -> None:
+    assert {op.category for op in OPS.values()} <= set(CATEGORIES)
 
 
 def test_slides_fit_a_16_by_9_slide() -> None:
