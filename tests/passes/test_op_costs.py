@@ -65,6 +65,8 @@ CASES: dict[str, Case] = {
                            lambda i, o: elements(o)),
     "linear": Case((3, 4, 4), "- flatten\n- linear: {name: probe, out: 7}",
                    lambda x: (lambda m: (m(x.flatten(1)), [m]))(nn.Linear(48, 7)), lambda i, o: elements(o)),
+    "linear_no_bias": Case((10,), "- linear: {name: probe, out: 3, bias: false}", module(nn.Linear(10, 3, bias=False)),
+                           lambda i, o: 0),
     "bn": Case((6, 5, 5), "- bn: {name: probe}", module(nn.BatchNorm2d(6)), lambda i, o: 2 * elements(o)),
     "bn_vector": Case((12,), "- bn: {name: probe, affine: false}", module(nn.BatchNorm1d(12, affine=False)),
                       lambda i, o: 2 * elements(o)),
