@@ -37,12 +37,16 @@ def shapes_table(result: Analysis) -> str:
 
 
 def cost_table(result: Analysis) -> str:
-    lines = ["name  op  params  buffers  macs  other_ops  activations"]
+    """Every leaf's costs, with the stage and block it is summed into (`flops --by`), the totals and the
+    network's output shapes."""
+    lines = ["name  op  stage  block  params  buffers  macs  other_ops  activations"]
     for row in result.cost.nodes:
         c = row.cost
-        lines.append(f"{row.name}  {row.op}  {c.params}  {c.buffers}  {c.macs}  {c.other_ops}  {c.activations}")
+        lines.append(f"{row.name}  {row.op}  {row.stage}  {row.block}  {c.params}  {c.buffers}  {c.macs}  "
+                     f"{c.other_ops}  {c.activations}")
     t = result.cost.total
-    lines.append(f"total  -  {t.params}  {t.buffers}  {t.macs}  {t.other_ops}  {t.activations}")
+    lines.append(f"total  -  -  -  {t.params}  {t.buffers}  {t.macs}  {t.other_ops}  {t.activations}")
+    lines.append("outputs  " + ", ".join("x".join(map(str, s)) if s else "-" for s in result.cost.output_shapes))
     return "\n".join(lines) + "\n"
 
 
