@@ -24,7 +24,7 @@ def write(folder: Path, name: str, text: str) -> Path:
 def test_family_and_variant_sizes() -> None:
     lines = lambda name: len((ROOT / "specs/resnet" / name).read_text().splitlines())  # noqa: E731
     assert lines("resnet50.yaml") < 15
-    assert lines("resnet.yaml") < 60
+    assert lines("resnet.yaml") < 70  # the architecture in under 60 lines, and its initialisation
 
 
 def test_every_shipped_spec_is_named_after_its_model() -> None:
