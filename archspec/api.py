@@ -103,9 +103,12 @@ def render_options(level: str = "stage", show: Iterable[str] = ("shapes",), them
 
 
 def diagram_format(output: PathLike, fmt: str | None = None) -> str:
-    """The drawing format: `fmt`, or the output file's suffix."""
+    """The drawing format: `fmt`, or the output file's suffix (standard output, `-`, has none)."""
     from .backends.diagram import FORMATS
+    from .output import STDOUT
 
+    if str(output) == STDOUT and not fmt:
+        raise OptionError("-o", "'-o -' needs --format to say what to draw")
     return _choice(fmt or Path(output).suffix.lstrip(".").lower(), FORMATS, "--format" if fmt else "-o")
 
 
@@ -125,6 +128,14 @@ class Sources:
 
     spec_path: tuple[PathLike, ...] = ()
     allow_absolute: bool = False
+
+    def __post_init__(self) -> None:
+        from .spec.loader import checked_spec_path
+
+        try:
+            checked_spec_path(tuple(self.spec_path))
+        except ValueError as error:
+            raise OptionError("--spec-path", str(error)) from None
 
 
 def load(path: PathLike, input: InputSize | None = None, params: Mapping[str, Any] | None = None, *,
@@ -266,23 +277,24 @@ class Net:
 
     def build(self, output: PathLike | None = None, *, check: bool = False, force: bool = False,
               trace: bool = False) -> Build:
-        """Write the PyTorch file (default NAME.py) atomically, refusing to replace a file archspec did not
-        write or one edited by hand unless `force`; with `check`, only compare (`archspec build`).
+        """Write the PyTorch file (default NAME.py) by the rules of `archspec.output`: atomically, never over
+        a spec it read, nor over a file archspec did not write or one edited by hand unless `force`; `-`
+        writes it to standard output. With `check`, only compare (`archspec build`).
         Raises OutputError when the write is refused or fails."""
-        from .output import refuse_overwrite, write_atomic
+        from .output import default_module_path, read_generated, write_output
         from .passes.cost import analyse_cost, size_warnings
 
         source = self.source(trace)
-        target = Path(output) if output is not None else Path(f"{self.name}.py")
-        params = analyse_cost(self.ir).total.params
-        result = Build(str(target), self.ir.root.class_name, self.name, params,
-                       [*self.warnings, *size_warnings(self.ir, params)])
+        target = Path(output) if output is not None else default_module_path(self.name)
+        total = analyse_cost(self.ir).total
+        result = Build(str(target), self.ir.root.class_name, self.name, total.params,
+                       [*self.warnings, *size_warnings(self.ir, total.params, total.activations)])
         if check:
-            current = target.read_text(encoding="utf-8") if target.is_file() else None
-            result.up_to_date = current == source
+            current = read_generated(target)
+            result.exists = current is not None
+            result.up_to_date = current == source.encode("utf-8")
             return result
-        refuse_overwrite(target, force)
-        write_atomic(target, source)
+        write_output(target, source, force, inputs=self.ir.files)
         return result
 
     def module(self, **params: Any) -> torch.nn.Module:
@@ -470,6 +482,7 @@ class Build:
     params: int
     warnings: list[Diagnostic]
     up_to_date: bool | None = None  # set by a check; None when the file was written
+    exists: bool | None = None  # set by a check: whether there was a file to compare with
 
     @property
     def ok(self) -> bool:
@@ -479,12 +492,15 @@ class Build:
         document = {"ok": self.ok, "output": self.output, "class": self.class_name, "factory": self.factory,
                     "params": self.params, "warnings": [d.to_json() for d in self.warnings]}
         if self.up_to_date is not None:
+            document["exists"] = self.exists
             document["up_to_date"] = self.up_to_date
         return document
 
     def __str__(self) -> str:
         if self.up_to_date is not None:
-            return f"{self.output} {'is up to date' if self.up_to_date else 'differs from what the spec generates'}"
+            state = ("is up to date" if self.up_to_date else "differs from what the spec generates" if self.exists
+                     else "does not exist (archspec build writes it)")
+            return f"{self.output} {state}"
         return f"wrote {self.output}: class {self.class_name}, factory {self.factory}(), {self.params:,} parameters"
 
 
@@ -535,13 +551,15 @@ class Diagram:
     def _repr_svg_(self) -> str:
         return self.draw("svg")[0].decode("utf-8")
 
-    def save(self, path: PathLike, fmt: str | None = None) -> Drawing:
-        """Write the drawing atomically (format from the suffix unless `fmt`); raises OutputError."""
-        from .output import write_atomic
+    def save(self, path: PathLike, fmt: str | None = None, *, force: bool = False) -> Drawing:
+        """Write the drawing (format from the suffix unless `fmt`) by the rules of `archspec.output`:
+        atomically, never over a spec the network was read from, over another file only if it is
+        archspec's drawing or with `force`; `-` writes it to standard output. Raises OutputError."""
+        from .output import write_output
 
         fmt = diagram_format(path, fmt)
         data, warnings = self.draw(fmt)
-        write_atomic(Path(path), data)
+        write_output(Path(path), data, force, inputs=self.network.files)
         return Drawing(str(path), fmt, self.options.level, self.errors, warnings)
 
 

@@ -1,19 +1,22 @@
 """The `archspec` command: parses arguments, calls the library, prints. No logic of its own.
 
 Exit codes: 0 success, 1 spec errors (located diagnostics on stderr, or a JSON
-document with --json), 2 usage errors.
+document with --json), 2 usage errors, 3 an internal error (a bug in archspec,
+reported as such, with a JSON document under --json too).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import sys
 from pathlib import Path
 from typing import Any, Callable, List, Optional
 
+import click
 import typer
 
-from archspec.errors import Diagnostic, SpecError
+from archspec.errors import Diagnostic, SpecError, internal_error, printable
 
 app = typer.Typer(
     name="archspec",
@@ -27,6 +30,37 @@ app = typer.Typer(
 JSON_OPTION = typer.Option(False, "--json", help="Print one JSON document on stdout.")
 INPUT_OPTION = typer.Option(None, "--input", "-i", help="Input size CxHxW (or HxW, or S for SxS).")
 SPEC_PATH_OPTION = typer.Option(None, "--spec-path", help="Another folder that imports may read from.")
+FORCE_OPTION = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one edited by hand "
+                            "(never a spec the command reads).")
+
+
+INTERNAL_ERROR = 3
+
+
+def _command(function: Callable[..., None]) -> Callable[..., None]:
+    """Register a command whose unexpected exceptions are reported as internal errors, exit code 3: a CI job
+    can tell a crash from a rejected spec (1) or a wrong option (2)."""
+
+    @functools.wraps(function)
+    def guarded(*args: Any, **kwargs: Any) -> None:
+        try:
+            function(*args, **kwargs)
+        except (click.exceptions.ClickException, click.exceptions.Exit, click.exceptions.Abort):
+            raise
+        except Exception as exc:  # noqa: BLE001 - the last resort: nothing unexpected leaves as a traceback
+            _internal_error(exc, kwargs.get("as_json", False))
+
+    return app.command()(guarded)
+
+
+def _internal_error(exc: Exception, as_json: bool) -> None:
+    diagnostic = internal_error(exc)
+    if as_json:
+        sys.stdout.flush()
+        _emit({"ok": False, "internal_error": True, "errors": [diagnostic.to_json()]})
+    else:
+        sys.stderr.write(diagnostic.render() + "\n")
+    raise typer.Exit(INTERNAL_ERROR)
 
 
 def _emit(document: Any) -> None:
@@ -60,7 +94,7 @@ def _run(as_json: bool, action: Callable[[], Any]) -> Any:
         if as_json:
             _emit({"ok": False, "errors": [{"message": str(error)}]})
         else:
-            sys.stderr.write(f"error: {error}\n")
+            sys.stderr.write(printable(f"error: {error}") + "\n")
         raise typer.Exit(1)
 
 
@@ -81,8 +115,6 @@ def _options(
 
 def _sources(spec_path: Optional[List[Path]]) -> Any:
     """Where a spec may read other files from: --spec-path folders, and absolute paths if allowed."""
-    import click
-
     from archspec.api import Sources
 
     return Sources(tuple(spec_path or ()), bool(click.get_current_context().find_root().obj))
@@ -100,7 +132,7 @@ def _print(result: Any, as_json: bool) -> None:
         sys.stdout.write(f"{result}\n")
 
 
-@app.command()
+@_command
 def validate(
     specs: List[Path] = typer.Argument(..., help="Spec files to check."),
     input: Optional[str] = INPUT_OPTION,
@@ -126,14 +158,14 @@ def validate(
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def build(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py)."),
+    output: Optional[Path] = typer.Option(None, "-o", "--output", help="Output file (default: NAME.py; "
+                                          "'-' for standard output)."),
     check: bool = typer.Option(False, "--check", help="Compare with the existing file instead of writing; "
                                "exit 1 if it differs."),
-    force: bool = typer.Option(False, "--force", help="Overwrite a file archspec did not write, or one "
-                               "edited by hand."),
+    force: bool = FORCE_OPTION,
     trace: bool = typer.Option(False, "--trace", help="End each submodule's line with a '# spec.yaml:12' "
                                "comment naming the spec line it came from."),
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
@@ -142,16 +174,29 @@ def build(
     """Emit a standalone PyTorch module file (needs only torch to run)."""
     from archspec.api import load
 
+    to_stdout = _one_stdout(output, as_json)
     result = _run(as_json, lambda: load(spec, sources=_sources(spec_path)).build(output, check=check, force=force,
                                                                                  trace=trace))
     if not as_json:
         _warnings(result.warnings)
-    _print(result, as_json)
+    if not to_stdout or check:
+        _print(result, as_json)
     if not result.ok:
         raise typer.Exit(1)
 
 
-@app.command()
+def _one_stdout(output: Optional[Path], as_json: bool) -> bool:
+    """Whether `-o -` sends the file to standard output; refused with --json, which writes there too."""
+    from archspec.output import STDOUT
+
+    to_stdout = output is not None and str(output) == STDOUT
+    if to_stdout and as_json:
+        raise typer.BadParameter("'-o -' writes the file to standard output, where --json writes its document; "
+                                 "use one of them", param_hint="-o")
+    return to_stdout
+
+
+@_command
 def summary(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -164,7 +209,7 @@ def summary(
     _print(_run(as_json, lambda: load(spec, input, sources=_sources(spec_path)).summary()), as_json)
 
 
-@app.command()
+@_command
 def resolve(
     spec: Path = typer.Argument(..., help="Spec file."),
     explain: bool = typer.Option(False, "--explain", help="Show where every value came from."),
@@ -181,7 +226,7 @@ def resolve(
         sys.stdout.write(resolved.text(explain) + "\n")
 
 
-@app.command()
+@_command
 def flops(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -205,7 +250,7 @@ def flops(
     _print(_run(as_json, action), as_json)
 
 
-@app.command()
+@_command
 def rf(
     spec: Path = typer.Argument(..., help="Spec file."),
     input: Optional[str] = INPUT_OPTION,
@@ -221,7 +266,7 @@ def rf(
     _print(fields, as_json)
 
 
-@app.command()
+@_command
 def compare(
     a: Path = typer.Argument(..., help="First spec."),
     b: Path = typer.Argument(..., help="Second spec."),
@@ -235,7 +280,7 @@ def compare(
     _print(_run(as_json, lambda: api.compare(a, b, input, sources=_sources(spec_path))), as_json)
 
 
-@app.command()
+@_command
 def sizes(
     spec: Path = typer.Argument(..., help="Spec file."),
     range_: str = typer.Option("32:1024", "--range", help="Square sizes to try, LOW:HIGH."),
@@ -258,10 +303,11 @@ def _shown(text: str) -> list[str]:
     return [] if parts == ["none"] else parts
 
 
-@app.command()
+@_command
 def render(
     spec: Path = typer.Argument(..., help="Spec file."),
-    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot."),
+    output: Path = typer.Option(..., "-o", "--output", help="Output file: .svg, .pdf, .png or .dot; '-' for "
+                                "standard output (with --format)."),
     level: str = typer.Option("stage", "--level", help="stage (folded repeats), block, or layer."),
     show: str = typer.Option("shapes", "--show", help="Comma-separated annotations: shapes, params, macs, rf; "
                              "or none."),
@@ -269,6 +315,7 @@ def render(
     direction: Optional[str] = typer.Option(None, "--direction", help="LR, TB, RL or BT (default: LR for a "
                                             "chain, TB for an encoder-decoder, BT for a feature pyramid)."),
     fmt: Optional[str] = typer.Option(None, "--format", help="svg, pdf, png or dot (default: from -o)."),
+    force: bool = FORCE_OPTION,
     input: Optional[str] = INPUT_OPTION,
     spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
     as_json: bool = JSON_OPTION,
@@ -277,22 +324,24 @@ def render(
     their messages; the command then exits 1."""
     from archspec.api import diagram_format, load, render_options
 
+    to_stdout = _one_stdout(output, as_json)
     fmt = _parsed(lambda: diagram_format(output, fmt))
     _parsed(lambda: render_options(level, _shown(show), theme, direction))
     drawing = _run(as_json, lambda: load(spec, input, sources=_sources(spec_path), partial=True)
-                   .render(level, _shown(show), theme, direction).save(output, fmt))
+                   .render(level, _shown(show), theme, direction).save(output, fmt, force=force))
     if as_json:
         _emit(drawing.to_json())
     else:
         for warning in drawing.graphviz_warnings:
             sys.stderr.write(f"graphviz: {warning}\n")
         _warnings(drawing.errors)
-        (sys.stderr if drawing.errors else sys.stdout).write(f"{drawing}\n")
+        if drawing.errors or not to_stdout:
+            (sys.stderr if drawing.errors else sys.stdout).write(f"{drawing}\n")
     if drawing.errors:
         raise typer.Exit(1)
 
 
-@app.command()
+@_command
 def train(
     spec: Path = typer.Argument(..., help="Spec file."),
     data: str = typer.Option("synthetic", "--data", help="An image folder (ImageFolder layout, with train/ and "

@@ -128,6 +128,8 @@ def attr_schema(name: str, attr: Attr) -> dict[str, Any]:
             number["minimum"] = attr.minimum
         if attr.maximum is not None:
             number["maximum"] = attr.maximum
+        if attr.above is not None:
+            number["exclusiveMinimum"] = attr.above
         schema = with_expression(number)
     elif attr.kind == "bool":
         schema = with_expression({"type": "boolean"})
@@ -156,6 +158,8 @@ def attr_description(attr: Attr) -> str:
         parts.append(f"at least {attr.minimum}")
     if attr.maximum is not None:
         parts.append(f"at most {attr.maximum}")
+    if attr.above is not None:
+        parts.append(f"more than {attr.above}")
     if attr.inferred:
         parts.append("inferred from the input when left out")
     elif attr.required:
@@ -422,6 +426,7 @@ def op_table() -> str:
         for attr_name, attr in op.attrs.items():
             bounds = [f"≥ {attr.minimum}"] if attr.minimum is not None else []
             bounds += [f"≤ {attr.maximum}"] if attr.maximum is not None else []
+            bounds += [f"> {attr.above}"] if attr.above is not None else []
             lines.append(f"| `{name}` | `{attr_name}` | {attr.kind} | {', '.join(bounds)} | {_default_cell(attr)} | "
                          f"{attr.doc} |")
     return "\n".join(lines)

@@ -1,12 +1,15 @@
-"""Shared helpers for the tests: the repository root, shipped specs, and importing emitted code."""
+"""Shared helpers for the tests: the repository root, shipped specs, importing emitted code, time limits."""
 
 from __future__ import annotations
 
 import importlib.util
 import os
+import signal
 import sys
+from contextlib import contextmanager
 from pathlib import Path
 from types import ModuleType
+from typing import Any, Iterator
 
 import pytest
 
@@ -60,3 +63,19 @@ def check_golden(path: Path, got: str, what: str) -> None:
     line, (old, new) = next(((n, p) for n, p in enumerate(pairs, 1) if p[0] != p[1]),
                             (len(pairs) + 1, ("(end)", "(end)")))
     raise AssertionError(f"{what} changed ({path.relative_to(ROOT)}:{line}):\n  golden: {old}\n  now:    {new}")
+
+
+@contextmanager
+def time_limit(seconds: float, error: type[Exception] = TimeoutError) -> Iterator[None]:
+    """Raise `error` inside the block once it has run `seconds`, so that a hang fails its test instead of
+    stopping the suite (SIGALRM: the main thread of a POSIX process)."""
+    def expire(signum: int, frame: Any) -> None:
+        raise error(f"ran for more than {seconds} s (a hang?)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)

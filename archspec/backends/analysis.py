@@ -147,9 +147,8 @@ def _exact(value: int | Fraction) -> str:
 def rf_names(network: Network, report: FieldReport) -> list[str]:
     """Every leaf in order, each container (`layer1`, `layer1.0`) right after its last leaf."""
     containers: dict[str, list[str]] = {}
-    for name in report.fields:
-        if name not in report.order and name != "input":
-            containers.setdefault(_leaf_of(report, name), []).append(name)
+    for container, leaf in _container_leaves(report).items():
+        containers.setdefault(leaf, []).append(container)
     names = []
     for leaf in report.order:
         names.append(leaf)
@@ -157,11 +156,21 @@ def rf_names(network: Network, report: FieldReport) -> list[str]:
     return names
 
 
-def _leaf_of(report: FieldReport, container: str) -> str:
-    target = report.fields[container]
-    prefix = container + "."
-    candidates = [leaf for leaf in report.order if leaf.startswith(prefix) and report.fields[leaf] == target]
-    return candidates[-1] if candidates else report.order[-1]
+def _container_leaves(report: FieldReport) -> dict[str, str]:
+    """Each container with the last leaf inside it that has the container's field (its output), or the
+    network's last leaf when none has. One walk over the leaves from the end, each checked against its
+    enclosing containers until they are placed: linear in the leaves times their nesting depth."""
+    leaves = set(report.order)
+    containers = {name for name in report.fields if name not in leaves and name != "input"}
+    placed: dict[str, str] = {}
+    for leaf in reversed(report.order):
+        prefix = leaf
+        while "." in prefix:
+            prefix = prefix.rsplit(".", 1)[0]
+            if prefix in containers and prefix not in placed and report.fields[leaf] == report.fields[prefix]:
+                placed[prefix] = leaf
+    last = report.order[-1] if report.order else "input"
+    return {name: placed.get(name, last) for name in report.fields if name in containers}
 
 
 def rf_json(network: Network, report: FieldReport) -> dict[str, Any]:

@@ -84,12 +84,15 @@ def resolved_json(spec: ResolvedSpec, network: Network) -> dict[str, Any]:
 
 
 def _module_json(module: Module) -> list[dict[str, Any]]:
-    return [_node_json(node, module) for node in module.nodes]
+    # Each node with the name of the one before it (the module's input for the first): what an item reads
+    # when it names no input, found by position rather than by searching the list for the node.
+    previous = [module.inputs[0] if module.inputs else "", *(node.name for node in module.nodes)]
+    return [_node_json(node, before) for node, before in zip(module.nodes, previous)]
 
 
-def _node_json(node: Node, module: Module) -> dict[str, Any]:
+def _node_json(node: Node, previous: str) -> dict[str, Any]:
     entry: dict[str, Any] = {"name": node.name, "from": _origin(node.span)}
-    if node.inputs and node.inputs != [_previous(module, node)]:
+    if node.inputs and node.inputs != [previous]:
         entry["inputs"] = node.inputs
     if node.is_call:
         child = node.child
@@ -118,11 +121,6 @@ def _json_value(value: Any) -> Any:
     if isinstance(value, Fraction):
         return f"{value.numerator}/{value.denominator}"
     return value
-
-
-def _previous(module: Module, node: Node) -> str:
-    index = module.nodes.index(node)
-    return module.nodes[index - 1].name if index else module.inputs[0]
 
 
 def resolved_text(spec: ResolvedSpec, network: Network, explain: bool) -> str:

@@ -139,6 +139,7 @@ class Network:
     class_span: Span | None = None
     init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
     transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
+    files: list[str] = field(default_factory=list)  # every spec file read, as displayed; outputs never replace them
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

@@ -2,29 +2,27 @@
 
 from __future__ import annotations
 
+from ..errors import Diagnostic, Span
 from ..ops import OPS
-from .graph import Network
+from .graph import Module, Network
 
 # Ops whose output autograd does not keep, so an in-place activation may overwrite it.
 _OVERWRITABLE = {"conv", "conv_transpose", "bn", "linear", "add", "concat", "maxpool", "avgpool",
                  "adaptive_avgpool", "adaptive_maxpool"}
 
 
-def choose_inplace(network: Network) -> None:
-    """Make activations in-place where nothing else reads their input, as torchvision writes them.
+def choose_inplace(network: Network) -> list[Diagnostic]:
+    """Make activations in-place where nothing else reads their input, as torchvision writes them; returns
+    an error for each `inplace: true` of the spec that would overwrite a value another layer still reads.
 
     An in-place ReLU overwrites its input, so it is safe only when the input is
     produced in the same module by an op that autograd does not need the
     output of, and no other layer (or output) reads it.
     """
+    errors = []
     for module in network.modules():
-        readers: dict[str, int] = {}
-        for node in module.nodes:
-            for source in node.inputs:
-                value = module.value(source)
-                readers[value] = readers.get(value, 0) + 1
-        for output in module.outputs:
-            readers[module.value(output)] = readers.get(module.value(output), 0) + 1
+        readers = _readers(module)
+        errors += _unsafe_inplace(module, readers)
         shared = {node.shares for node in module.nodes if node.shares is not None}
         for node in module.nodes:
             op = OPS.get(node.op)
@@ -37,3 +35,33 @@ def choose_inplace(network: Network) -> None:
             if producer is not None and producer.op in _OVERWRITABLE and readers.get(source) == 1:
                 node.attrs["inplace"] = True
                 node.origins["inplace"] = "in-place: nothing else reads the input"
+    return errors
+
+
+def _readers(module: Module) -> dict[str, int]:
+    """How many layers (and outputs) of the module read each value."""
+    readers: dict[str, int] = {}
+    for node in module.nodes:
+        for source in node.inputs:
+            value = module.value(source)
+            readers[value] = readers.get(value, 0) + 1
+    for output in module.outputs:
+        readers[module.value(output)] = readers.get(module.value(output), 0) + 1
+    return readers
+
+
+def _unsafe_inplace(module: Module, readers: dict[str, int]) -> list[Diagnostic]:
+    """`conv c1; relu {inplace: true}; add [c1, r]` would add relu(c1) to itself: an `inplace: true` written
+    in the spec where another layer or an output reads the same input is an error, at the `inplace`."""
+    errors = []
+    for node in module.nodes:
+        origin = node.origins.get("inplace")
+        if node.attrs.get("inplace") is not True or not isinstance(origin, Span) or not node.inputs:
+            continue
+        source = module.value(node.inputs[0])
+        if readers.get(source, 0) > 1:
+            errors.append(Diagnostic(
+                f"'{node.name}' is in-place, but its input '{source}' is also read elsewhere, which would then "
+                f"see '{node.name}'s output instead", origin,
+                hint="remove 'inplace: true' (archspec makes a layer in-place by itself where that is safe)"))
+    return errors

@@ -23,7 +23,7 @@ import hashlib
 import json
 from typing import Any
 
-from ..errors import Diagnostics, Span, SpecError
+from ..errors import Diagnostics, Span, SpecError, processing
 from ..names import attribute_problem
 from ..ops import Shape
 from ..spec.model import Item, ResolvedSpec
@@ -38,6 +38,8 @@ from .scope import Scope, TooLarge
 from .training import lower_training
 
 MAX_NODES = 100_000  # layers and repeat passes; lowering costs tens of microseconds per layer
+# Items evaluated, kept or not: a layer disabled with `if` costs an evaluation but adds no layer.
+MAX_ITEMS = 1_000_000
 
 
 def lower(spec: ResolvedSpec) -> Network:
@@ -111,6 +113,7 @@ class _Lowering(References, OpNodes, Containers):
         self.node_count = 0
         self.group_classes: dict[str, str] = {}  # class name -> what it is the class of
         self.repeat_steps = 0
+        self.items_evaluated = 0
         self.repeats: list[Item] = []  # the repeats whose copies are being lowered, innermost last
         self.input_shape: Shape = ()  # the network's, once read
         self.block_stack: list[str] = []
@@ -140,8 +143,10 @@ class _Lowering(References, OpNodes, Containers):
         methods = self.methods(spec, scope)
         network = Network(name=spec.name.value, root=root, input_shape=shape, spec_path=spec.path,
                           spec_hash=spec_hash(spec), doc=spec.doc, blocks=spec.blocks,
-                          name_span=spec.name.span, class_span=spec.class_name.span, methods=methods)
-        choose_inplace(network)
+                          name_span=spec.name.span, class_span=spec.class_name.span, methods=methods,
+                          files=list(spec.files))
+        for error in choose_inplace(network):
+            self.diagnostics.add(error)
         return network
 
     def methods(self, spec: ResolvedSpec, scope: Scope) -> list[Method]:
@@ -255,6 +260,11 @@ class _Lowering(References, OpNodes, Containers):
         scope.current = name
 
     def item(self, item: Item, scope: Scope, env: dict[str, Any]) -> None:
+        processing(item.span)
+        self.items_evaluated += 1
+        if self.items_evaluated > MAX_ITEMS:
+            raise TooLarge(SpecError.at(item.span, f"lowering evaluates more than {MAX_ITEMS} items (layers, "
+                                        "those disabled with 'if' included)", hint="check the repeat counts"))
         if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:
             raise SpecError.at(item.attrs.key_span("if"), "a layer with 'if' inside a block needs a 'name'",
                                hint="later layers refer to it by that name; when disabled it passes its input on")
@@ -297,6 +307,11 @@ class _Lowering(References, OpNodes, Containers):
         if self.repeat_steps > MAX_NODES:
             raise TooLarge(SpecError.at(item.attrs.value_span("count"), f"the repeats run their bodies more "
                                          f"than {MAX_NODES} times", hint="check the repeat counts"))
+        # Each pass evaluates every item of the body, kept or disabled: refuse at once what would pass the limit.
+        if self.items_evaluated + steps * len(item.body) > MAX_ITEMS:
+            raise TooLarge(SpecError.at(item.attrs.value_span("count"), f"this repeat would evaluate "
+                                         f"{steps:,} x {len(item.body):,} items, past the limit of "
+                                         f"{MAX_ITEMS:,} items evaluated in all", hint="check the repeat counts"))
 
     def enabled(self, item: Item, scope: Scope, env: dict[str, Any]) -> bool:
         span = item.attrs.value_span("if")

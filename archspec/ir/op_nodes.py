@@ -86,7 +86,7 @@ class OpNodes:
                 if attr_name == "padding":
                     _refuse_padding_mode(op, raw, env, span, attrs.get("kernel"))
                 attrs[attr_name] = typed_value(raw, attr.kind, env, span, f"'{attr_name}' of {op.name}",
-                                               attr.minimum, attr.maximum)
+                                               attr.minimum, attr.maximum, attr.above)
                 if attr.choices and attrs[attr_name] not in attr.choices:
                     raise SpecError.at(span, f"'{attr_name}' of {op.name} is one of {', '.join(attr.choices)}; "
                                        f"got {attrs[attr_name]!r}", did_you_mean(attrs[attr_name], attr.choices))

@@ -50,6 +50,7 @@ class Attr:
     default: Any = REQUIRED
     minimum: int | float | None = None
     maximum: int | float | None = None
+    above: int | float | None = None  # an exclusive minimum (PyTorch's batch norm takes only eps > 0)
     inferred: bool = False
     channels: bool = False  # an inferred channel count (of the input), tracked through blocks by codegen
     choices: tuple[str, ...] = ()

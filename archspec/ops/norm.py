@@ -13,7 +13,7 @@ class BatchNorm(Op):
     category = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"
     attrs = {
-        "eps": Attr("float", 1e-5),
+        "eps": Attr("float", 1e-5, above=0),
         "momentum": Attr("float", 0.1),
         "affine": Attr("bool", True),
         "features": Attr("int", minimum=1, inferred=True, channels=True, doc="channels; inferred from the input"),
@@ -27,8 +27,10 @@ class BatchNorm(Op):
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
         shape = inputs[0]
-        if len(shape) != attrs.get("rank", len(shape)) or len(shape) not in (1, 3):
-            require_rank(inputs, attrs.get("rank", 3), "bn")
+        if len(shape) not in (1, 3):  # nn.BatchNorm2d takes feature maps, nn.BatchNorm1d vectors: no other rank
+            require_rank(inputs, 3, "bn")
+        if len(shape) != attrs.get("rank", len(shape)):
+            require_rank(inputs, attrs["rank"], "bn")
         if shape[0] != attrs["features"]:
             raise ShapeError(f"expects {attrs['features']} channels, got {shape[0]}")
         return shape

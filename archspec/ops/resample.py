@@ -110,6 +110,10 @@ class MaxUnpool(Weightless):
             raise ShapeError("reads the indices of a max-pool with 'indices: true' as its second input",
                              hint="write e.g. 'maxpool: {name: pool1, kernel: 2, indices: true}' and "
                                   "'maxunpool: {from: [x, pool1]}'")
+        if producer.attrs.get("dilation", (1, 1)) != (1, 1):
+            # nn.MaxUnpool2d knows no dilation: its forward fails with "invalid max index".
+            raise ShapeError(f"reads the indices of the dilated max-pool '{producer.name}', which an unpooling "
+                             "cannot invert", hint="give the max-pool 'dilation: 1'")
         for key in ("kernel", "stride", "padding"):
             if key in attrs and attrs[key] != producer.attrs[key]:
                 raise ShapeError(f"has {key} {list(attrs[key])} but the max-pool '{producer.name}' has "

@@ -29,6 +29,8 @@ if TYPE_CHECKING:
 # `archspec build` warns above this many parameters: 4 GB of float32 weights, when the model is instantiated.
 # The file is written all the same; analysis never allocates, so any size is analysed exactly and at once.
 LARGE_MODEL_PARAMS = 10**9
+# And above this many activation elements for one input at the spec's size (4 GB of float32 in a forward).
+LARGE_ACTIVATIONS = 10**9
 
 
 @dataclass
@@ -106,15 +108,22 @@ def cost_pass(analysis: Analysis) -> CostReport:
     return report
 
 
-def size_warnings(network: Network, params: int) -> list[Diagnostic]:
-    """A warning, located at the spec's body, when the network has more than LARGE_MODEL_PARAMS parameters."""
-    if params <= LARGE_MODEL_PARAMS:
-        return []
-    gigabytes = params * 4 // 10**9
-    return [Diagnostic(f"the network has {params:,} parameters, more than {LARGE_MODEL_PARAMS:,}; instantiating "
-                       f"it allocates about {gigabytes:,} GB of float32 weights", network.root.span,
-                       hint="check the widths and repeat counts; the file is written, building it is your choice",
-                       severity="warning")]
+def size_warnings(network: Network, params: int, activations: int = 0) -> list[Diagnostic]:
+    """Warnings, located at the spec's body, when the network has more than LARGE_MODEL_PARAMS parameters or
+    one forward pass at the spec's input size more than LARGE_ACTIVATIONS activation elements."""
+    found = []
+    if params > LARGE_MODEL_PARAMS:
+        found.append(Diagnostic(f"the network has {params:,} parameters, more than {LARGE_MODEL_PARAMS:,}; "
+                                f"instantiating it allocates about {params * 4 // 10**9:,} GB of float32 weights",
+                                network.root.span, hint="check the widths and repeat counts; the file is "
+                                "written, building it is your choice", severity="warning"))
+    if activations > LARGE_ACTIVATIONS:
+        found.append(Diagnostic(f"one forward pass at the input size {list(network.input_shape)} computes "
+                                f"{activations:,} activation elements, more than {LARGE_ACTIVATIONS:,} (about "
+                                f"{activations * 4 // 10**9:,} GB of float32 for one input)", network.root.span,
+                                hint="check the input size; the file is written, running it is your choice",
+                                severity="warning"))
+    return found
 
 
 def _elements(shape: Shape) -> int:

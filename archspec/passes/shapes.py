@@ -68,7 +68,7 @@ def _run(module: Module, input_shapes: Sequence[Shape | None], prefix: str, shap
                         local[f"{node.name}.{key}"] = out
                         if out is not None:
                             shapes[f"{path}.{key}"] = out
-            elif node.op in OPS:
+            elif node.op in OPS and not node.errors:  # a stand-in for a failed layer has no attributes to use
                 shape = _infer_op(node, inputs, path, diagnostics)
         local[node.name] = shape
         if shape is not None:

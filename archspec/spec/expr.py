@@ -18,21 +18,26 @@ a subset of Python's expression grammar::
 
 It is parsed by hand here, never by Python's ``eval``: only the node kinds
 below exist, names resolve only to spec parameters, and the only callables are
-``min``, ``max``, ``len``, ``abs``. ``/`` is exact (an int when it divides,
-else a Fraction) so channel arithmetic never drifts through floats.
+those in FUNCTIONS. Numbers are exact (int, or a Fraction from ``/``, kept
+whole as an int) until a float enters; every result is bounded (10^40 in size,
+numerator and denominator alike) before it can grow. `to_python` prints an
+expression as Python that computes the same values.
 """
 
 from __future__ import annotations
 
 import keyword
+import math
 import re
 from dataclasses import dataclass
 from fractions import Fraction
-from typing import Any, Callable, Mapping
+from typing import Any, Callable, Mapping, Optional
 
 MAX_LENGTH = 2000
 MAX_DEPTH = 40
 MAX_MAGNITUDE = 10**40
+MAX_EXPONENT = 256
+_MAX_BITS = MAX_MAGNITUDE.bit_length()
 
 
 class ExprError(Exception):
@@ -359,43 +364,142 @@ def parse(text: str) -> Expr:
 # ---------------------------------------------------------------- evaluation
 
 
-def _min(*args: Any) -> Any:
+def _several(name: str, args: tuple[Any, ...]) -> list[Any]:
     values = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
     if not values:
-        raise ValueError("min() of nothing")
-    return min(values)
+        raise ValueError(f"{name}() of nothing")
+    return values
 
 
-def _max(*args: Any) -> Any:
-    values = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
-    if not values:
-        raise ValueError("max() of nothing")
-    return max(values)
+def _int(value: Any) -> int:
+    _require("int", value, _number)
+    return int(value)
+
+
+def _round(value: Any, digits: Any = None) -> Any:
+    """Python's round: halves go to the even neighbour (`round(2.5)` is 2), as in the emitted code."""
+    _require("round", value, _number)
+    if digits is None:
+        return round(value)
+    _require("round", digits, _integer)
+    if abs(digits) > 40:
+        raise ValueError("round() to more than 40 digits")
+    return round(value, digits)
+
+
+def _sum(values: Any) -> Any:
+    _require("sum", values, lambda v: isinstance(v, list) and all(_number(x) for x in v), "a list of numbers")
+    return sum(values)
+
+
+def _str(value: Any) -> str:
+    _require("str", value, lambda v: isinstance(v, (str, bool)) or _number(v), "a number, string or boolean")
+    return str(value)
+
+
+# `format(i, "02d")`: the format mini-language with widths and precisions of at most two digits.
+_FORMAT_SPEC = re.compile(r"([^{}]?[<>=^])?[-+ ]?#?0?\d{0,2}[,_]?(\.\d{1,2})?[bcdeEfFgGnosxX%]?")
+
+
+def _format(value: Any, spec: Any = "") -> str:
+    _require("format", value, lambda v: isinstance(v, (str, bool, int, float)), "a number, string or boolean "
+             "(make a fraction a float or an integer first: float(), int(), round())")
+    if not isinstance(spec, str) or not _FORMAT_SPEC.fullmatch(spec):
+        raise ValueError(f"format() needs a format such as '03d' or '.2f' (widths of at most 2 digits), "
+                         f"got {spec!r}")
+    return format(value, spec)
+
+
+def _make_divisible(v: float, divisor: int, min_value: Optional[int] = None) -> int:
+    """Round `v` to the nearest multiple of `divisor`, never below `min_value` nor 10% below `v`."""
+    if min_value is None:
+        min_value = divisor
+    new_v = max(min_value, int(v + divisor / 2) // divisor * divisor)
+    # Make sure that rounding down does not go down by more than 10%.
+    if new_v < 0.9 * v:
+        new_v += divisor
+    return new_v
+
+
+def _checked_make_divisible(value: Any, divisor: Any, min_value: Any = None) -> int:
+    _require("make_divisible", value, _number)
+    _require("make_divisible", divisor, lambda v: _integer(v) and v >= 1, "a positive integer divisor")
+    if min_value is not None:
+        _require("make_divisible", min_value, _integer, "an integer minimum")
+    return _make_divisible(value, divisor, min_value)
+
+
+def _require(function: str, value: Any, test: Callable[[Any], bool], what: str = "a number") -> None:
+    if not test(value):
+        raise ValueError(f"{function}() needs {what}, got {_shown(value)}")
+
+
+def _shown(value: Any) -> str:
+    if isinstance(value, Fraction):
+        return f"{value.numerator}/{value.denominator}"
+    return repr(value)
 
 
 FUNCTIONS: dict[str, Callable[..., Any]] = {
-    "min": _min,
-    "max": _max,
+    "min": lambda *args: min(_several("min", args)),
+    "max": lambda *args: max(_several("max", args)),
+    "sum": _sum,
     "len": lambda value: len(value),
-    "abs": lambda value: abs(value),
+    "abs": lambda value: abs(_number_arg("abs", value)),
+    "int": _int,
+    "float": lambda value: float(_number_arg("float", value)),
+    "round": _round,
+    "floor": lambda value: math.floor(_number_arg("floor", value)),
+    "ceil": lambda value: math.ceil(_number_arg("ceil", value)),
+    "str": _str,
+    "format": _format,
+    "make_divisible": _checked_make_divisible,
 }
+
+
+def _number_arg(function: str, value: Any) -> Any:
+    _require(function, value, _number)
+    return value
 
 
 def _number(value: Any) -> bool:
     return isinstance(value, (int, float, Fraction)) and not isinstance(value, bool)
 
 
+def _integer(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _exact(value: Any) -> bool:
+    return isinstance(value, (int, Fraction)) and not isinstance(value, bool)
+
+
+def _whole(value: Any) -> Any:
+    """A fraction that is whole is an integer: one value, one type, whichever way it was computed."""
+    return value.numerator if isinstance(value, Fraction) and value.denominator == 1 else value
+
+
 def _divide(left: Any, right: Any) -> Any:
     if isinstance(left, float) or isinstance(right, float):
         return left / right
-    result = Fraction(left) / Fraction(right)
-    return result.numerator if result.denominator == 1 else result
+    return Fraction(left) / Fraction(right)
 
 
 def _power(left: Any, right: Any) -> Any:
-    if _number(right) and abs(right) > 256:
-        raise ValueError("exponent is too large")
-    return left**right
+    """`**` as Python computes it on the same values, except that an integer to a negative integer power
+    is the exact fraction (Python gives a float); sizes are bounded before anything is computed."""
+    if abs(right) > MAX_EXPONENT:
+        raise ValueError(f"exponent is too large (more than {MAX_EXPONENT} in size)")
+    if _exact(left) and _integer(right):
+        base = Fraction(left)
+        bits = max(base.numerator.bit_length(), base.denominator.bit_length())
+        if (bits - 1) * abs(right) > _MAX_BITS:
+            raise ValueError("the result of '**' would have more than 40 digits above or below the point")
+        return base**right
+    result = left**right
+    if isinstance(result, complex):
+        raise ValueError("a negative number to a fractional power is not a real number")
+    return result
 
 
 _BINARY: dict[str, Callable[[Any, Any], Any]] = {
@@ -422,6 +526,8 @@ def _check_magnitude(value: Any, offset: int) -> Any:
     if _number(value) and not abs(value) <= MAX_MAGNITUDE:  # `not <=` also catches NaN
         raise ExprError("value is too large (more than 10^40)" if value == value else "value is not a number",
                         offset)
+    if isinstance(value, Fraction) and value.denominator > MAX_MAGNITUDE:
+        raise ExprError("value is too fine (a fraction whose denominator is more than 10^40)", offset)
     if isinstance(value, (list, str)) and len(value) > 100_000:
         raise ExprError(f"{type(value).__name__} is too long", offset)
     return value
@@ -435,7 +541,9 @@ def evaluate(expr: Expr, env: Mapping[str, Any]) -> Any:
         raise
     except ZeroDivisionError:
         raise ExprError("division by zero", expr.offset) from None
-    except (TypeError, ValueError, IndexError, OverflowError) as exc:
+    except OverflowError:
+        raise ExprError("value is too large (more than 10^40)", expr.offset) from None
+    except (TypeError, ValueError, IndexError) as exc:
         raise ExprError(str(exc), expr.offset) from None
 
 
@@ -460,7 +568,7 @@ def _evaluate(expr: Expr, env: Mapping[str, Any]) -> Any:
         if expr.op != "+" or not (isinstance(left, (str, list)) and type(left) is type(right)):
             _require_number(left, expr.left)
             _require_number(right, expr.right)
-        return _BINARY[expr.op](left, right)
+        return _whole(_BINARY[expr.op](left, right))
     if isinstance(expr, Compare):
         left = evaluate(expr.operands[0], env)
         for op, operand in zip(expr.ops, expr.operands[1:]):
@@ -486,15 +594,16 @@ def _evaluate(expr: Expr, env: Mapping[str, Any]) -> Any:
 
             raise ExprError(f"unknown function '{expr.function}'", expr.offset,
                             did_you_mean(expr.function, FUNCTIONS) or "available: " + ", ".join(FUNCTIONS))
-        return function(*(evaluate(arg, env) for arg in expr.args))
+        return _whole(function(*(evaluate(arg, env) for arg in expr.args)))
     if isinstance(expr, Index):
         target, index = evaluate(expr.target, env), evaluate(expr.index, env)
-        if not isinstance(target, list):
-            raise ExprError("only lists can be indexed", expr.offset)
+        if not isinstance(target, (list, str)):
+            raise ExprError("only lists and strings can be indexed", expr.offset)
         if not isinstance(index, int) or isinstance(index, bool):
             raise ExprError("a list index must be an integer", expr.index.offset)
         if not -len(target) <= index < len(target):
-            raise ExprError(f"index {index} is out of range for a list of {len(target)}", expr.index.offset)
+            what = "a list" if isinstance(target, list) else "a string"
+            raise ExprError(f"index {index} is out of range for {what} of {len(target)}", expr.index.offset)
         return target[index]
     if isinstance(expr, ListExpr):
         return [evaluate(item, env) for item in expr.items]
@@ -583,70 +692,227 @@ def _precedence(expr: Expr) -> int:
         return _PRECEDENCE["compare"]
     if isinstance(expr, Binary):
         return _PRECEDENCE[expr.op]
-    if isinstance(expr, Const) and _number(expr.value) and expr.value < 0:
+    if isinstance(expr, Const) and isinstance(expr.value, (int, float)) and _number(expr.value) and expr.value < 0:
         return _PRECEDENCE["unary"]
     return _PRECEDENCE["atom"]
 
 
-def python_literal(value: Any) -> str:
-    """The Python source of a spec value: only numbers, strings, bools, None and lists of them."""
+# What printed code may need besides builtins: an import, or a helper function defined in the file.
+PYTHON_IMPORTS = {"Fraction": "from fractions import Fraction", "math": "import math"}
+PYTHON_HELPERS = {"_make_divisible": _make_divisible}
+
+
+def python_literal(value: Any, needs: set[str] | None = None) -> str:
+    """The Python source of a spec value: only numbers, strings, bools, None and lists of them.
+
+    A fraction prints as ``Fraction(1, 3)`` (and `needs` gets "Fraction"): ``1 / 3`` would be a float
+    wherever it is used in further arithmetic.
+    """
     if value is None or isinstance(value, (bool, int, str)):
         return repr(value)
     if isinstance(value, float):
         return repr(value)
     if isinstance(value, Fraction):
-        return f"({value.numerator} / {value.denominator})"
+        _need(needs, "Fraction")
+        return f"Fraction({value.numerator}, {value.denominator})"
     if isinstance(value, (list, tuple)):
-        inner = ", ".join(python_literal(v) for v in value)
+        inner = ", ".join(python_literal(v, needs) for v in value)
         return f"({inner},)" if isinstance(value, tuple) and len(value) == 1 else (
             f"({inner})" if isinstance(value, tuple) else f"[{inner}]")
     raise TypeError(f"cannot write {type(value).__name__} into generated code")
 
 
-def to_python(expr: Expr, rename: Callable[[str], str] = lambda name: name) -> str:
-    """Print an expression as Python source, parenthesised only where needed.
+def _need(needs: set[str] | None, what: str) -> None:
+    if needs is not None:
+        needs.add(what)
 
-    The spec's exact ``/`` prints as ``//``: every instance was checked to
-    divide exactly where an integer is expected, and there the two agree,
-    while Python's ``/`` would hand a float to ``nn.Conv2d``.
+
+# ---------------------------------------------------------------- printing as Python with the same meaning
+
+# The Python type a printed expression has at run time: "int", "frac" (fractions.Fraction), "float",
+# "bool", "str", "list", "list[int]", or None where it cannot be told from the parameters' types.
+Kind = Optional[str]
+
+_NUMERIC = {"int", "frac", "float"}
+
+
+class _Printer:
+    """Prints an expression as Python that computes what `evaluate` computes, for every argument.
+
+    Where the two languages differ the printer writes the spec's meaning out: the exact `/` of two
+    integers as ``Fraction(a, b)``, an integer to a possibly negative power as ``Fraction(a) ** n``,
+    `floor`/`ceil` through `math`, `make_divisible` through the file's ``_make_divisible`` helper; where
+    it cannot (a `/` of values whose types it does not know) it raises ExprError at the operator.
     """
-    if isinstance(expr, Const):
-        return python_literal(expr.value)
-    if isinstance(expr, Name):
-        return rename(expr.name)
-    if isinstance(expr, Unary):
-        inner = _wrap(expr.operand, _precedence(expr), rename, strict=False)
-        return f"not {inner}" if expr.op == "not" else f"{expr.op}{inner}"
-    if isinstance(expr, Binary):
+
+    def __init__(self, rename: Callable[[str], str], kinds: Mapping[str, str], needs: set[str] | None):
+        self.rename = rename
+        self.kinds = kinds
+        self.needs = needs
+
+    def print(self, expr: Expr, want: str | None = None) -> str:
+        """Source of `expr`; `want` ("int", "float") converts a value of another type the spec accepted
+        there (the whole fraction 3/1 where an integer is expected, a fraction where a float is)."""
+        if want in ("int", "float") and isinstance(expr, ListExpr):
+            return f"[{', '.join(self.print(item, want) for item in expr.items)}]"
+        if want == "float" and isinstance(expr, Const) and isinstance(expr.value, Fraction):
+            return repr(float(expr.value))  # the float the analysis uses, written out
+        text, kind = self.source(expr)
+        if kind is None and not names_in(expr) <= self.kinds.keys():
+            return text  # a name of unknown type: the caller vouches for it
+        if want == "int" and kind not in ("int", "bool", "float"):  # a float there is refused by the analysis
+            return f"int({text})"
+        if want == "float" and kind not in ("int", "float", "bool"):
+            return f"float({text})"
+        return text
+
+    def source(self, expr: Expr) -> tuple[str, Kind]:
+        if isinstance(expr, Const):
+            return python_literal(expr.value, self.needs), _kind_of_value(expr.value)
+        if isinstance(expr, Name):
+            return self.rename(expr.name), self.kinds.get(expr.name)
+        if isinstance(expr, Unary):
+            inner, kind = self.wrapped(expr.operand, _precedence(expr), strict=False)
+            return (f"not {inner}", "bool") if expr.op == "not" else (f"{expr.op}{inner}", kind)
+        if isinstance(expr, Binary):
+            return self.binary(expr)
+        if isinstance(expr, Compare):
+            parts = [self.wrapped(expr.operands[0], _precedence(expr), strict=True)[0]]
+            for op, operand in zip(expr.ops, expr.operands[1:]):
+                parts += [op, self.wrapped(operand, _precedence(expr), strict=True)[0]]
+            return " ".join(parts), "bool"
+        if isinstance(expr, BoolOp):
+            printed = [self.wrapped(e, _precedence(expr), strict=True) for e in expr.operands]
+            return f" {expr.op} ".join(text for text, _ in printed), _common(kind for _, kind in printed)
+        if isinstance(expr, IfElse):
+            p = _precedence(expr)
+            then, then_kind = self.wrapped(expr.then, p, strict=True)
+            condition = self.wrapped(expr.condition, p, strict=True)[0]
+            otherwise, otherwise_kind = self.wrapped(expr.otherwise, p, strict=False)
+            return f"{then} if {condition} else {otherwise}", _common([then_kind, otherwise_kind])
+        if isinstance(expr, Call):
+            return self.call(expr)
+        if isinstance(expr, Index):
+            target, kind = self.wrapped(expr.target, _PRECEDENCE["atom"], strict=False)
+            item = "str" if kind == "str" else (kind[5:-1] if kind and kind.startswith("list[") else None)
+            return f"{target}[{self.print(expr.index, 'int')}]", item
+        if isinstance(expr, ListExpr):
+            printed = [self.source(e) for e in expr.items]
+            kinds = {kind for _, kind in printed}
+            return f"[{', '.join(text for text, _ in printed)}]", "list[int]" if kinds == {"int"} else "list"
+        raise AssertionError(f"unhandled expression node {type(expr).__name__}")
+
+    def wrapped(self, expr: Expr, outer: int, strict: bool) -> tuple[str, Kind]:
+        text, kind = self.source(expr)
+        # A spec operator printed as a call (`Fraction(a, b)`) binds as tightly as any call.
+        inner = _PRECEDENCE["atom"] if text.startswith("Fraction(") and text.endswith(")") and \
+            _balanced(text[9:-1]) else _precedence(expr)
+        return (f"({text})" if inner < outer or (strict and inner == outer) else text), kind
+
+    def binary(self, expr: Binary) -> tuple[str, Kind]:
         right_assoc = expr.op == "**"
-        left = _wrap(expr.left, _precedence(expr), rename, strict=right_assoc)
-        right = _wrap(expr.right, _precedence(expr), rename, strict=not right_assoc)
-        op = "//" if expr.op == "/" else expr.op
-        return f"{left} {op} {right}"
-    if isinstance(expr, Compare):
-        parts = [_wrap(expr.operands[0], _precedence(expr), rename, strict=True)]
-        for op, operand in zip(expr.ops, expr.operands[1:]):
-            parts += [op, _wrap(operand, _precedence(expr), rename, strict=True)]
-        return " ".join(parts)
-    if isinstance(expr, BoolOp):
-        return f" {expr.op} ".join(_wrap(e, _precedence(expr), rename, strict=True) for e in expr.operands)
-    if isinstance(expr, IfElse):
-        p = _precedence(expr)
-        return (f"{_wrap(expr.then, p, rename, strict=True)} if {_wrap(expr.condition, p, rename, strict=True)}"
-                f" else {_wrap(expr.otherwise, p, rename, strict=False)}")
-    if isinstance(expr, Call):
-        return f"{expr.function}({', '.join(to_python(a, rename) for a in expr.args)})"
-    if isinstance(expr, Index):
-        return f"{_wrap(expr.target, _PRECEDENCE['atom'], rename, strict=False)}[{to_python(expr.index, rename)}]"
-    if isinstance(expr, ListExpr):
-        return f"[{', '.join(to_python(e, rename) for e in expr.items)}]"
-    raise AssertionError(f"unhandled expression node {type(expr).__name__}")
+        left, left_kind = self.wrapped(expr.left, _precedence(expr), strict=right_assoc)
+        right, right_kind = self.wrapped(expr.right, _precedence(expr), strict=not right_assoc)
+        kinds = {left_kind, right_kind}
+        if expr.op == "/":
+            if "float" in kinds or "frac" in kinds and kinds <= _NUMERIC:
+                return f"{left} / {right}", "float" if "float" in kinds else "frac"
+            if kinds == {"int"}:
+                _need(self.needs, "Fraction")
+                return f"Fraction({self.source(expr.left)[0]}, {self.source(expr.right)[0]})", "frac"
+            raise ExprError("cannot print this exact '/' as Python: the types of its operands are not known "
+                            "here", expr.offset, hint="convert the operands with int() or float()", length=1)
+        if expr.op == "**":
+            exponent_natural = isinstance(expr.right, Const) and _integer(expr.right.value) and expr.right.value >= 0
+            if left_kind == "int" and right_kind == "int" and not exponent_natural:
+                _need(self.needs, "Fraction")
+                return f"Fraction({self.source(expr.left)[0]}) ** {right}", "frac"
+            if "float" in kinds:
+                return f"{left} ** {right}", "float"
+            return f"{left} ** {right}", left_kind if right_kind == "int" else None
+        kind: Kind = None
+        if kinds <= _NUMERIC:
+            kind = "float" if "float" in kinds else ("frac" if "frac" in kinds else "int")
+            if expr.op == "//" and kind == "frac":
+                kind = "int"
+        elif expr.op == "+" and len(kinds) == 1 and left_kind in ("str", "list", "list[int]"):
+            kind = left_kind
+        elif expr.op == "+" and kinds <= {"list", "list[int]"}:
+            kind = "list"
+        return f"{left} {expr.op} {right}", kind
+
+    def call(self, expr: Call) -> tuple[str, Kind]:
+        printed = [self.source(a) for a in expr.args]
+        args = ", ".join(text for text, _ in printed)
+        kinds = [kind for _, kind in printed]
+        name = expr.function
+        if name in ("floor", "ceil"):
+            _need(self.needs, "math")
+            return f"math.{name}({args})", "int"
+        if name == "make_divisible":
+            _need(self.needs, "_make_divisible")
+            return f"_make_divisible({args})", "int"
+        if name == "format" and kinds and kinds[0] not in ("int", "float", "str", "bool"):
+            raise ExprError("format() of a value that may be a fraction in the emitted code", expr.offset,
+                            hint="convert it first: format(int(x), ...), format(float(x), ...)")
+        if name == "round":
+            return f"round({args})", "int" if len(kinds) == 1 else kinds[0]
+        result: Kind = {"int": "int", "float": "float", "len": "int", "str": "str", "format": "str"}.get(name)
+        if name in ("min", "max", "abs"):
+            result = _common(kinds) if len(kinds) > 1 or name == "abs" else None
+            if len(kinds) == 1 and kinds[0] == "list[int]":
+                result = "int"
+        return f"{name}({args})", result
 
 
-def _wrap(expr: Expr, outer: int, rename: Callable[[str], str], strict: bool) -> str:
-    text = to_python(expr, rename)
-    inner = _precedence(expr)
-    return f"({text})" if inner < outer or (strict and inner == outer) else text
+def _balanced(text: str) -> bool:
+    """Whether the brackets of `text` close in order, so that `Fraction(` + text + `)` is one call."""
+    depth = 0
+    for char in text:
+        depth += (char == "(") - (char == ")")
+        if depth < 0:
+            return False
+    return depth == 0
+
+
+def _kind_of_value(value: Any) -> Kind:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, Fraction):
+        return "frac"
+    if isinstance(value, (int, float, str)):
+        return type(value).__name__
+    if isinstance(value, list):
+        return "list[int]" if value and all(_integer(v) for v in value) else "list"
+    return None
+
+
+def _common(kinds: Any) -> Kind:
+    """The type of a value that is one of several (a conditional's branches), if they all have it."""
+    found = set(kinds)
+    return found.pop() if len(found) == 1 else None
+
+
+def to_python(expr: Expr, rename: Callable[[str], str] = lambda name: name, kinds: Mapping[str, str] | None = None,
+              want: str | None = None, needs: set[str] | None = None) -> str:
+    """Print an expression as Python source that computes what `evaluate` computes.
+
+    `kinds` gives the Python type of each name at run time ("int", "float", "bool", "str", "list",
+    "list[int]"); `want` is the type the value is used as ("int", "float"), which converts a whole
+    fraction to its integer; `needs` collects the imports and helpers the source uses (keys of
+    PYTHON_IMPORTS and PYTHON_HELPERS). Raises ExprError where the meaning cannot be kept::
+
+        >>> to_python(parse("planes / 2 > 1"), kinds={"planes": "int"})
+        'Fraction(planes, 2) > 1'
+    """
+    return _Printer(rename, kinds or {}, needs).print(expr, want)
+
+
+def helper_source(name: str) -> str:
+    """The source of a helper function for the emitted file: the very function the evaluator calls."""
+    import inspect
+
+    return inspect.getsource(PYTHON_HELPERS[name]).rstrip("\n")
 
 
 def is_identifier(name: str) -> bool:

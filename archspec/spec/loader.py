@@ -11,13 +11,14 @@ may not leave the folder of the spec being compiled (or a folder given with
 
 from __future__ import annotations
 
+import errno
 import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping
 
-from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, source_line
+from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, listed, processing, source_line
 from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
@@ -43,6 +44,9 @@ class _Context:
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
     files: list[str] = field(default_factory=list)
     cache: dict[Path, Map] = field(default_factory=dict)
+    # The blocks a file brings, with everything it imports, by (file, import depth): a file imported many
+    # times (a diamond) is resolved once per depth, so imports cost what their distinct files cost.
+    imported: dict[tuple[Path, int], dict[str, BlockDef]] = field(default_factory=dict)
 
 
 def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False,
@@ -54,8 +58,10 @@ def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_ab
     parameters as a variant's `params` would, checked the same way (see `override_params`).
     """
     path = Path(path)
-    context = _Context(roots=[path.resolve().parent, *(Path(p).resolve() for p in spec_path)],
-                       allow_absolute=allow_absolute)
+    processing(Span(display_path(path), 0, 0))
+    folders = checked_spec_path(spec_path)
+    spec_file = _resolved(path, Span(display_path(path), 1, 1), "the spec")
+    context = _Context(roots=[spec_file.parent, *folders], allow_absolute=allow_absolute)
     spec = _load(path, context, chain=())
     context.diagnostics.check()
     return override_params(spec, params) if params else spec
@@ -87,14 +93,50 @@ def _yaml_value(key: Any, value: Any) -> str:
                            hint="parameters hold numbers, strings, booleans or lists of them") from None
 
 
+def checked_spec_path(folders: tuple[str | Path, ...]) -> list[Path]:
+    """The --spec-path folders, resolved; ValueError (a usage error, not a spec error) names one that is
+    not a folder or cannot be resolved."""
+    resolved = []
+    for folder in folders:
+        try:
+            target = Path(folder).resolve()
+            usable = target.is_dir()
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise ValueError(f"--spec-path '{folder}': {path_problem(exc)}") from None
+        if not usable:
+            raise ValueError(f"--spec-path '{folder}' is not a folder")
+        resolved.append(target)
+    return resolved
+
+
+def path_problem(exc: Exception) -> str:
+    """Why the system could not use a path, in words."""
+    if isinstance(exc, RuntimeError) or isinstance(exc, OSError) and exc.errno == errno.ELOOP:
+        return "its symbolic links form a loop"
+    if isinstance(exc, ValueError):
+        return "it contains a NUL character"
+    if isinstance(exc, OSError) and exc.errno == errno.ENAMETOOLONG:
+        return "a part of it is longer than the file system allows"
+    return exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+
+
+def _resolved(path: Path, span: Span, what: str) -> Path:
+    """`path` with its links resolved; a located error where that is impossible (a loop, a NUL, a name
+    too long)."""
+    try:
+        resolved = path.resolve()
+        resolved.is_file()  # raises for a name too long, which resolve() lets through
+        return resolved
+    except (OSError, RuntimeError, ValueError) as exc:
+        raise SpecError.at(span, f"cannot read {what} '{path}': {path_problem(exc)}") from None
+
+
 def _read(path: Path, context: _Context) -> Map:
     key = path.resolve()
     if key not in context.cache:
         display = display_path(path)
-        root = load_yaml_file(path, display)
-        if not isinstance(root, Map):
-            raise SpecError.at(Span(display, 1, 1), "a spec file must be a mapping of keys such as "
-                               "'name', 'params' and 'body'")
+        root = load_yaml_file(path, display, not_a_mapping="a spec file must be a mapping of keys such as "
+                              "'name', 'params' and 'body'")
         context.cache[key] = root
         context.files.append(display)
     return context.cache[key]
@@ -117,8 +159,7 @@ def _load(path: Path, context: _Context, chain: tuple[Path, ...]) -> ResolvedSpe
         parent = _load(target, context, chain + (path.resolve(),))
     # Closer definitions win: the family's blocks, then this file's imports, then its own blocks.
     blocks = dict(parent.blocks) if parent else {}
-    for block in _imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)):
-        blocks[block.name] = block
+    blocks.update(_imported_blocks(root, path, context, depth=0, chain=(path.resolve(),)))
     spec = _merge(root, path, parent, blocks, context)
     # A block defined here sees the defaults of this file's whole extends chain.
     for block in _parse_blocks(root, context.diagnostics, spec.defaults):
@@ -164,18 +205,20 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
     span = span or root.value_span(key)
     if not isinstance(value, str) or not value:
         raise SpecError.at(span, f"'{key}' takes a file path, got {value!r}")
+    if "\0" in value:
+        raise SpecError.at(span, f"the path {value!r} contains a NUL character", hint="no file name can hold one")
     if Path(value).is_absolute():
         if context.allow_absolute:
-            return Path(value).resolve()
+            return _resolved(Path(value), span, "the file")
         raise SpecError.at(span, f"'{key}' must be a path relative to the spec, got the absolute path {value!r}",
                            hint="move the file next to the spec, pass its folder with --spec-path, or allow "
                                 "absolute paths with --allow-absolute-paths")
-    target = (path.parent / value).resolve()
+    target = _resolved(path.parent / value, span, "the file")
     inside = any(target.is_relative_to(root) for root in context.roots)
     if inside and target.is_file():
         return target
     for root in context.roots[1:]:  # the folders given with --spec-path
-        candidate = (root / value).resolve()
+        candidate = _resolved(root / value, span, "the file")
         if candidate.is_relative_to(root) and candidate.is_file():
             return candidate
     if inside:
@@ -186,9 +229,10 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
 
 
 def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
-                     chain: tuple[Path, ...]) -> list[BlockDef]:
+                     chain: tuple[Path, ...]) -> dict[str, BlockDef]:
+    """The blocks `root`'s imports bring, by name; a later definition of a name wins."""
     if "import" not in root:
-        return []
+        return {}
     imports = root["import"]
     if isinstance(imports, str):
         imports, spans = [imports], [root.value_span("import")]
@@ -198,7 +242,7 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
         raise SpecError.at(root.value_span("import"), "'import' takes a file path or a list of them")
     if depth >= MAX_IMPORT_DEPTH:
         raise SpecError.at(root.value_span("import"), f"imports are nested deeper than {MAX_IMPORT_DEPTH}")
-    found: list[BlockDef] = []
+    found: dict[str, BlockDef] = {}
     for value, span in zip(imports, spans):
         target = _linked_path(root, "import", path, context, value=value, span=span)
         if target in chain:
@@ -206,11 +250,20 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
                                hint="move the shared blocks into a file that imports nothing")
         if not target.is_file():
             raise SpecError.at(span, f"imported file '{value}' does not exist")
-        imported = _read(target, context)
-        found += _imported_blocks(imported, target, context, depth + 1, chain + (target,))
-        # After what it imports, so that a file's own definition of a name wins.
-        found += _parse_blocks(imported, context.diagnostics, _merge_defaults(imported, None, display_path(target),
-                                                                                context.diagnostics))
+        key = (target, depth + 1)
+        if key not in context.imported:
+            # A result is kept only once complete, and a cycle through it would have been found then.
+            context.imported[key] = _file_blocks(target, context, depth + 1, chain + (target,))
+        found.update(context.imported[key])
+    return found
+
+
+def _file_blocks(target: Path, context: _Context, depth: int, chain: tuple[Path, ...]) -> dict[str, BlockDef]:
+    """The blocks an imported file defines and imports; its own definitions win over what it imports."""
+    imported = _read(target, context)
+    found = _imported_blocks(imported, target, context, depth, chain)
+    defaults = _merge_defaults(imported, None, display_path(target), context.diagnostics)
+    found.update((block.name, block) for block in _parse_blocks(imported, context.diagnostics, defaults))
     return found
 
 
@@ -280,7 +333,7 @@ def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
     for key, raw in given.items():
         if parent is not None and key not in parent.params:
             hint = did_you_mean(key, parent.params) or (
-                "declared parameters: " + ", ".join(parent.params) if parent.params else "it declares none")
+                "declared parameters: " + listed(parent.params) if parent.params else "it declares none")
             diagnostics.error(given.key_span(key), f"unknown parameter '{key}': the family does not declare it",
                               hint)
             continue

@@ -88,7 +88,8 @@ def evaluate_text(text: str, env: Mapping[str, Any], span: Span) -> Any:
 
 
 def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: str,
-                minimum: int | float | None = None, maximum: int | float | None = None) -> Any:
+                minimum: int | float | None = None, maximum: int | float | None = None,
+                above: int | float | None = None) -> Any:
     """Evaluate `raw` as a value of `kind`; strings are expressions unless `kind` is 'str'."""
     value = raw
     if isinstance(raw, str) and kind in ("pair", "shape") and _DIMENSIONS.fullmatch(raw):
@@ -109,11 +110,35 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
             problem = f"{what} must be at least {minimum}"
         elif maximum is not None and any(n > maximum for n in numbers):
             problem = f"{what} must be at most {maximum}"
+        elif above is not None and any(n <= above for n in numbers):
+            problem = f"{what} must be more than {above}"
     if problem is not None:
-        error = SpecError.at(span, f"{problem}, got {_written(raw, value)}")
+        hint = _whole_float_hint(raw, value, kind) or _rounding_hint(kind, value)
+        error = SpecError.at(span, f"{problem}, got {_written(raw, value)}", hint=hint)
         raise _with_origins(error, _parsed(raw), env, span)
     return checked
 
+
+def _rounding_hint(kind: str, value: Any) -> str | None:
+    """For a width multiplier's result where an integer is needed: the functions that make one."""
+    numbers = value if isinstance(value, list) else [value]
+    if kind in ("int", "pair", "shape") and any(isinstance(n, (float, Fraction)) for n in numbers):
+        return "make it an integer with int(…), round(…), floor(…), ceil(…) or make_divisible(…, 8)"
+    return None
+
+
+def _whole_float_hint(raw: Any, value: Any, kind: str) -> str | None:
+    """`out: 64.0` or `count: 1e2` where an integer is wanted: a whole number, written as a float literal."""
+    written = raw if isinstance(raw, list) else [raw]
+    floats = [v for v in (value if isinstance(value, list) else [value]) if isinstance(v, float)]
+    literal = all(isinstance(w, (int, float)) or isinstance(w, str) and _FLOAT_LITERAL.fullmatch(w) for w in written)
+    if kind not in ("int", "pair", "shape") or not floats or not literal or not all(v.is_integer() for v in floats):
+        return None
+    return (f"write {int(floats[0])}, not {floats[0]!r}: a number with a decimal point or an exponent is a float, "
+            "even when it is whole")
+
+
+_FLOAT_LITERAL = re.compile(r"\s*[-+]?(\d+\.?\d*|\.\d+)([eE][-+]?\d+)?\s*")
 
 # `3x3`, `3x224x224`: sizes written as in prose, which the expression language would read as names.
 _DIMENSIONS = re.compile(r"\s*\d+(\s*[xX×]\s*\d+)+\s*")

@@ -10,6 +10,7 @@ expansion is bounded ("billion laughs" documents fail fast, in bounded memory).
 from __future__ import annotations
 
 import math
+import re
 from pathlib import Path
 from typing import Any
 
@@ -74,8 +75,9 @@ def make_seq(span: Span, items: list | None = None) -> Seq:
     return result
 
 
-def load_yaml_file(path: Path, display: str) -> Any:
-    """Read and convert one YAML document, raising located SpecErrors."""
+def load_yaml_file(path: Path, display: str, not_a_mapping: str | None = None) -> Any:
+    """Read and convert one YAML document, raising located SpecErrors; with `not_a_mapping`, a document
+    that is not a mapping is refused with that message, where its value starts."""
     try:
         # Read one byte past the limit, never more: a huge file (or /dev/zero) costs bounded memory.
         with path.open("rb") as stream:
@@ -92,16 +94,40 @@ def load_yaml_file(path: Path, display: str) -> Any:
     try:
         text = data.decode("utf-8")
     except UnicodeDecodeError as exc:
-        raise SpecError.at(Span(display, 1, 1), f"spec file is not UTF-8 text ({exc.reason})") from None
-    return load_yaml_text(text, display)
+        raise SpecError.at(_byte_span(data, exc.start, display), f"spec file is not UTF-8 text: byte "
+                           f"0x{data[exc.start]:02x} here ({exc.reason})",
+                           hint="save the file as UTF-8") from None
+    return load_yaml_text(text, display, not_a_mapping)
 
 
-def load_yaml_text(text: str, display: str) -> Any:
+def _byte_span(data: bytes, offset: int, display: str) -> Span:
+    """The line and column (in characters) of the byte at `offset`."""
+    line_start = data.rfind(b"\n", 0, offset) + 1
+    column = len(data[line_start:offset].decode("utf-8", errors="replace")) + 1
+    span = Span(display, data.count(b"\n", 0, offset) + 1, column)
+    text = data[:data.find(b"\n", offset) if b"\n" in data[offset:] else len(data)].decode("utf-8", "replace")
+    remember_source(display, text)  # so that the message can quote the line
+    return span
+
+
+def _reader_span(text: str, offset: int, display: str) -> Span:
+    """Where YAML's reader stopped: libyaml counts `offset` in UTF-8 bytes, PyYAML's own reader in characters."""
+    if _LOADER is yaml.SafeLoader:
+        offset = len(text[:offset].encode("utf-8"))
+    return _byte_span(text.encode("utf-8"), offset, display)
+
+
+def load_yaml_text(text: str, display: str, not_a_mapping: str | None = None) -> Any:
     remember_source(display, text)
     try:
         node = yaml.compose(text, Loader=_LOADER)
     except yaml.MarkedYAMLError as exc:
         raise _syntax_error(exc, text.splitlines(), display) from None
+    except yaml.reader.ReaderError as exc:  # an unprintable character: located by its index in the text
+        character = chr(exc.character) if isinstance(exc.character, int) else exc.character
+        raise SpecError.at(_reader_span(text, exc.position, display), f"malformed YAML: the character "
+                           f"{character!r} is not allowed in YAML text", hint="remove it, or write it as an "
+                           "escape in a double-quoted string ('\\x01')") from None
     except yaml.YAMLError as exc:
         raise SpecError.at(Span(display, 1, 1), f"malformed YAML: {exc}") from None
     except RecursionError:
@@ -110,7 +136,10 @@ def load_yaml_text(text: str, display: str) -> Any:
         raise SpecError.at(Span(display, 1, 1), "the spec file is empty")
     converter = _Converter(display)
     converter.check_expansion(node)
-    return converter.convert(node, 0)
+    value = converter.convert(node, 0)
+    if not_a_mapping is not None and not isinstance(node, yaml.MappingNode):
+        raise SpecError.at(converter.span(node), not_a_mapping)
+    return value
 
 
 def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], display: str) -> SpecError:
@@ -279,16 +308,76 @@ class _Converter:
         if node.tag not in _SCALAR_TAGS:
             raise SpecError.at(self.span(node), f"YAML tag '{node.tag}' is not allowed in a spec",
                                hint="specs hold plain numbers, strings, booleans, lists and mappings")
-        try:
-            value = self.scalar_loader.construct_object(node)
-        except (yaml.YAMLError, ValueError) as exc:
-            raise SpecError.at(self.span(node), f"invalid value: {exc}") from None
+        value = self.construct(node)
         if isinstance(value, float) and not math.isfinite(value):
             raise SpecError.at(self.span(node), f"{node.value!r} is not a finite number",
                                hint="every number in a spec is finite")
         if isinstance(value, (int, float)) and not isinstance(value, bool) and abs(value) > MAX_MAGNITUDE:
             raise SpecError.at(self.span(node), "number is too large (more than 10^40)")
         return value
+
+
+    def construct(self, node: yaml.ScalarNode) -> Any:
+        """The value of a scalar by the spec's rules for numbers (see `_number_form`), or a located error."""
+        text, tag = node.value, node.tag.rsplit(":", 1)[-1]
+        if not node.style and tag == "str" and _OCTAL.fullmatch(text):
+            tag = "int"  # `0o17`: Python's and YAML 1.2's octal, a string to YAML 1.1
+        if tag in ("int", "float"):
+            problem = _number_form(text, tag)
+            if problem is not None:
+                raise SpecError.at(self.span(node), problem[0], hint=problem[1])
+            if _OCTAL.fullmatch(text):
+                return int(text.replace("_", ""), 0)
+        if tag == "bool" and text.lower() not in _BOOLEANS:
+            raise SpecError.at(self.span(node), f"{text!r} is not a boolean", hint="write true or false")
+        if tag == "null" and text not in _NULLS:
+            raise SpecError.at(self.span(node), f"{text!r} is not null", hint="write null, or remove the '!!null' tag")
+        try:
+            return self.scalar_loader.construct_object(node)
+        except (yaml.YAMLError, ValueError, KeyError, IndexError) as exc:
+            # PyYAML's constructors trust the resolver; an explicit tag (`!!int ''`) skips it.
+            raise SpecError.at(self.span(node), f"{text!r} is not a valid !!{tag} value") from exc
+
+
+_OCTAL = re.compile(r"[-+]?0o[0-7_]+", re.IGNORECASE)
+_BOOLEANS = {"true", "false", "yes", "no", "on", "off", "y", "n"}
+_NULLS = {"", "~", "null", "Null", "NULL"}
+_DECIMAL_INT = re.compile(r"[-+]?(0|[1-9][0-9_]*)")
+_PREFIXED_INT = re.compile(r"[-+]?(0x[0-9a-fA-F_]+|0b[01_]+|0o[0-7_]+)", re.IGNORECASE)
+_FLOAT = re.compile(r"[-+]?([0-9][0-9_]*)?(\.[0-9_]*)?([eE][-+]?[0-9]+)?")
+
+
+def _number_form(text: str, tag: str) -> tuple[str, str] | None:
+    """Why `text` is refused as a number of `tag`, with a hint, or None.
+
+    Numbers are read as Python reads them (`1_000`, `0x1F`, `0b101`, `0o17`); the YAML 1.1 forms that
+    Python reads otherwise are refused rather than silently converted: a leading zero (`017`, octal 15
+    to YAML 1.1) and base 60 (`1:30`, which YAML 1.1 reads as 90).
+    """
+    if ":" in text:
+        return (f"{text!r} is a base-60 number to YAML 1.1 (it would be read as {_sexagesimal(text)})",
+                f"write the number in base 10, or quote '{text}' for a string")
+    if tag == "int" and re.fullmatch(r"[-+]?0[0-7_]+", text):
+        digits = text.replace("_", "")
+        return (f"{text!r} is an octal number to YAML 1.1 (it would be read as {int(digits, 8)})",
+                f"write {int(digits)} for the decimal number, or {digits.replace('0', '0o', 1)} for octal")
+    if tag == "int" and not (_DECIMAL_INT.fullmatch(text) or _PREFIXED_INT.fullmatch(text)):
+        return f"{text!r} is not an integer", "write the integer in decimal digits, e.g. 64"
+    if tag == "float" and not (text.lower().lstrip("+-") in (".inf", ".nan") or
+                               (_FLOAT.fullmatch(text) and any(c.isdigit() for c in text))):
+        if not (_DECIMAL_INT.fullmatch(text) or _PREFIXED_INT.fullmatch(text)):
+            return f"{text!r} is not a number", "write a number such as 0.5 or 1e-5"
+    return None
+
+
+def _sexagesimal(text: str) -> str:
+    try:
+        value: float = 0
+        for part in text.lstrip("+-").split(":"):
+            value = value * 60 + float(part.replace("_", ""))
+        return str(-value if text.startswith("-") else value).removesuffix(".0")
+    except ValueError:
+        return "a number"
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

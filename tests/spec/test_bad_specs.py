@@ -26,7 +26,7 @@ import pytest
 import yaml
 
 from archspec.compiler import validate_spec
-from archspec.errors import Diagnostic, SpecError
+from archspec.errors import Diagnostic, SpecError, printable
 
 from ..conftest import ACCEPT, ROOT
 
@@ -105,10 +105,10 @@ def test_every_error_points_into_a_file_and_quotes_it(name: str, at_root) -> Non
     for diagnostic in diagnostics(name):
         span = diagnostic.span
         assert span.line > 0 and span.column > 0, diagnostic.headline()
-        lines = Path(span.file).read_text().splitlines()
+        lines = Path(span.file).read_bytes().decode("utf-8", errors="replace").splitlines()
         assert span.line <= len(lines), f"{diagnostic.headline()}: past the end of the file"
         quoted = lines[span.line - 1].rstrip()
-        assert f"{span.line:>5} | {quoted}" in diagnostic.render()
+        assert f"{span.line:>5} | {printable(quoted)}" in diagnostic.render()
         assert span.column <= len(quoted) + 1, f"{diagnostic.headline()}: past the end of the line"
 
 

@@ -18,7 +18,9 @@ import — fails the test.
 Profiles: ``quick`` runs in the normal suite (about 200 examples, derandomized so that the suite is
 reproducible); ``long`` explores with fresh random examples (at least 10,000)::
 
-    ARCHSPEC_FUZZ=long .venv/bin/python -m pytest tests/spec/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
+    ARCHSPEC_LONG=1 .venv/bin/python -m pytest tests/spec/test_fuzz.py -p no:cacheprovider --hypothesis-show-statistics
+
+(``ARCHSPEC_FUZZ=long`` is the same; ``ARCHSPEC_FUZZ_EXAMPLES=N`` sets the total number of examples.)
 
 docs/hardening.md records the last long run.
 """
@@ -30,10 +32,9 @@ import importlib.util
 import itertools
 import json
 import os
-import signal
 import sys
 import tempfile
-from contextlib import contextmanager
+from fractions import Fraction
 from pathlib import Path
 from typing import Any, Iterator
 from unittest import mock
@@ -48,7 +49,8 @@ from archspec.errors import SpecError
 from archspec.ir import lower as lowering
 from archspec.ops import OPS
 
-from ..conftest import SPECS
+from ..backends.agreement import disagreements
+from ..conftest import SPECS, time_limit
 
 torch = pytest.importorskip("torch")
 
@@ -56,8 +58,10 @@ settings.register_profile("quick", max_examples=200, deadline=None, derandomize=
                           suppress_health_check=list(HealthCheck), print_blob=True)
 settings.register_profile("long", max_examples=12_000, deadline=None, derandomize=False,
                           suppress_health_check=list(HealthCheck), print_blob=True)
-PROFILE = os.environ.get("ARCHSPEC_FUZZ", "quick")
+PROFILE = "long" if os.environ.get("ARCHSPEC_LONG") == "1" else os.environ.get("ARCHSPEC_FUZZ", "quick")
 BASE = settings.get_profile(PROFILE)
+if os.environ.get("ARCHSPEC_FUZZ_EXAMPLES"):  # a long run cut to the time there is: this many in all
+    BASE = settings(BASE, max_examples=int(os.environ["ARCHSPEC_FUZZ_EXAMPLES"]))
 # Wall-clock bound of one example: a hang is a failure, not a stuck test run.
 EXAMPLE_SECONDS = 60
 # Lowering stops at this many layers in the fuzzer (the real limit, lower.MAX_NODES, is tested in
@@ -83,7 +87,7 @@ _counter = itertools.count()
 
 def check(path: Path) -> str:
     """Validate `path` and, if it validates, exercise everything downstream; returns the outcome's name."""
-    with _time_limit(EXAMPLE_SECONDS), mock.patch.object(lowering, "MAX_NODES", FUZZ_MAX_NODES):
+    with time_limit(EXAMPLE_SECONDS, ExampleTimeout), mock.patch.object(lowering, "MAX_NODES", FUZZ_MAX_NODES):
         try:
             network = validate_spec(path)
         except SpecError as error:
@@ -125,9 +129,13 @@ def _diagrams(path: Path) -> None:
 
 
 def _event(text: str) -> None:
-    """Count outcomes for --hypothesis-show-statistics (outside a @given test there is nothing to count)."""
+    """Count outcomes for --hypothesis-show-statistics (outside a @given test there is nothing to count), and
+    log them to ARCHSPEC_FUZZ_LOG when it is set, so that a long run stopped by the clock still has a count."""
     if currently_in_test_context():
         event(text)
+        if os.environ.get("ARCHSPEC_FUZZ_LOG"):
+            with open(os.environ["ARCHSPEC_FUZZ_LOG"], "a", encoding="utf-8") as log:
+                log.write(f"{os.environ.get('PYTEST_CURRENT_TEST', '').split(' ')[0]}\t{text}\n")
 
 
 def assert_located(error: SpecError) -> None:
@@ -181,6 +189,9 @@ def _run_emitted(folder: Path, network: Any, cost: Any) -> str:
         with torch.device("meta"):
             model = factory().eval()
         _compare(model(torch.empty(1, *shape, device="meta")), expected)
+        # The differential oracle: counts, every named layer's output shape and the FLOPs are the analysis's.
+        problems = disagreements(network, cost, model, "meta")
+        assert not problems, "the emitted module disagrees with the analysis: " + "; ".join(problems)
         if cost.total.params > REAL_FORWARD_PARAMS or cost.total.macs > REAL_FORWARD_MACS:
             return "built and ran on meta"
         model = factory().eval()
@@ -204,21 +215,7 @@ def _compare(output: Any, expected: list[Any]) -> None:
 
 
 class ExampleTimeout(Exception):
-    pass
-
-
-@contextmanager
-def _time_limit(seconds: int) -> Iterator[None]:
-    def expire(signum: int, frame: Any) -> None:
-        raise ExampleTimeout(f"one example ran for more than {seconds} s (a hang?)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+    """One example ran for more than EXAMPLE_SECONDS: a hang."""
 
 
 def write_files(files: dict[str, str | bytes]) -> tuple[tempfile.TemporaryDirectory, Path]:
@@ -419,6 +416,16 @@ SOUND_BLOCKS: dict[str, Any] = {
     "fuse": {"inputs": ["x", "y"], "body": [{"add": {"name": "sum", "from": ["x", "y"]}}, "relu"]},
     "scaled": {"params": {"widths": [4, 8], "p": 0.25, "tag": "x"}, "body": [
         {"conv": {"name": "c", "out": "widths[0]", "kernel": 1}}, {"dropout": {"name": "d", "p": "p"}}]},
+    # Arithmetic, functions and conditions on the block's parameters, where the analysis and the emitted
+    # class once computed different things (exact `/` against `//`).
+    "arith": {"params": {"planes": "int", "scale": 0.5, "deep": True}, "body": [
+        {"conv": {"name": "conv1", "out": "make_divisible(planes * scale, 2)", "kernel": 3, "padding": 1,
+                  "stride": "2 if planes / 3 > 2 else 1"}},
+        {"bn": {"name": "bn1", "if": "planes / 4 > 1 and deep", "eps": "1 / 10 ** (planes % 4 + 3)"}},
+        {"leaky_relu": {"name": "act", "slope": "1 / planes"}},
+        {"conv": {"name": "conv2", "out": "max(1, round(planes * 2 / 3))", "kernel": 1,
+                  "bias": "planes % 2 == 0 or scale > 1"}},
+        {"dropout": {"name": "drop", "p": "planes / (planes + 7)"}}]},
 }
 
 
@@ -568,6 +575,14 @@ def _block_instance(draw: Any, net: _Net, blocks: list[str]) -> Any:
         if draw(st.booleans()):
             args["tag"] = draw(st.sampled_from(ODD_STRINGS))
         return _named({"scaled": args}, net, (first, h, w))
+    if block == "arith":
+        planes = draw(st.integers(1, 12))
+        args = {"planes": planes, "scale": draw(st.sampled_from([0.25, 0.5, 1.0, 1.5, "w / 4"]))}
+        if draw(st.booleans()):
+            args["deep"] = draw(st.sampled_from([False, "w > 2"]))
+        stride = 2 if Fraction(planes, 3) > 2 else 1
+        return _named({"arith": args}, net, (max(1, round(Fraction(planes * 2, 3))), _window(h, 3, stride, 1),
+                                             _window(w, 3, stride, 1)))
     written, planes = _channels(draw, net)
     stride = draw(st.sampled_from([1, 1, 2]))
     args = {"planes": written, **({"stride": stride} if stride > 1 else {})}
@@ -884,6 +899,25 @@ REGRESSIONS = {
     # A receptive field through a pooling window of 2^30 units walked every unit of it (minutes).
     "huge_window_rf": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: 1073741824}\n"
                       "  - adaptive_avgpool: {size: 1}\n",
+    # A batch norm on a four-dimensional input built nn.BatchNorm1d, whose forward refuses a 5-D tensor.
+    "bn_rank_four": "input: [1, 1, 2, 2]\nbody:\n  - bn: {name: l1}\n",
+    # A shared block whose own body has a failed layer: its shapes were inferred again, through the stand-in
+    # node's missing attributes (KeyError).
+    "share_block_with_failed_layer": "input: [3, 8, 8]\nblocks:\n  head:\n    params: {n: int}\n    body:\n"
+                                     "      - seq: {name: conv, body: [conv: {kernel: 3, padding: 1}, relu]}\n"
+                                     "      - conv: {name: out, from: conv, out: n, kernel: 1}\n"
+                                     "body:\n  - conv: {name: a, out: 4, kernel: 1}\n"
+                                     "  - head: {name: h1, from: a, n: 2}\n  - head: {name: h2, from: a, share: h1}\n",
+    # Issue 15's cases: explicit tags that do not fit their text, and powers past every bound.
+    "tag_bool_one": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: 3, padding: !!bool 1}\n",
+    "tag_int_empty": "input: [3, 8, 8]\nbody:\n  - conv: {out: 4, kernel: !!int ''}\n",
+    "power_of_powers": 'input: [3, 8, 8]\nbody:\n  - conv: {out: "((((1/3)**256)**256)**256)**2", kernel: 1}\n',
+    # An exact fraction in a block's condition, stride and channels (the module once disagreed with summary).
+    "fraction_in_block": "input: [4, 8, 8]\nblocks:\n  u:\n    params: {planes: int}\n    body:\n"
+                         "      - conv: {name: c, out: \"planes / (planes / 4)\", kernel: 3, padding: 1,"
+                         " stride: \"2 if planes / 2 > 1 else 1\"}\n"
+                         "      - bn: {name: bn, if: \"planes / 2 > 1\"}\n"
+                         "body:\n  - u: {planes: 3}\n  - u: {planes: 6}\n",
 }
 
 

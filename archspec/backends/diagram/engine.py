@@ -11,12 +11,20 @@ from __future__ import annotations
 import json
 import os
 import re
+import select
+import signal
 import tempfile
+import time
+import zlib
 from contextlib import contextmanager
 from types import ModuleType
 from typing import Callable, Iterator
 
+from .dot import DRAWING_MARK
+
 FORMATS = ("svg", "pdf", "png", "dot")
+# How long Graphviz may lay out one drawing; a layer-level drawing of a very large network can take many minutes.
+LAYOUT_SECONDS = 120.0
 
 INSTALL_HINT = ("install the Python package 'pygraphviz' (pip install pygraphviz; its wheels include Graphviz, "
                 "so no system package is needed); '.dot' output needs nothing")
@@ -35,7 +43,26 @@ def layout(dot_text: str, fmt: str, dpi: int) -> tuple[bytes, list[str]]:
     except ImportError:
         raise EngineError(f"drawing {fmt.upper()} needs Graphviz: {INSTALL_HINT}") from None
     arguments = f"-Gdpi={dpi}" if fmt == "png" else ""
-    return _isolated(lambda: _draw(pygraphviz, dot_text, fmt, arguments))
+    data, warnings = _isolated(lambda: _draw(pygraphviz, dot_text, fmt, arguments))
+    return stamp(data, fmt), warnings
+
+
+def stamp(data: bytes, fmt: str) -> bytes:
+    """Mark a PDF or PNG drawing as archspec's, so that a later `render` may replace it, and make a PDF
+    byte-identical between runs: cairo writes the time of the run as its creation date. Both edits keep
+    every byte offset of the PDF, so its cross-reference table stays valid."""
+    mark = DRAWING_MARK.encode()
+    if fmt == "pdf":
+        data = re.sub(rb"/CreationDate \(D:(\d+)Z\)", lambda m: b"/CreationDate (D:" + b"0" * len(m[1]) + b"Z)",
+                      data, count=1)
+        return re.sub(rb"/Producer \((.*)\)(?=\s)", lambda m: b"/Producer (" + mark.ljust(len(m[1])) + b")"
+                      if len(m[1]) >= len(mark) else m[0], data, count=1)
+    if fmt == "png" and data.startswith(b"\x89PNG\r\n\x1a\n"):
+        end_of_header = 8 + 12 + int.from_bytes(data[8:12], "big")  # signature, then the IHDR chunk
+        text = b"tEXt" + b"Software\x00" + mark
+        chunk = len(text[4:]).to_bytes(4, "big") + text + zlib.crc32(text).to_bytes(4, "big")
+        return data[:end_of_header] + chunk + data[end_of_header:]
+    return data
 
 
 def _draw(pygraphviz: ModuleType, dot_text: str, fmt: str, arguments: str) -> tuple[bytes, list[str]]:
@@ -66,8 +93,16 @@ def _isolated(draw: Callable[[], tuple[bytes, list[str]]]) -> tuple[bytes, list[
             stream.write(json.dumps(head).encode() + b"\n" + data)
         os._exit(0)
     os.close(write)
-    with os.fdopen(read, "rb") as stream:
-        answer = stream.read()
+    try:
+        answer = _read_within(read, LAYOUT_SECONDS)
+    except TimeoutError:
+        os.kill(pid, signal.SIGKILL)
+        os.waitpid(pid, 0)
+        raise EngineError(f"Graphviz did not finish laying out this diagram within {LAYOUT_SECONDS:g} s; "
+                          "draw a coarser --level (stage folds repeated blocks), or write '.dot' and lay it "
+                          "out with a tool of your choice") from None
+    finally:
+        os.close(read)
     _, status = os.waitpid(pid, 0)
     head, _, data = answer.partition(b"\n")
     if not head or os.WIFSIGNALED(status):
@@ -77,6 +112,20 @@ def _isolated(draw: Callable[[], tuple[bytes, list[str]]]) -> tuple[bytes, list[
     if not outcome["ok"]:
         raise EngineError(outcome["error"])
     return data, outcome["warnings"]
+
+
+def _read_within(fd: int, seconds: float) -> bytes:
+    """Everything the child writes to `fd` until it closes it; TimeoutError after `seconds`."""
+    deadline = time.monotonic() + seconds
+    chunks = []
+    while True:
+        remaining = deadline - time.monotonic()
+        if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:
+            raise TimeoutError
+        chunk = os.read(fd, 1 << 20)
+        if not chunk:
+            return b"".join(chunks)
+        chunks.append(chunk)
 
 
 @contextmanager

@@ -9,6 +9,7 @@ checked against the generated expressions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from fractions import Fraction
 from typing import TYPE_CHECKING, Any
 
 from ...errors import Span, SpecError
@@ -16,7 +17,7 @@ from ...ir.graph import Module, Node
 from ...ops import AUTO, OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ...spec.model import BlockDef, Item
-from ...spec.values import parse_expression
+from ...spec.values import expression_span, parse_expression
 from ..writer import LineWriter, Namespace
 from .forward import Step, emit_forward, make_step, module_call
 from .parts import ModuleLists, StatelessModules, codegen_error, docstring, module_form, with_note
@@ -54,6 +55,9 @@ class BlockClass:
                     stack.extend(node.child.nodes)
         self.names = Namespace(emitter.reserved)
         self.rename = {p: self.names.claim(p) for p in ["in_channels", *block.params]}
+        # The Python type of each constructor argument, which decides how expressions over them print.
+        self.kinds = {"in_channels": "int" if len(block.inputs) == 1 else "list[int]",
+                      **{name: decl.type for name, decl in block.params.items()}}
         self.uses_in_channels = False
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
@@ -63,14 +67,15 @@ class BlockClass:
     def instance(self, module: Module) -> str:
         """`ClassName(in_channels, required…, optional=value)` for one instance."""
         params = self.block.params
-        positional = [ex.python_literal(module.args["in_channels"])] if self.uses_in_channels else []
+        needs = self.emitter.needs
+        positional = [ex.python_literal(module.args["in_channels"], needs)] if self.uses_in_channels else []
         keywords = []
         for name, decl in params.items():
             value = module.args[name]
             if decl.required:
-                positional.append(ex.python_literal(value))
+                positional.append(ex.python_literal(value, needs))
             elif value != decl.default or type(value) is not type(decl.default):
-                keywords.append(f"{self.rename[name]}={ex.python_literal(value)}")
+                keywords.append(f"{self.rename[name]}={ex.python_literal(value, needs)}")
         return f"{self.block.class_name}({', '.join(positional + keywords)})"
 
     # ------------------------------------------------------------ class source
@@ -117,7 +122,7 @@ class BlockClass:
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
             text = f"{self.rename[name]}: {annotation}"
-            parts.append(text if decl.required else f"{text} = {ex.python_literal(decl.default)}")
+            parts.append(text if decl.required else f"{text} = {ex.python_literal(decl.default, self.emitter.needs)}")
         return parts
 
     def outputs(self, instance: Module | None) -> list[str]:
@@ -187,10 +192,19 @@ class BlockClass:
     def condition(self, item: Item) -> str | None:
         if item.condition is None:
             return None
-        expr = self.expression(item.condition, item.attrs.value_span("if"))
+        span = item.attrs.value_span("if")
+        expr = self.expression(item.condition, span)
         if isinstance(expr, ex.Const):
             return None if expr.value else "False"
-        return ex.to_python(expr, self.python_name)
+        return self.python(expr, span)
+
+    def python(self, expr: ex.Expr, span: Span | None, want: str | None = None) -> str:
+        """`expr` as Python over the constructor arguments, computing what the analysis computed."""
+        try:
+            return ex.to_python(expr, self.python_name, self.kinds, want, self.emitter.needs)
+        except ex.ExprError as exc:
+            raise codegen_error(expression_span(span, exc.offset) if span else self.block.span, exc.message,
+                                 hint=exc.hint) from None
 
     def python_name(self, name: str) -> str:
         if name == "in_channels":
@@ -271,9 +285,12 @@ class BlockClass:
         values: dict[str, Any] = {}
         sources: dict[str, str] = {}
         for attr_name, expr in exprs.items():
+            kind = op.attrs[attr_name].kind
             if isinstance(expr, ex.Const):
-                values[attr_name] = normalise(op.attrs[attr_name].kind, expr.value)
-            sources[attr_name] = ex.to_python(expr, self.python_name)
+                values[attr_name] = normalise(kind, expr.value)
+            want = {"int": "int", "pair": "int", "float": "float"}.get(kind)
+            span = item.attrs.value_span(attr_name) if attr_name in item.attrs else None
+            sources[attr_name] = self.python(expr, span, want)
         for extra in ("rank",):
             agreed = {node.attrs.get(extra) for node in nodes} - {None}
             if len(agreed) == 1:
@@ -326,13 +343,14 @@ class BlockClass:
             if any(c is None for c in in_channels):
                 raise codegen_error(item.span, "cannot tell the input channels of this block")
             channel_exprs = in_channels if len(in_channels) > 1 else in_channels[:1]
-            text = [ex.to_python(c, self.python_name) for c in channel_exprs]
+            text = [self.python(c, None, "int") for c in channel_exprs]
             positional.append(text[0] if len(text) == 1 else f"[{', '.join(text)}]")
         keywords = []
         for param, decl in inner.block.params.items():
             if param in item.attrs:
-                source = ex.to_python(self.expression(item.attrs[param], item.attrs.value_span(param)),
-                                      self.python_name)
+                span = item.attrs.value_span(param)
+                source = self.python(self.expression(item.attrs[param], span), span,
+                                     {"int": "int", "float": "float"}.get(decl.type))
                 (positional if decl.required else keywords).append(
                     source if decl.required else f"{inner.rename[param]}={source}")
         construct = f"{inner.block.class_name}({', '.join(positional + keywords)})"
@@ -352,6 +370,6 @@ def normalise(kind: str, value: Any) -> Any:
         return (value, value)
     if kind == "pair" and isinstance(value, list):
         return tuple(value)
-    if kind == "float" and isinstance(value, int) and not isinstance(value, bool):
+    if kind == "float" and isinstance(value, (int, Fraction)) and not isinstance(value, bool):
         return float(value)
     return value

@@ -21,12 +21,15 @@ class FileEmitter:
         self.ordered_dict = False
         self.classes: dict[str, str] = {}  # block name -> class source
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
+        self.needs: set[str] = set()  # imports and helpers of printed expressions (Fraction, math)
         self.block_classes: dict[str, "BlockClass"] = {}
         # What the file defines at module level, by name; no two things may share a name.
         self.module_names: dict[str, str] = {}
         for op in OPS.values():
             if op.helper is not None:
                 self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
+        for name in [*ex.PYTHON_IMPORTS, *ex.PYTHON_HELPERS]:
+            self.module_names[name] = "a name the file may import or define for expressions"
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
@@ -42,15 +45,22 @@ class FileEmitter:
 
     def source(self) -> str:
         network_class = self.network_class()
+        for name in sorted(self.needs & ex.PYTHON_HELPERS.keys()):
+            self.helpers.setdefault(name, ex.helper_source(name))
+            self.typing.add("Optional")
         writer = LineWriter()
         if self.network.doc:
             writer.line(f'"""{docstring(self.network.doc)}"""')
             writer.line()
+        standard = [ex.PYTHON_IMPORTS[name] for name in ("math", "Fraction") if name in self.needs]
         if self.ordered_dict:
-            writer.line("from collections import OrderedDict")
+            standard.append("from collections import OrderedDict")
         if self.typing:
-            writer.line(f"from typing import {', '.join(sorted(self.typing))}")
-        if self.ordered_dict or self.typing:
+            standard.append(f"from typing import {', '.join(sorted(self.typing))}")
+        # isort's order: plain imports first, then `from` imports, each by module name.
+        for line in sorted(standard, key=lambda line: (line.startswith("from"), line.split()[1])):
+            writer.line(line)
+        if standard:
             writer.line()
         writer.line("import torch")
         writer.line("from torch import Tensor, nn")
@@ -105,7 +115,7 @@ class FileEmitter:
                 return f"{child.class_name}()"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
-        args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v) for k, v in node.attrs.items()})
+        args = CodeArgs(dict(node.attrs), {k: ex.python_literal(v, self.needs) for k, v in node.attrs.items()})
         if not op.module:
             return module_form(op.name, node.span)
         return op.emit(args)
@@ -150,7 +160,7 @@ class FileEmitter:
                 template = module_call(attribute, len(node.inputs))
             else:
                 args = CodeArgs({**node.attrs, "inputs": len(node.inputs)},
-                                {k: ex.python_literal(v) for k, v in node.attrs.items()})
+                                {k: ex.python_literal(v, self.needs) for k, v in node.attrs.items()})
                 template = call_template(op, attribute, args)
                 self.use_helper(op)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
