@@ -59,28 +59,8 @@ def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
                   input_shape: tuple[int, ...] | None = None, allow_absolute: bool = False) -> Network:
     """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
     (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
-    from .backends.pytorch import emit_pytorch
-    from .detection.spec import check_detection
-    from .passes.shapes import check_input
+    from .passes.validate import validate
 
     network = compile_spec(path, spec_path, allow_absolute)
-    emit_pytorch(network)
-    if input_shape is not None:
-        try:
-            check_input(network, input_shape)
-            if network.detection is not None:
-                network.warnings.extend(check_detection(network.detection, network, input_shape))
-        except SpecError as error:
-            error.diagnostics[0].hint = _nearest_hint(network, input_shape) or error.diagnostics[0].hint
-            raise
+    validate(network, input_shape)
     return network
-
-
-def _nearest_hint(network: Network, input_shape: tuple[int, ...]) -> str | None:
-    from .passes.shapes import nearest_accepted
-
-    if len(input_shape) != 3:
-        return None
-    below, above = nearest_accepted(network, input_shape)
-    found = ["x".join(map(str, s)) for s in (below, above) if s is not None]
-    return f"the nearest inputs it takes are {' and '.join(found)}" if found else None

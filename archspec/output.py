@@ -110,7 +110,7 @@ def write_atomic(path: Path, data: str | bytes) -> None:
 def remove_stale_temporaries(folder: Path, name: str) -> list[Path]:
     """Remove temporaries of `name` that archspec left in `folder` when it was killed mid-write: regular
     files of archspec's naming whose process no longer runs. Returns what was removed."""
-    removed = []
+    removed: list[Path] = []
     try:
         entries = list(os.scandir(folder))
     except OSError:
@@ -206,6 +206,16 @@ def write_generated(path: Path, data: str | bytes, force: bool = False, inputs: 
     refuse_overwrite(target, force, inputs)
     write_atomic(target, data)
     return target
+
+
+def write_output(path: Path, data: str | bytes, force: bool = False, inputs: Iterable[str | Path] = ()) -> None:
+    """`write_generated`, or the data on standard output when `path` is `-` (STDOUT)."""
+    if str(path) != STDOUT:
+        write_generated(path, data, force, inputs)
+        return
+    sys.stdout.flush()
+    sys.stdout.buffer.write(data.encode("utf-8") if isinstance(data, str) else data)
+    sys.stdout.buffer.flush()
 
 
 def read_generated(path: Path) -> bytes | None:

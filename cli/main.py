@@ -79,11 +79,15 @@ def _fail(error: SpecError, as_json: bool) -> None:
 
 
 def _run(as_json: bool, action: Callable[[], Any]) -> Any:
-    """Run `action`, turning spec errors and refused writes into exit code 1 with readable output."""
+    """Run `action`, turning spec errors and refused writes into exit code 1 with readable output, and a
+    value the library does not accept into a usage error (exit 2) naming its option."""
+    from archspec.api import OptionError
     from archspec.output import OutputError
 
     try:
         return action()
+    except OptionError as error:
+        raise typer.BadParameter(str(error), param_hint=error.option) from None
     except SpecError as error:
         _fail(error, as_json)
     except OutputError as error:
@@ -94,48 +98,38 @@ def _run(as_json: bool, action: Callable[[], Any]) -> Any:
         raise typer.Exit(1)
 
 
-def _input_shape(text: Optional[str], network: Any) -> Optional[tuple[int, ...]]:
-    if text is None:
-        return None
-    try:
-        parts = [int(p) for p in text.lower().replace(",", "x").split("x")]
-    except ValueError:
-        parts = []
-    if not parts or len(parts) > 3 or min(parts) < 1:
-        raise typer.BadParameter(f"'{text}' is not a size: write CxHxW, HxW or S", param_hint="--input")
-    if len(parts) == 1:
-        parts = parts * 2
-    if len(parts) == 2:
-        parts = [network.input_shape[0], *parts]
-    return tuple(parts)
-
-
-_GLOBAL = {"allow_absolute": False}
+def _parsed(action: Callable[[], Any]) -> Any:
+    """An option checked by the library before any spec is read: a bad value is a usage error."""
+    return _run(False, action)
 
 
 @app.callback()
 def _options(
+    ctx: typer.Context,
     allow_absolute_paths: bool = typer.Option(False, "--allow-absolute-paths",
                                               help="Let 'extends' and 'import' name absolute paths."),
 ) -> None:
     """Validate, analyse and compile declarative CNN specs to PyTorch."""
-    _GLOBAL["allow_absolute"] = allow_absolute_paths
+    ctx.obj = allow_absolute_paths
 
 
-def _load_options(values: Optional[List[Path]]) -> dict[str, Any]:
+def _sources(spec_path: Optional[List[Path]]) -> Any:
     """Where a spec may read other files from: --spec-path folders, and absolute paths if allowed."""
-    from archspec.spec.loader import checked_spec_path
+    from archspec.api import Sources
 
-    try:
-        checked_spec_path(tuple(values or ()))
-    except ValueError as error:
-        raise typer.BadParameter(str(error), param_hint="--spec-path") from None
-    return {"spec_path": tuple(values or ()), "allow_absolute": _GLOBAL["allow_absolute"]}
+    return Sources(tuple(spec_path or ()), bool(click.get_current_context().find_root().obj))
 
 
 def _warnings(diagnostics: list[Diagnostic]) -> None:
     for diagnostic in diagnostics:
         sys.stderr.write(diagnostic.render() + "\n")
+
+
+def _print(result: Any, as_json: bool) -> None:
+    if as_json:
+        _emit(result.to_json())
+    else:
+        sys.stdout.write(f"{result}\n")
 
 
 @_command
@@ -146,28 +140,18 @@ def validate(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Check specs: syntax, references, types and every shape, reporting all errors with their location."""
-    from archspec.compiler import compile_spec, validate_spec
+    from archspec.api import check
 
-    results, failed = [], []
-    for spec in specs:
-        try:
-            shape = _input_shape(input, compile_spec(spec, **_load_options(spec_path))) if input else None
-            network = validate_spec(spec, input_shape=shape, **_load_options(spec_path))
-            if not as_json:
-                _warnings(network.warnings)
-            results.append({"spec": str(spec), "ok": True, "name": network.name,
-                            "input": list(shape or network.input_shape),
-                            "warnings": [d.to_json() for d in network.warnings]})
-        except SpecError as error:
-            failed.extend(error.diagnostics)
-            results.append({"spec": str(spec), "ok": False, "errors": [d.to_json() for d in error.diagnostics]})
+    results = [_parsed(lambda: check(spec, input, sources=_sources(spec_path))) for spec in specs]
+    failed = [d for result in results for d in result.errors]
     if as_json:
-        _emit({"ok": not failed, "specs": results})
+        _emit({"ok": not failed, "specs": [result.to_json() for result in results]})
     else:
         for result in results:
-            if result["ok"]:
-                sys.stdout.write(f"ok: {result['spec']} ({result['name']}, input "
-                                 f"{'x'.join(map(str, result['input']))})\n")
+            _warnings(result.warnings)
+        for result in results:
+            if result.ok:
+                sys.stdout.write(f"{result}\n")
         if failed:
             _fail(SpecError(failed), False)
     if failed:
@@ -188,55 +172,28 @@ def build(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Emit a standalone PyTorch module file (needs only torch to run)."""
-    from archspec.backends.pytorch import emit_pytorch
-    from archspec.compiler import compile_spec
-    from archspec.output import STDOUT, default_module_path, read_generated, write_generated
-    from archspec.passes.cost import analyse_cost, size_warnings
+    from archspec.api import load
 
-    to_stdout = output is not None and str(output) == STDOUT
-    _one_stdout(to_stdout, as_json)
-    warnings: list[Diagnostic] = []
-
-    def action() -> dict[str, Any]:
-        network = compile_spec(spec, **_load_options(spec_path))
-        source = emit_pytorch(network, trace=trace)
-        target = output or default_module_path(network.name)
-        total = analyse_cost(network).total
-        params = total.params
-        warnings.extend([*network.warnings, *size_warnings(network, params, total.activations)])
-        document = {"ok": True, "output": str(target), "class": network.root.class_name,
-                    "factory": network.name, "params": params, "warnings": [d.to_json() for d in warnings]}
-        if check:
-            current = read_generated(target)
-            document["exists"] = current is not None
-            document["up_to_date"] = current == source.encode("utf-8")
-            document["ok"] = document["up_to_date"]
-        elif to_stdout:
-            sys.stdout.write(source)
-        else:
-            write_generated(target, source, force, inputs=network.files)
-        return document
-
-    document = _run(as_json, action)
+    to_stdout = _one_stdout(output, as_json)
+    result = _run(as_json, lambda: load(spec, sources=_sources(spec_path)).build(output, check=check, force=force,
+                                                                                 trace=trace))
     if not as_json:
-        _warnings(warnings)
-    if as_json:
-        _emit(document)
-    elif check:
-        state = ("is up to date" if document["up_to_date"] else "differs from what the spec generates"
-                 if document["exists"] else "does not exist (archspec build writes it)")
-        sys.stdout.write(f"{document['output']} {state}\n")
-    elif not to_stdout:
-        sys.stdout.write(f"wrote {document['output']}: class {document['class']}, factory "
-                         f"{document['factory']}(), {document['params']:,} parameters\n")
-    if not document["ok"]:
+        _warnings(result.warnings)
+    if not to_stdout or check:
+        _print(result, as_json)
+    if not result.ok:
         raise typer.Exit(1)
 
 
-def _one_stdout(to_stdout: bool, as_json: bool) -> None:
+def _one_stdout(output: Optional[Path], as_json: bool) -> bool:
+    """Whether `-o -` sends the file to standard output; refused with --json, which writes there too."""
+    from archspec.output import STDOUT
+
+    to_stdout = output is not None and str(output) == STDOUT
     if to_stdout and as_json:
         raise typer.BadParameter("'-o -' writes the file to standard output, where --json writes its document; "
                                  "use one of them", param_hint="-o")
+    return to_stdout
 
 
 @_command
@@ -247,19 +204,9 @@ def summary(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Every layer with its output shape and parameter count."""
-    from archspec.backends.report import summary_json, summary_text
-    from archspec.compiler import compile_spec
-    from archspec.passes.cost import analyse_cost
+    from archspec.api import load
 
-    def action() -> tuple[Any, Any]:
-        network = compile_spec(spec, **_load_options(spec_path))
-        return network, analyse_cost(network, _input_shape(input, network))
-
-    network, report = _run(as_json, action)
-    if as_json:
-        _emit(summary_json(network, report))
-    else:
-        sys.stdout.write(summary_text(network, report) + "\n")
+    _print(_run(as_json, lambda: load(spec, input, sources=_sources(spec_path)).summary()), as_json)
 
 
 @_command
@@ -270,23 +217,13 @@ def resolve(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The fully resolved spec: after extends, parameters, defaults and block expansion."""
-    from archspec.backends.report import resolved_json, resolved_text
-    from archspec.compiler import resolve_spec
-    from archspec.ir.lower import lower
+    from archspec.api import load
 
-    def action() -> tuple[Any, Any]:
-        resolved = resolve_spec(spec, **_load_options(spec_path))
-        return resolved, lower(resolved)
-
-    resolved, network = _run(as_json, action)
+    resolved = _run(as_json, lambda: load(spec, sources=_sources(spec_path)).resolved())
     if as_json:
-        _emit(resolved_json(resolved, network))
+        _emit(resolved.to_json())
     else:
-        sys.stdout.write(resolved_text(resolved, network, explain) + "\n")
-
-
-def _sizes(text: str, network: Any) -> list[tuple[int, ...]]:
-    return [_input_shape(part, network) for part in text.split(",") if part.strip()]
+        sys.stdout.write(resolved.text(explain) + "\n")
 
 
 @_command
@@ -300,29 +237,17 @@ def flops(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Parameters, MACs, FLOPs, element-wise work and activation memory, exact, without building a model."""
-    from archspec.backends import analysis
-    from archspec.compiler import compile_spec
-    from archspec.passes.cost import analyse_cost
+    from archspec.api import check_grouping, load
 
-    if by not in ("layer", "block", "stage"):
-        raise typer.BadParameter(f"'{by}' is not one of: layer, block, stage", param_hint="--by")
+    _parsed(lambda: check_grouping(by))
 
     def action() -> Any:
-        network = compile_spec(spec, **_load_options(spec_path))
+        net = load(spec, sources=_sources(spec_path))
         if sizes is not None:
-            return network, analysis.sizes_rows(network, _sizes(sizes, network))
-        return network, analyse_cost(network, _input_shape(input, network))
+            return net.cost_by_size(part for part in sizes.split(",") if part.strip())
+        return (net.at(input) if input else net).flops(by, top)
 
-    network, result = _run(as_json, action)
-    if sizes is not None:
-        if as_json:
-            _emit({"name": network.name, "sizes": result})
-        else:
-            sys.stdout.write(analysis.sizes_text(network, result) + "\n")
-    elif as_json:
-        _emit(analysis.flops_json(network, result, by, top))
-    else:
-        sys.stdout.write(analysis.flops_text(network, result, by, top) + "\n")
+    _print(_run(as_json, action), as_json)
 
 
 @_command
@@ -333,20 +258,12 @@ def rf(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Receptive field, effective stride and centre offset of every layer and stage (exact rationals)."""
-    from archspec.backends import analysis
-    from archspec.compiler import compile_spec
-    from archspec.passes.receptive_field import receptive_fields
+    from archspec.api import load
 
-    def action() -> Any:
-        network = compile_spec(spec, **_load_options(spec_path))
-        return network, receptive_fields(network, _input_shape(input, network))
-
-    network, report = _run(as_json, action)
-    if as_json:
-        _emit(analysis.rf_json(network, report))
-    else:
-        _warnings(report.diagnostics.warnings)
-        sys.stdout.write(analysis.rf_text(network, report) + "\n")
+    fields = _run(as_json, lambda: load(spec, input, sources=_sources(spec_path)).receptive_fields())
+    if not as_json:
+        _warnings(fields.warnings)
+    _print(fields, as_json)
 
 
 @app.command()
@@ -372,31 +289,12 @@ def anchors(
         return
     if spec is None:
         raise typer.BadParameter("name a detector's spec, or give --kmeans BOXES.csv", param_hint="SPEC")
-    from archspec.compiler import compile_spec
-    from archspec.detection import anchors as table
-    from archspec.errors import SpecError
+    from archspec.api import load
 
-    def action() -> Any:
-        network = compile_spec(spec, **_load_options(spec_path))
-        if network.detection is None:
-            raise SpecError.at(network.root.span, f"'{network.name}' is not a detector: it has no 'detect' section")
-        shape = _input_shape(input, network) or network.input_shape
-        if input is not None:
-            from archspec.detection.spec import check_detection
-            network.warnings.extend(check_detection(network.detection, network, shape))
-        levels = table.anchor_table(network, shape)
-        if output is not None:
-            from archspec.detection.picture import draw_anchors
-            from archspec.output import write_atomic
-            write_atomic(output, draw_anchors(levels, shape))
-        return network, levels, shape
-
-    network, levels, shape = _run(as_json, action)
-    if as_json:
-        _emit(table.anchors_json(network, levels, shape))
-    else:
-        _warnings(network.warnings)
-        sys.stdout.write(table.anchors_text(network, levels, shape) + "\n")
+    result = _run(as_json, lambda: load(spec, input, sources=_sources(spec_path)).anchors(output))
+    if not as_json:
+        _warnings(result.warnings)
+    _print(result, as_json)
 
 
 @app.command()
@@ -409,23 +307,9 @@ def compare(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Two specs side by side: parameters, MACs, activations, receptive field, and the stages that differ."""
-    from archspec.backends import analysis
-    from archspec.compiler import compile_spec
-    from archspec.passes.cost import analyse_cost
-    from archspec.passes.receptive_field import receptive_fields
+    from archspec import api
 
-    def action() -> Any:
-        networks = [compile_spec(path, **_load_options(spec_path)) for path in (a, b)]
-        shapes = [_input_shape(input, network) for network in networks]
-        costs = [analyse_cost(n, s) for n, s in zip(networks, shapes)]
-        fields = [receptive_fields(n, s) for n, s in zip(networks, shapes)]
-        return analysis.compare_json(networks, costs, fields)
-
-    document = _run(as_json, action)
-    if as_json:
-        _emit(document)
-    else:
-        sys.stdout.write(analysis.compare_text(document) + "\n")
+    _print(_run(as_json, lambda: api.compare(a, b, input, sources=_sources(spec_path))), as_json)
 
 
 @_command
@@ -436,42 +320,19 @@ def sizes(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """The square input sizes a network takes (shape inference only; nothing is built)."""
-    from archspec.backends.analysis import sizes_list_text
-    from archspec.compiler import compile_spec
-    from archspec.passes.shapes import accepted_sizes
+    from archspec.api import OptionError, check_range, load
 
     try:
-        low, high = (int(part) for part in range_.split(":"))
-    except ValueError:
-        raise typer.BadParameter(f"'{range_}' is not LOW:HIGH", param_hint="--range")
-    if not 1 <= low <= high or high - low > 100_000:
-        raise typer.BadParameter(f"'{range_}' must satisfy 1 <= LOW <= HIGH, at most 100000 apart",
-                                 param_hint="--range")
-
-    def action() -> Any:
-        network = compile_spec(spec, **_load_options(spec_path))
-        return network, accepted_sizes(network, low, high)
-
-    network, accepted = _run(as_json, action)
-    if as_json:
-        _emit({"name": network.name, "channels": network.input_shape[0], "range": [low, high], "sizes": accepted})
-    else:
-        sys.stdout.write(sizes_list_text(network, low, high, accepted) + "\n")
+        low, high = check_range(*(int(part) for part in range_.split(":")))
+    except (ValueError, TypeError) as error:
+        why = str(error) if isinstance(error, OptionError) else "is not LOW:HIGH"
+        raise typer.BadParameter(f"'{range_}' {why}", param_hint="--range")
+    _print(_run(as_json, lambda: load(spec, sources=_sources(spec_path)).sizes((low, high))), as_json)
 
 
-def _choice(value: str, valid: tuple[str, ...], option: str) -> str:
-    if value not in valid:
-        raise typer.BadParameter(f"'{value}' is not one of {', '.join(valid)}", param_hint=option)
-    return value
-
-
-def _shown(text: str, valid: tuple[str, ...]) -> frozenset[str]:
+def _shown(text: str) -> list[str]:
     parts = [part.strip() for part in text.split(",") if part.strip()]
-    if parts == ["none"]:
-        return frozenset()
-    for part in parts:
-        _choice(part, valid, "--show")
-    return frozenset(parts)
+    return [] if parts == ["none"] else parts
 
 
 @_command
@@ -493,56 +354,22 @@ def render(
 ) -> None:
     """Draw the network. A spec with errors in its layers is still drawn, the failed layers in red with
     their messages; the command then exits 1."""
-    from dataclasses import replace
+    from archspec.api import diagram_format, load, render_options
 
-    from archspec.backends.diagram import (DIRECTIONS, FORMATS, LEVELS, SHOW, THEMES, EngineError, RenderOptions,
-                                           render as draw)
-    from archspec.compiler import compile_partial
-    from archspec.output import STDOUT, OutputError, write_generated
-
-    to_stdout = str(output) == STDOUT
-    _one_stdout(to_stdout, as_json)
-    if to_stdout and not fmt:
-        raise typer.BadParameter("'-o -' needs --format to say what to draw", param_hint="-o")
-    fmt = _choice(fmt or output.suffix.lstrip(".").lower(), FORMATS, "--format" if fmt else "-o")
-    options = RenderOptions(level=_choice(level, LEVELS, "--level"), show=_shown(show, SHOW),
-                            theme=_choice(theme, tuple(THEMES), "--theme"),
-                            direction=_choice(direction, DIRECTIONS, "--direction") if direction else None)
-    errors: list[Diagnostic] = []
-    engine_warnings: list[str] = []
-
-    def action() -> dict[str, Any]:
-        network, found = compile_partial(spec, **_load_options(spec_path))
-        errors.extend(found)
-        shape = _input_shape(input, network) if input and not found else None
-        try:
-            data, warnings = draw(network, replace(options, input_shape=shape), fmt, found)
-        except EngineError as error:
-            raise OutputError(str(error)) from None
-        engine_warnings.extend(warnings)
-        if to_stdout:
-            sys.stdout.flush()
-            sys.stdout.buffer.write(data)
-            sys.stdout.buffer.flush()
-        else:
-            write_generated(output, data, force, inputs=network.files)
-        return {"ok": not found, "output": str(output), "format": fmt, "level": options.level,
-                "errors": [d.to_json() for d in found], "graphviz_warnings": warnings}
-
-    document = _run(as_json, action)
+    to_stdout = _one_stdout(output, as_json)
+    fmt = _parsed(lambda: diagram_format(output, fmt))
+    _parsed(lambda: render_options(level, _shown(show), theme, direction))
+    drawing = _run(as_json, lambda: load(spec, input, sources=_sources(spec_path), partial=True)
+                   .render(level, _shown(show), theme, direction).save(output, fmt, force=force))
     if as_json:
-        _emit(document)
+        _emit(drawing.to_json())
     else:
-        for warning in engine_warnings:
+        for warning in drawing.graphviz_warnings:
             sys.stderr.write(f"graphviz: {warning}\n")
-        for diagnostic in errors:
-            sys.stderr.write(diagnostic.render() + "\n")
-        if errors:
-            sys.stderr.write(f"{len(errors)} error{'s' if len(errors) != 1 else ''}; drew {output} with the "
-                             f"failed layers marked\n")
-        elif not to_stdout:
-            sys.stdout.write(f"wrote {output} ({options.level} level, {fmt})\n")
-    if errors:
+        _warnings(drawing.errors)
+        if drawing.errors or not to_stdout:
+            (sys.stderr if drawing.errors else sys.stdout).write(f"{drawing}\n")
+    if drawing.errors:
         raise typer.Exit(1)
 
 
@@ -572,18 +399,19 @@ def train(
 ) -> None:
     """Train the emitted module: progress, evaluation each epoch, metrics (JSON lines), curves (PNG),
     atomic checkpoints and exact resume."""
-    from archspec.compiler import compile_spec
+    from archspec.api import load
 
     def action() -> dict[str, Any]:
         from archspec.train.options import TrainError, TrainOptions
         from archspec.train.run import train as run_training
 
-        shape = _input_shape(input, compile_spec(spec, **_load_options(spec_path))) if input else None
+        sources = _sources(spec_path)
+        shape = load(spec, input, sources=sources).input_shape if input else None
         options = TrainOptions(
             spec=spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, amp=amp,
             channels_last=channels_last, compile=compile_model, resume=resume, out=out, input_shape=shape,
             nproc=nproc, sync_bn=sync_bn, accumulate=accumulate, synthetic_size=synthetic_size, seed=seed,
-            spec_path=tuple(spec_path or ()), allow_absolute=_GLOBAL["allow_absolute"])
+            spec_path=tuple(spec_path or ()), allow_absolute=sources.allow_absolute)
         try:
             return {"ok": True, **run_training(options)}
         except TrainError as error:

@@ -48,6 +48,23 @@ def at_root(monkeypatch: pytest.MonkeyPatch) -> Path:
     return ROOT
 
 
+def check_golden(path: Path, got: str, what: str) -> None:
+    """Compare `got` with the golden file at `path` (or write it under ARCHSPEC_ACCEPT=1), naming the first
+    line that differs so that a failure says which layer and which number changed."""
+    if ACCEPT:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(got, encoding="utf-8")
+        return
+    assert path.exists(), f"no golden {path.relative_to(ROOT)}; run with ARCHSPEC_ACCEPT=1 and review it"
+    expected = path.read_text(encoding="utf-8")
+    if got == expected:
+        return
+    pairs = list(zip(expected.splitlines(), got.splitlines()))
+    line, (old, new) = next(((n, p) for n, p in enumerate(pairs, 1) if p[0] != p[1]),
+                            (len(pairs) + 1, ("(end)", "(end)")))
+    raise AssertionError(f"{what} changed ({path.relative_to(ROOT)}:{line}):\n  golden: {old}\n  now:    {new}")
+
+
 @contextmanager
 def time_limit(seconds: float, error: type[Exception] = TimeoutError) -> Iterator[None]:
     """Raise `error` inside the block once it has run `seconds`, so that a hang fails its test instead of

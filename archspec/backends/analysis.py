@@ -233,7 +233,7 @@ def rf_text(network: Network, report: FieldReport) -> str:
     for name in rf_names(network, report):
         field = report.fields[name]
         rows.append([name, "x".join(map(str, field.size)), "x".join(_exact(v) for v in field.stride),
-                     ", ".join(_exact(v) for v in field.start)])
+                     ", ".join(_exact(v) for v in field.centre)])
     return (f"{network.name}: receptive fields at input {fmt_shape(network.input_shape)} "
             "(size, effective stride, centre of the first unit's field in input pixels)\n\n"
             + table(["name", "field", "stride", "centre"], rows, right={1, 2}))
@@ -253,9 +253,9 @@ def compare_json(networks: list[Network], costs: list[CostReport], fields: list[
         entry: dict[str, Any] = {"stage": stage}
         for label, report, field_report in zip(("a", "b"), costs, fields):
             cost = Cost()
-            for node in report.nodes:
-                if node.stage == stage:
-                    cost.add(node.cost)
+            for row in report.nodes:
+                if row.stage == stage:
+                    cost.add(row.cost)
             entry[label] = {"params": cost.params, "macs": cost.macs, "activations": cost.activations}
             if stage in field_report.fields:
                 entry[label]["rf"] = list(field_report.fields[stage].size)

@@ -17,13 +17,10 @@ Shapes exclude the batch dimension and are those of the spec's default input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import Any, Iterator
 
 from ..errors import Span
 from ..ops import OPS, Shape
-
-if TYPE_CHECKING:
-    import networkx
 
 
 @dataclass
@@ -152,23 +149,6 @@ class Module:
 
     def output_shapes(self) -> list[Shape | None]:
         return [self.value_shape(name) for name in self.outputs]
-
-    def graph(self) -> "networkx.DiGraph":  # noqa: F821
-        """This module's dataflow as a networkx graph (inputs and nodes; edges carry the input position).
-
-        networkx is imported here, not at module load: it costs a fifth of a second, and
-        the passes themselves only need the node list, which is kept in topological order.
-        """
-        import networkx as nx
-
-        graph = nx.DiGraph()
-        for name in self.inputs:
-            graph.add_node(name, op="input")
-        for node in self.nodes:
-            graph.add_node(node.name, op=node.op, node=node)
-            for position, source in enumerate(node.inputs):
-                graph.add_edge(self.value(source), node.name, position=position)
-        return graph
 
 
 @dataclass(frozen=True)

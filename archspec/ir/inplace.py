@@ -22,7 +22,7 @@ def choose_inplace(network: Network) -> list[Diagnostic]:
         shared = {node.shares for node in module.nodes if node.shares is not None}
         for node in module.nodes:
             op = OPS.get(node.op)
-            if op is None or op.group != "activation" or node.origins.get("inplace") != "op default":
+            if op is None or op.category != "activation" or node.origins.get("inplace") != "op default":
                 continue
             if node.shares is not None or node.name in shared:
                 continue

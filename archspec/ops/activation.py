@@ -9,7 +9,7 @@ from .base import Attr, CodeArgs, Shape, Weightless, call, prod, register
 
 class _Activation(Weightless):
     output_for_backward = True  # ReLU, sigmoid and tanh compute their gradient from the output
-    group = "activation"
+    category = "activation"
     torch_class = ""
     cost = 1  # documented element-wise cost per output element
 

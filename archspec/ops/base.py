@@ -138,8 +138,10 @@ class Op:
     # conv's or a batch norm's is not): an in-place activation may overwrite only an output that is not
     # kept. Every op declares it; `register` refuses one that does not.
     output_for_backward: ClassVar[bool | None] = None
-    # Diagram colour group and a short description, for docs and renderers.
-    group: ClassVar[str] = "other"
+    # What kind of op it is (conv, norm, activation, pool, …): diagrams colour by it and fold followers
+    # (norm, activation) into the layer before. A short
+    # description for docs and renderers. ("groups" is a convolution's attribute, "group" a spec construct.)
+    category: ClassVar[str] = "other"
     summary: ClassVar[str] = ""
 
     RULES: ClassVar[tuple[str, ...]] = ("infer", "params", "macs", "other_ops", "rf", "emit")
@@ -234,6 +236,8 @@ def register(cls: type[Op]) -> type[Op]:
                         "(set output_for_backward)")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
+    if "group" in vars(cls):
+        raise TypeError(f"op {cls.__name__} sets 'group', which is now called 'category'")
     OPS[cls.name] = cls()
     return cls
 

@@ -26,7 +26,7 @@ class Conv(Op):
     output_for_backward = False  # the backward pass needs the input and the weights, not the output
     name = "conv"
     channels = "out"
-    group = "conv"
+    category = "conv"
     summary = "2-D convolution (nn.Conv2d)"
     attrs = {
         "out": Attr("int", minimum=1, doc="output channels"),

@@ -13,7 +13,7 @@ class Linear(Op):
     name = "linear"
     channels = "out"
     whole_input = True
-    group = "linear"
+    category = "linear"
     summary = "fully connected layer (nn.Linear)"
     attrs = {
         "out": Attr("int", minimum=1, doc="output features"),

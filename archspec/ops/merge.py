@@ -15,7 +15,7 @@ class _Merge(Weightless):
     """Two or more inputs, no attributes, written as an expression in forward; the field is their union."""
     output_for_backward = False  # the gradient passes through unchanged or sliced
 
-    group = "merge"
+    category = "merge"
     arity = (2, None)
     module = False
     attrs = {}

@@ -11,7 +11,7 @@ from .base import Attr, CodeArgs, Op, Shape, ShapeError, call, prod, register, r
 class BatchNorm(Op):
     output_for_backward = False  # the backward pass uses the input and saved statistics
     name = "bn"
-    group = "norm"
+    category = "norm"
     summary = "batch normalisation over channels (nn.BatchNorm2d, or nn.BatchNorm1d on vectors)"
     attrs = {
         "eps": Attr("float", 1e-5, above=0),
@@ -78,7 +78,7 @@ _FEATURES = Attr("int", minimum=1, inferred=True, channels=True, doc="channels; 
 class _PerChannel(Op):
     """An op with a value per channel of a channels-first map (no multiply-accumulates, pointwise)."""
 
-    group = "norm"
+    category = "norm"
 
     def complete(self, attrs: dict[str, Any], inputs: list[Shape]) -> dict[str, Any]:
         return _channels_of_map(attrs, inputs)
@@ -150,7 +150,7 @@ LAYER_NORM_2D = '''class LayerNorm2d(nn.LayerNorm):
 @register
 class LayerNorm(Op):
     name = "layer_norm"
-    group = "norm"
+    category = "norm"
     summary = "layer normalisation over the channels of each pixel (LayerNorm2d; nn.LayerNorm on a " \
               "channels-last map)"
     helper = ("LayerNorm2d", LAYER_NORM_2D)

@@ -11,7 +11,7 @@ from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, c
 
 class _Pool(Weightless):
     output_for_backward = False  # the backward pass needs the input (or the indices)
-    group = "pool"
+    category = "pool"
     torch_class = ""
 
     def resolve_auto(self, attrs: dict[str, Any]) -> dict[str, Any]:
@@ -100,7 +100,7 @@ class AvgPool(_Pool):
 
 class _AdaptivePool(Weightless):
     output_for_backward = False  # the backward pass needs the input
-    group = "pool"
+    category = "pool"
     whole_input = True
     torch_class = ""
     attrs = {"size": Attr("pair", minimum=1, doc="output size, an int or [h, w]")}

@@ -16,7 +16,7 @@ def list_source(args: CodeArgs, name: str) -> str:
 
 
 class _Rearrange(Weightless):
-    group = "reshape"
+    category = "reshape"
     output_for_backward = True  # a view of its input (split, permute): overwriting it would change the input
 
     def other_ops(self, attrs: dict[str, Any], inputs: list[Shape], output: Shape) -> int:
@@ -119,7 +119,7 @@ class ChannelShuffle(_Rearrange):
 @register
 class PixelShuffle(_Rearrange):
     name = "pixel_shuffle"
-    group = "resample"
+    category = "resample"
     channels = "in_channels // (factor * factor)"
     summary = "depth to space: r*r channels become an r x r patch of one (nn.PixelShuffle)"
     attrs = {"factor": Attr("int", minimum=1, doc="the upscale factor r")}
@@ -146,7 +146,7 @@ class PixelShuffle(_Rearrange):
 @register
 class PixelUnshuffle(_Rearrange):
     name = "pixel_unshuffle"
-    group = "resample"
+    category = "resample"
     channels = "in_channels * factor * factor"
     summary = "space to depth: each r x r patch becomes r*r channels (nn.PixelUnshuffle; YOLOv2's passthrough)"
     attrs = {"factor": Attr("int", minimum=1, doc="the downscale factor r")}

@@ -39,7 +39,7 @@ def interpolation_reads(size_in: int, size_out: int, mode: str, scale: Fraction 
 class Upsample(Weightless):
     output_for_backward = True  # not known to be safe to overwrite
     name = "upsample"
-    group = "resample"
+    category = "resample"
     summary = "upsampling by an integer factor, nearest or bilinear (nn.Upsample)"
     attrs = {
         "factor": Attr("pair", 2, minimum=1, doc="an int or [h, w]"),
@@ -71,7 +71,7 @@ class Upsample(Weightless):
 class Resize(Weightless):
     output_for_backward = True  # not known to be safe to overwrite
     name = "resize"
-    group = "resample"
+    category = "resample"
     summary = "resizes its first input to the height and width of its second (F.interpolate, as FPN does)"
     arity = 2
     module = False
@@ -97,7 +97,7 @@ class Resize(Weightless):
 class MaxUnpool(Weightless):
     output_for_backward = True  # not known to be safe to overwrite
     name = "maxunpool"
-    group = "resample"
+    category = "resample"
     summary = "puts each value back where its max-pool found it (F.max_unpool2d; SegNet's decoder)"
     arity = 2  # the values, and the max-pool whose indices it reads
     reads_indices = 1
@@ -169,7 +169,7 @@ CENTER_CROP = '''def center_crop(x: Tensor, like: Tensor) -> Tensor:
 class Crop(Weightless):
     output_for_backward = True  # a view of its input
     name = "crop"
-    group = "resample"
+    category = "resample"
     summary = "crops the centre of its first input to the height and width of its second"
     arity = 2
     module = False

@@ -21,7 +21,7 @@ class RoIAlign(Weightless):
     arity = (1, None)
     whole_input = True
     output_for_backward = False  # its backward scatters into the levels it read, from the regions' boxes
-    group = "pool"
+    category = "pool"
     summary = "multi-scale RoI Align over pyramid levels (torchvision.ops.MultiScaleRoIAlign), one crop per region"
     attrs = {
         "size": Attr("int", 7, minimum=1, doc="the output grid of every region, size x size"),

@@ -20,7 +20,7 @@ class Flatten(_Passthrough):
     name = "flatten"
     channels = "none"
     whole_input = True
-    group = "reshape"
+    category = "reshape"
     summary = "flatten all but the batch dimension into a vector"
     module = False
     attrs = {}
@@ -40,7 +40,7 @@ class Flatten(_Passthrough):
 @register
 class Dropout(_Passthrough):
     name = "dropout"
-    group = "regularise"
+    category = "regularise"
     summary = "dropout (identity in eval mode)"
     attrs = {"p": Attr("float", 0.5, minimum=0, maximum=1, doc="probability of zeroing an element"),
              "inplace": Attr("bool", False)}
@@ -87,7 +87,7 @@ class StochasticDepth(nn.Module):
 @register
 class StochasticDepth(_Passthrough):
     name = "stochastic_depth"
-    group = "regularise"
+    category = "regularise"
     summary = "drops a residual branch at random while training, per sample or per batch; identity in eval " \
               "(torchvision's StochasticDepth)"
     helper = ("StochasticDepth", STOCHASTIC_DEPTH)
@@ -111,7 +111,7 @@ class StochasticDepth(_Passthrough):
 @register
 class Identity(_Passthrough):
     name = "identity"
-    group = "reshape"
+    category = "reshape"
     summary = "passes its input through (nn.Identity)"
     attrs = {}
 
@@ -128,7 +128,7 @@ class Identity(_Passthrough):
 @register
 class Unflatten(_Passthrough):
     name = "unflatten"
-    group = "reshape"
+    category = "reshape"
     channels = "none"  # set by its `shape`, which code generation reads from the instances
     summary = "turns a vector of features back into a feature map (nn.Unflatten)"
     attrs = {"shape": Attr("shape", minimum=1, doc="the feature map's [channels, height, width]")}

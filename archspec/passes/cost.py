@@ -16,12 +16,14 @@ per-element costs each op documents, never mixed into the headline.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ..errors import Diagnostic
-from ..ir.flat import flatten
 from ..ir.graph import Network, Node
 from ..ops import OPS, Shape
-from .shapes import check_input
+
+if TYPE_CHECKING:
+    from .pipeline import Analysis
 
 
 # `archspec build` warns above this many parameters: 4 GB of float32 weights, when the model is instantiated.
@@ -74,16 +76,22 @@ class CostReport:
     input_shape: Shape
     nodes: list[NodeCost]
     total: Cost = field(default_factory=Cost)
-    output_shapes: list[Shape] = field(default_factory=list)
+    output_shapes: list[Shape | None] = field(default_factory=list)
 
 
 def analyse_cost(network: Network, input_shape: Shape | None = None) -> CostReport:
     """Per-node and total cost for an input (C, H, W); raises SpecError if the network cannot take it."""
-    input_shape = tuple(input_shape or network.input_shape)
-    shapes = check_input(network, input_shape)
+    from .pipeline import Analysis
+
+    return Analysis(network, input_shape).cost
+
+
+def cost_pass(analysis: Analysis) -> CostReport:
+    """The cost of every leaf of the flat view, from the shapes already inferred."""
+    shapes = analysis.shapes
     known = shapes.shapes
-    report = CostReport(input_shape, [], output_shapes=list(shapes.outputs))
-    for leaf in flatten(network).leaves:
+    report = CostReport(analysis.input_shape, [], output_shapes=list(shapes.outputs))
+    for leaf in analysis.flat.leaves:
         node = leaf.node
         op = OPS[node.op]
         inputs = [known[path] for path in leaf.inputs]

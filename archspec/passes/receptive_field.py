@@ -33,34 +33,38 @@ import itertools
 import math
 from dataclasses import dataclass, field
 from fractions import Fraction
-from typing import Iterable
+from typing import TYPE_CHECKING, Iterable
 
 from ..errors import Diagnostics, SpecError
-from ..ir.flat import NETWORK_INPUT, flatten
+from ..ir.flat import NETWORK_INPUT
 from ..ir.graph import Network
 from ..ops import OPS, Reads, Shape
-from .shapes import check_input
 
-Span = tuple[int, int] | None  # first and last input pixel of a field; None when a unit reads nothing
+if TYPE_CHECKING:
+    from .pipeline import Analysis
+
+# The first and last input pixel of one unit's field; None when a unit reads nothing. (Not a
+# `errors.Span`, which is a place in a spec file.)
+PixelRange = tuple[int, int] | None
 
 MAX_PERIOD = 4096
 
 
 @dataclass(frozen=True)
 class Axis:
-    """Fields of consecutive units along one axis: `spans[o]` for units 0 … period - 1."""
+    """Fields of consecutive units along one axis: `ranges[o]` for units 0 … period - 1."""
 
     jump: int | Fraction
-    spans: tuple[Span, ...]
+    ranges: tuple[PixelRange, ...]
 
     @property
     def period(self) -> int:
-        return len(self.spans)
+        return len(self.ranges)
 
-    def span(self, unit: int) -> Span:
+    def range_of(self, unit: int) -> PixelRange:
         """The field of any unit: the one in the period, moved by whole periods."""
         turns, index = divmod(unit, self.period)
-        base = self.spans[index]
+        base = self.ranges[index]
         if base is None:
             return None
         shift = turns * self.period * self.jump
@@ -74,8 +78,8 @@ class Axis:
         period = ratio.denominator * (self.period // math.gcd(self.period, step))
         if period > MAX_PERIOD:
             raise SpecError([])  # caught by the pass, which reports it located
-        spans = tuple(_union(self.span(unit) for unit in self._ends(rule.units(o))) for o in range(period))
-        return Axis(_exact(self.jump * ratio), spans)
+        ranges = tuple(_union(self.range_of(unit) for unit in self._ends(rule.units(o))) for o in range(period))
+        return Axis(_exact(self.jump * ratio), ranges)
 
     def _ends(self, units: Iterable[int]) -> Iterable[int]:
         """The units of a long window whose fields can hold its union's ends: fields move right by one
@@ -87,11 +91,12 @@ class Axis:
 
     @property
     def size(self) -> int:
-        return max((high - low + 1 for low, high in filter(None, self.spans)), default=0)
+        return max((high - low + 1 for low, high in filter(None, self.ranges)), default=0)
 
     @property
-    def start(self) -> int | Fraction:
-        first = self.spans[0]
+    def centre(self) -> int | Fraction:
+        """The centre of unit 0's field, in input pixels."""
+        first = self.ranges[0]
         return _exact(Fraction(first[0] + first[1], 2)) if first else 0
 
 
@@ -99,12 +104,12 @@ def _not_whole(value: Fraction) -> int:
     raise AssertionError(f"a period's shift must be a whole number of pixels, got {value}")
 
 
-def _union(spans) -> Span:
+def _union(ranges: Iterable[PixelRange]) -> PixelRange:
     lows, highs = [], []
-    for span in spans:
-        if span is not None:
-            lows.append(span[0])
-            highs.append(span[1])
+    for pixels in ranges:
+        if pixels is not None:
+            lows.append(pixels[0])
+            highs.append(pixels[1])
     return (min(lows), max(highs)) if lows else None
 
 
@@ -135,12 +140,14 @@ class Field:
         return (self.h.jump, self.w.jump)
 
     @property
-    def start(self) -> tuple[int | Fraction, int | Fraction]:
-        return (self.h.start, self.w.start)
+    def centre(self) -> tuple[int | Fraction, int | Fraction]:
+        """The centre of the first unit's field, (row, column) in input pixels."""
+        return (self.h.centre, self.w.centre)
 
     def to_json(self, name: str) -> dict:
         return {"name": name, "rf": list(self.size), "stride": [_number(v) for v in self.stride],
-                "start": [_number(v) for v in self.start]}
+                # "start" in the JSON document for compatibility: the value is the field's centre.
+                "start": [_number(v) for v in self.centre]}
 
 
 @dataclass
@@ -158,8 +165,15 @@ INPUT_FIELD = Field(Axis(1, ((0, 0),)), Axis(1, ((0, 0),)))
 
 def receptive_fields(network: Network, input_shape: Shape | None = None) -> FieldReport:
     """Fields of every value for an input (C, H, W); ops that see their whole input need the size."""
-    known = check_input(network, tuple(input_shape or network.input_shape)).shapes
-    graph = flatten(network)
+    from .pipeline import Analysis
+
+    return Analysis(network, input_shape).fields
+
+
+def fields_pass(analysis: Analysis) -> FieldReport:
+    """Fields of every leaf of the flat view and of every container, from the shapes already inferred."""
+    known = analysis.shapes.shapes
+    graph = analysis.flat
     report = FieldReport({NETWORK_INPUT: INPUT_FIELD}, [])
     for leaf in graph.leaves:
         node = leaf.node
@@ -168,7 +182,7 @@ def receptive_fields(network: Network, input_shape: Shape | None = None) -> Fiel
         if rule == "merge":
             shapes = [known[path] for path in leaf.inputs]
             result = _merge(fields, shapes, known[leaf.path], leaf.path, node, report.diagnostics)
-        elif rule == "pointwise":
+        elif isinstance(rule, str):  # "pointwise"
             result = fields[0]
         else:
             try:
@@ -200,14 +214,14 @@ def _merge(fields: list[Field], shapes: list[Shape], output: Shape, path: str, n
             axes.append(_broadcast(inputs, broadcast, output[1 + index]))
             continue
         period = math.lcm(*(a.period for a in inputs))
-        spans = tuple(_union(a.span(o) for a in inputs) for o in range(period))
-        centres = {tuple(_centre(a.span(o)) for o in range(period)) for a in inputs}
+        ranges = tuple(_union(a.range_of(o) for a in inputs) for o in range(period))
+        centres = {tuple(_centre(a.range_of(o)) for o in range(period)) for a in inputs}
         if len({a.jump for a in inputs}) > 1 or len(centres) > 1:
             diagnostics.warning(node.span, f"the inputs of '{path}' are misaligned along {axis_name}: their "
                                 "units' fields are not centred alike",
                                 hint="the merged field is the union; an output unit mixes input regions that "
                                      "are not centred on the same pixel")
-        axes.append(Axis(inputs[0].jump, spans))
+        axes.append(Axis(inputs[0].jump, ranges))
     return Field(*axes)
 
 
@@ -215,12 +229,12 @@ def _broadcast(inputs: list[Axis], broadcast: list[Axis], size: int) -> Axis:
     """Every unit reads the one unit of a broadcast input (a squeeze-and-excitation gate), whose field does
     not move with it: every unit gets the union of that field and the other inputs' fields over all `size`
     units, at stride 0. Exact when the gate pooled the map it scales, whose every field it then holds."""
-    spans = [a.span(0) for a in broadcast]
+    ranges = [a.range_of(0) for a in broadcast]
     for axis in inputs:
-        spans += [axis.span(o) for o in range(min(axis.period, size))]
-        spans += [axis.span(o) for o in range(max(size - axis.period, 0), size)]
-    return Axis(0, (_union(spans),))
+        ranges += [axis.range_of(o) for o in range(min(axis.period, size))]
+        ranges += [axis.range_of(o) for o in range(max(size - axis.period, 0), size)]
+    return Axis(0, (_union(ranges),))
 
 
-def _centre(span: Span) -> Fraction | None:
-    return None if span is None else Fraction(span[0] + span[1], 2)
+def _centre(pixels: PixelRange) -> Fraction | None:
+    return None if pixels is None else Fraction(pixels[0] + pixels[1], 2)

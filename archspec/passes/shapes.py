@@ -13,6 +13,7 @@ tensor's shape is then. It never builds a tensor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Sequence
 
 from ..errors import Diagnostics, SpecError
 from ..ir.flat import NETWORK_INPUT
@@ -49,15 +50,16 @@ def module_output_shapes(module: Module, input_shapes: list[Shape]) -> list[Shap
     return [local.get(module.value(name)) for name in module.outputs]
 
 
-def _run(module: Module, input_shapes: list[Shape | None], prefix: str, shapes: dict[str, Shape],
+def _run(module: Module, input_shapes: Sequence[Shape | None], prefix: str, shapes: dict[str, Shape],
          diagnostics: Diagnostics) -> dict[str, Shape | None]:
     local: dict[str, Shape | None] = dict(zip(module.inputs, input_shapes))
     for node in module.nodes:
         path = f"{prefix}.{node.name}" if prefix else node.name
-        inputs = [local.get(module.value(source)) for source in node.inputs]
+        found = [local.get(module.value(source)) for source in node.inputs]
+        inputs = [s for s in found if s is not None]
         shape = None
-        if all(s is not None for s in inputs):
-            if node.is_call:
+        if len(inputs) == len(found):
+            if node.child is not None:  # a call
                 inner = _run(node.child, inputs, path, shapes, diagnostics)
                 outs = [inner.get(node.child.value(name)) for name in node.child.outputs]
                 shape = outs[0] if len(outs) == 1 else None

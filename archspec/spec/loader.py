@@ -12,10 +12,11 @@ may not leave the folder of the spec being compiled (or a folder given with
 from __future__ import annotations
 
 import errno
+import json
 import re
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, Mapping
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, listed, processing, source_line
 from ..names import module_name_problem
@@ -25,7 +26,7 @@ from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOIC
                     REPEAT_KEYS, BlockDef, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec, TransferSpec,
                     Value)
 from .values import is_plain
-from .yaml_source import Map, Seq, load_yaml_file, make_map
+from .yaml_source import Map, Seq, load_yaml_file, load_yaml_text, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
                   "blocks", "body", "outputs", "methods", "detect", "init", "transfer")
@@ -48,12 +49,13 @@ class _Context:
     imported: dict[tuple[Path, int], dict[str, BlockDef]] = field(default_factory=dict)
 
 
-def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False
-              ) -> ResolvedSpec:
+def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_absolute: bool = False,
+              params: Mapping[str, Any] | None = None) -> ResolvedSpec:
     """Load a spec file and everything it extends and imports; raises SpecError with every problem found.
 
     `extends` and `import` may read the spec's folder tree and the `spec_path` folders; absolute paths
-    only with `allow_absolute` (the command line's --allow-absolute-paths).
+    only with `allow_absolute` (the command line's --allow-absolute-paths). `params` override the spec's
+    parameters as a variant's `params` would, checked the same way (see `override_params`).
     """
     path = Path(path)
     processing(Span(display_path(path), 0, 0))
@@ -62,7 +64,33 @@ def load_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (), allow_ab
     context = _Context(roots=[spec_file.parent, *folders], allow_absolute=allow_absolute)
     spec = _load(path, context, chain=())
     context.diagnostics.check()
-    return spec
+    return override_params(spec, params) if params else spec
+
+
+PARAMS_SOURCE = "<params>"
+
+
+def override_params(spec: ResolvedSpec, params: Mapping[str, Any]) -> ResolvedSpec:
+    """`spec` with `params` in place of its own, as if a variant extending it set them.
+
+    The overrides are written out as the YAML of such a variant (`params: {num_classes: 10}`) and read
+    back, so a misspelled name or a value of the wrong type is a located error that quotes that text.
+    """
+    lines = ["params:"] + [f"  {json.dumps(str(key))}: {_yaml_value(key, value)}" for key, value in params.items()]
+    root = load_yaml_text("\n".join(lines) + "\n", PARAMS_SOURCE)
+    diagnostics = Diagnostics()
+    merged = _merge_params(root, spec, PARAMS_SOURCE, diagnostics)
+    diagnostics.check()
+    return replace(spec, params=merged)
+
+
+def _yaml_value(key: Any, value: Any) -> str:
+    """A parameter value as YAML flow text: JSON is YAML, and JSON holds every value a parameter may hold."""
+    try:
+        return json.dumps(value, allow_nan=False)
+    except (TypeError, ValueError):
+        raise SpecError.at(Span(PARAMS_SOURCE, 1, 1), f"parameter '{key}' is {value!r}, which a spec cannot hold",
+                           hint="parameters hold numbers, strings, booleans or lists of them") from None
 
 
 def checked_spec_path(folders: tuple[str | Path, ...]) -> list[Path]:

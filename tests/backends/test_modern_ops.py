@@ -180,7 +180,7 @@ def test_receptive_fields_match_gradients(tmp_path: Path) -> None:
                 low, high = axis.span(unit)
                 assert (hits.min().item(), hits.max().item()) == (max(low, 0), min(high, 31)), (name, unit)
     for axis in (fields.of("gated").h, fields.of("gated").w):  # the gate saw everything: so does every unit
-        low, high = axis.span(0)
+        low, high = axis.range_of(0)
         assert low <= 0 and high >= 31 and axis.jump == 0
 
 

@@ -79,6 +79,6 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     (gradient,) = torch.autograd.grad(output[0, :, output.shape[-2] // 2, output.shape[-1] // 2].sum(), image)
     for axis, dims in ((whole.h, (0, 2)), (whole.w, (0, 1))):
         hits = gradient[0].abs().sum(dim=dims).nonzero().flatten()
-        low, high = axis.span(0)
+        low, high = axis.range_of(0)
         assert axis.jump == 0 and low <= 0 and high >= side - 1  # every unit: the whole input
         assert (hits.min().item(), hits.max().item()) == (0, side - 1)

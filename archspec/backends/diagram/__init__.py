@@ -10,6 +10,7 @@ from ...errors import Diagnostic
 from ...ir.graph import Network
 from ...ops import Shape
 from ...ops.base import fmt_shape
+from ...passes.pipeline import Analysis
 from .annotate import annotate, assign_levels, label_levels
 from .build import LEVELS, build_diagram
 from .dot import DIRECTIONS, SHOW, Layout, to_dot, wrap_rows
@@ -29,21 +30,23 @@ class RenderOptions:
     input_shape: Shape | None = None
 
 
-def diagram_dot(network: Network, options: RenderOptions, errors: Iterable[Diagnostic] = ()) -> str:
+def diagram_dot(network: Network, options: RenderOptions, errors: Iterable[Diagnostic] = (),
+                analysis: Analysis | None = None) -> str:
     """The diagram as DOT text. `errors` are the spec's errors when `network` came from `lower_partial`;
     the failed layers are drawn in red with their message, the other errors listed in the legend.
+    `analysis`, when the caller has one at `options.input_shape`, shares its results with the diagram.
     Raises SpecError when a sound network cannot take `options.input_shape`."""
     errors = list(errors)
     diagram = build_diagram(network, options.level)
     attached = {id(error) for box in diagram.boxes for error in box.errors}
     diagram.errors = [error for error in errors if id(error) not in attached]
-    annotations = annotate(network, options.input_shape, sound=not errors)
+    annotations = annotate(analysis or Analysis(network, options.input_shape), sound=not errors)
     if not errors:
         label_levels(diagram, network, annotations.input_shape)
     pyramid = assign_levels(diagram, annotations)
     theme = THEMES[options.theme]
     direction = options.direction or _default_direction(network, pyramid)
-    rows = ()
+    rows: tuple[tuple[str, ...], ...] = ()
     if not pyramid and direction == "LR" and sum(box.kind == "layer" for box in diagram.boxes) > theme.row:
         rows, direction = wrap_rows(diagram, theme.row), "TB"
     input_text = fmt_shape(annotations.input_shape).replace("x", "×")
@@ -51,10 +54,10 @@ def diagram_dot(network: Network, options: RenderOptions, errors: Iterable[Diagn
     return to_dot(diagram, annotations, theme, options.show, Layout(direction, pyramid, rows), title)
 
 
-def render(network: Network, options: RenderOptions, fmt: str, errors: Iterable[Diagnostic] = ()
-           ) -> tuple[bytes, list[str]]:
+def render(network: Network, options: RenderOptions, fmt: str, errors: Iterable[Diagnostic] = (),
+           analysis: Analysis | None = None) -> tuple[bytes, list[str]]:
     """The drawing in `fmt` ("svg", "pdf", "png" or "dot") and Graphviz's warnings; raises EngineError."""
-    return layout(diagram_dot(network, options, errors), fmt, THEMES[options.theme].png_dpi)
+    return layout(diagram_dot(network, options, errors, analysis), fmt, THEMES[options.theme].png_dpi)
 
 
 def _default_direction(network: Network, pyramid: bool) -> str:

@@ -13,9 +13,9 @@ from fractions import Fraction
 from ...errors import SpecError
 from ...ir.graph import Module, Network
 from ...ops import Shape
-from ...passes.cost import Cost, analyse_cost
-from ...passes.receptive_field import Field, receptive_fields
-from ...passes.shapes import check_input
+from ...passes.cost import Cost
+from ...passes.pipeline import Analysis
+from ...passes.receptive_field import Field
 from .model import Box, Diagram
 
 
@@ -36,17 +36,17 @@ class Annotations:
         return total
 
 
-def annotate(network: Network, input_shape: Shape | None, sound: bool) -> Annotations:
-    """Shapes, costs and fields at `input_shape` (default: the spec's); raises SpecError when a sound
-    network cannot take that input."""
-    input_shape = tuple(input_shape or network.input_shape)
+def annotate(analysis: Analysis, sound: bool) -> Annotations:
+    """Shapes, costs and fields from the analysis (shapes inferred once, shared by both); raises SpecError
+    when a sound network cannot take the analysis's input."""
+    network, input_shape = analysis.network, analysis.input_shape
     if not sound:
         return Annotations(input_shape, _lowered_shapes(network))
-    shapes = check_input(network, input_shape).shapes
-    report = analyse_cost(network, input_shape)
-    annotations = Annotations(input_shape, shapes, {node.name: node.cost for node in report.nodes}, report.total)
+    report = analysis.cost
+    annotations = Annotations(input_shape, analysis.shapes.shapes, {node.name: node.cost for node in report.nodes},
+                              report.total)
     try:
-        annotations.fields = receptive_fields(network, input_shape).fields
+        annotations.fields = analysis.fields.fields
     except SpecError:  # a field too irregular to follow: the diagram does without
         pass
     return annotations

@@ -27,7 +27,7 @@ from .model import INPUT_ID, Box, Cluster, Diagram, Edge
 LEVELS = ("stage", "block", "layer")
 
 # Layers that follow another on its line ("conv 3×3, 64 · bn · relu") and join its box at the block level.
-FOLLOWER_GROUPS = frozenset({"norm", "activation", "regularise", "reshape"})
+FOLLOWER_CATEGORIES = frozenset({"norm", "activation", "regularise", "reshape"})
 MAX_PATTERN = 3  # longest run of lines that folds into "(…) ×N"
 
 
@@ -147,7 +147,7 @@ class _Builder:
         if members[0].is_call or node.is_call:
             return self.folds_blocks(node) and members[0].is_call and _same_block(members[0], node, self.network)
         if self.level == "block" or _segment_ended(members):
-            return OPS[node.op].group in FOLLOWER_GROUPS
+            return OPS[node.op].category in FOLLOWER_CATEGORIES
         return True
 
     def folds_blocks(self, node: Node) -> bool:
@@ -182,7 +182,7 @@ class _Builder:
         if node.is_call:
             box = self.container_box(node, path, cluster)
         else:
-            box = Box(path, _given_name(node), _layer_lines([node]), _group(node), cluster, leaves=[path],
+            box = Box(path, _given_name(node), _layer_lines([node]), _category(node), cluster, leaves=[path],
                       output=path, errors=list(node.errors))
         self.diagram.boxes.append(box)
         self.connect(sources, box.id)
@@ -222,7 +222,7 @@ class _Builder:
             lines = _fold([_describe(inner) for inner in child.nodes])
         if node.shares:
             lines.append(f"the weights of {node.shares}")
-        return Box(path, _title(path, cluster), lines, _container_group(child), cluster, leaves=leaves, output=path,
+        return Box(path, _title(path, cluster), lines, _container_category(child), cluster, leaves=leaves, output=path,
                    errors=errors)
 
     def connect(self, sources: list[Port], target: str) -> None:
@@ -278,7 +278,7 @@ def _layer_lines(nodes: Iterable[Node]) -> list[str]:
             continue
         op = OPS[node.op]
         label = op.label(node.attrs)
-        if lines and op.group in FOLLOWER_GROUPS:
+        if lines and op.category in FOLLOWER_CATEGORIES:
             lines[-1] += f" · {label}"
         else:
             lines.append(label)
@@ -328,18 +328,18 @@ def _arguments(module: Module, network: Network) -> str:
     return ", ".join(f"{key} {value}" for key, value in shown.items())
 
 
-def _group(node: Node) -> str:
-    return "error" if node.errors else OPS[node.op].group if node.op in OPS else "other"
+def _category(node: Node) -> str:
+    return "error" if node.errors else OPS[node.op].category if node.op in OPS else "other"
 
 
-def _container_group(module: Module) -> str:
+def _container_category(module: Module) -> str:
     """Blocks and stages are coloured by their first layer with weights (a conv stage, a linear head)."""
     nodes = [node for node in _all_nodes(module) if not node.is_call and not node.errors]
     for node in nodes:
         # Not `params(attrs)`: in a spec with errors, a layer's inferred attributes may be missing.
         if not isinstance(OPS[node.op], Weightless):
-            return OPS[node.op].group
-    return _group(nodes[0]) if nodes else "other"
+            return OPS[node.op].category
+    return _category(nodes[0]) if nodes else "other"
 
 
 # ---------------------------------------------------------------- structure helpers
@@ -383,10 +383,10 @@ def _segment_ended(nodes: list[Node]) -> bool:
     """A run of layers at the stage level ends with a pooling layer (and what follows it), as VGG's
     stages do; after it only normalisation, activation and reshaping layers join."""
     for node in reversed(nodes):
-        group = OPS[node.op].group
-        if group == "pool":
+        category = OPS[node.op].category
+        if category == "pool":
             return True
-        if group not in FOLLOWER_GROUPS:
+        if category not in FOLLOWER_CATEGORIES:
             return False
     return False
 
@@ -397,7 +397,7 @@ def _segments(module: Module) -> int:
     for node in module.nodes:
         if node.is_call or node.errors:
             return 1
-        if run and _segment_ended(run) and OPS[node.op].group not in FOLLOWER_GROUPS:
+        if run and _segment_ended(run) and OPS[node.op].category not in FOLLOWER_CATEGORIES:
             count, run = count + 1, []
         run.append(node)
     return count

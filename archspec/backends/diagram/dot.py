@@ -17,7 +17,7 @@ from functools import cached_property
 from ...ops.base import fmt_shape
 from .annotate import Annotations
 from .model import Box, Diagram, Edge
-from .themes import ERROR_COLOUR, GROUPS, Theme
+from .themes import ERROR_COLOUR, CATEGORIES, Theme
 
 # The mark of a drawing archspec made, so that `render` may replace it: the graph's comment, which Graphviz
 # copies into SVG; `engine.stamp` puts it into PDF and PNG.
@@ -139,7 +139,7 @@ def _node(box: Box, annotations: Annotations, theme: Theme, show: frozenset[str]
         if shape is not None:
             rows.append(_small(fmt_shape(shape).replace("x", "×"), theme))
         return f"{_quote(box.id)} [shape=plaintext, style=\"\", label=<{'<BR/>'.join(rows)}>]"
-    colour = ERROR_COLOUR if box.errors else GROUPS.get(box.group, GROUPS["other"])[0]
+    colour = ERROR_COLOUR if box.errors else CATEGORIES.get(box.category, CATEGORIES["other"])[0]
     if box.kind == "merge":
         return (f"{_quote(box.id)} [shape=circle, margin=0.02, fillcolor={_quote(theme.fill(colour))}, "
                 f"color={_quote(colour)}, label=<{_escape(box.lines[0])}>]")
@@ -223,8 +223,8 @@ def _ranks(diagram: Diagram) -> list[str]:
 
 def _legend(diagram: Diagram, annotations: Annotations, theme: Theme, title: str) -> str:
     """Under the drawing: the title, the exact totals, a swatch per op kind present, the errors."""
-    cells = [f"<TD BGCOLOR=\"{theme.fill(GROUPS[g][0])}\" COLOR=\"{GROUPS[g][0]}\" BORDER=\"1\">"
-             f"{_small(GROUPS[g][1], theme)}</TD>" for g in _groups_present(diagram)]
+    cells = [f"<TD BGCOLOR=\"{theme.fill(CATEGORIES[g][0])}\" COLOR=\"{CATEGORIES[g][0]}\" BORDER=\"1\">"
+             f"{_small(CATEGORIES[g][1], theme)}</TD>" for g in _categories_present(diagram)]
     count = sum(len(box.errors) for box in diagram.boxes) + len(diagram.errors)
     if count:
         text = f"{count} error{'s' if count != 1 else ''}"
@@ -244,13 +244,13 @@ def _legend(diagram: Diagram, annotations: Annotations, theme: Theme, title: str
     return f"<<TABLE BORDER=\"0\" CELLSPACING=\"4\" CELLPADDING=\"3\">{''.join(rows)}</TABLE>>"
 
 
-def _groups_present(diagram: Diagram) -> list[str]:
+def _categories_present(diagram: Diagram) -> list[str]:
     """The op kinds drawn, in order of first appearance, one per legend name."""
-    groups: list[str] = []
+    present: list[str] = []
     for box in diagram.boxes:
-        if box.group in GROUPS and GROUPS[box.group][1] not in [GROUPS[g][1] for g in groups]:
-            groups.append(box.group)
-    return groups
+        if box.category in CATEGORIES and CATEGORIES[box.category][1] not in [CATEGORIES[c][1] for c in present]:
+            present.append(box.category)
+    return present
 
 
 def _small(text: str, theme: Theme) -> str:

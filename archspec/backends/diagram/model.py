@@ -21,7 +21,7 @@ class Box:
     id: str
     title: str  # the spec's name for it ("layer1", "conv1"); empty for an unnamed layer
     lines: list[str]  # what it is: "Bottleneck ×3", "conv 3×3, 64 · relu"
-    group: str  # colour group of the op kind (Op.group), "block" for blocks and stages
+    category: str  # the op's category (Op.category), which picks the colour; "block" for blocks and stages
     cluster: str | None = None  # id of the cluster that holds it
     kind: str = "layer"  # "layer" | "merge" (the + of a folded residual block) | "input" | "output"
     leaves: list[str] = field(default_factory=list)  # flat paths of the layers it covers

@@ -9,8 +9,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-# Op.group -> (border colour, name in the legend). Every registered group must be here (tested).
-GROUPS: dict[str, tuple[str, str]] = {
+# Op.category -> (border colour, name in the legend). Every registered category must be here (tested).
+CATEGORIES: dict[str, tuple[str, str]] = {
     "conv": ("#0072B2", "convolution"),
     "norm": ("#56B4E9", "normalisation"),
     "activation": ("#F0E442", "activation"),
