@@ -177,7 +177,7 @@ def test_receptive_fields_match_gradients(tmp_path: Path) -> None:
             rows = gradient[0].abs().sum(dim=(0, 2)).nonzero().flatten()
             cols = gradient[0].abs().sum(dim=(0, 1)).nonzero().flatten()
             for axis, hits, unit in ((field.h, rows, row), (field.w, cols, col)):
-                low, high = axis.span(unit)
+                low, high = axis.range_of(unit)
                 assert (hits.min().item(), hits.max().item()) == (max(low, 0), min(high, 31)), (name, unit)
     for axis in (fields.of("gated").h, fields.of("gated").w):  # the gate saw everything: so does every unit
         low, high = axis.range_of(0)

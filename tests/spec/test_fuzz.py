@@ -207,7 +207,7 @@ def _layers_output(network: Any, model: Any, shape: tuple[int, ...], device: str
     """What the layers compute for one input: forward, or a two-stage detector's layers one by one (its
     forward takes images and proposes the regions its second stage reads)."""
     if network.two_stage is not None:
-        from .conftest import two_stage_layer_outputs
+        from ..conftest import two_stage_layer_outputs
 
         return two_stage_layer_outputs(network, model, shape)
     layers = getattr(model, "head_outputs", model)
