@@ -62,7 +62,7 @@ def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
     input (its gate pooled the whole map): the gradients of the linearised module say the same."""
     from archspec.passes.receptive_field import receptive_fields
 
-    from ..test_analysis import _linearised, assert_fields_match
+    from ..passes.test_analysis import _linearised, assert_fields_match
 
     network, _, factory = emitted(name, tmp_path)
     model = _linearised(factory())
