@@ -432,6 +432,64 @@ def render(
         raise typer.Exit(1)
 
 
+@app.command()
+def train(
+    spec: Path = typer.Argument(..., help="Spec file."),
+    data: str = typer.Option("synthetic", "--data", help="An image folder (ImageFolder layout, with train/ and "
+                             "val/ or one folder per class), or 'synthetic' (deterministic, runs anywhere)."),
+    epochs: int = typer.Option(1, "--epochs"),
+    batch_size: int = typer.Option(16, "--batch-size", help="Images per process and step."),
+    lr: float = typer.Option(0.01, "--lr", help="Base learning rate (the spec's lr_mult scales it per part)."),
+    optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) or adamw."),
+    amp: str = typer.Option("off", "--amp", help="Mixed precision: bf16, fp16 or off."),
+    channels_last: bool = typer.Option(False, "--channels-last", help="Train in the channels_last memory format."),
+    compile_model: bool = typer.Option(False, "--compile", help="Compile the module with torch.compile."),
+    resume: Optional[Path] = typer.Option(None, "--resume", help="Continue from a checkpoint (last.pt)."),
+    out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: runs/NAME)."),
+    nproc: int = typer.Option(1, "--nproc", help="Processes on this machine (DistributedDataParallel; gloo on "
+                              "CPUs). Under torchrun, its world is used instead."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise batch norm across processes."),
+    accumulate: int = typer.Option(1, "--accumulate", help="Batches per optimizer step (gradient accumulation)."),
+    synthetic_size: int = typer.Option(32, "--synthetic-size", help="Training images of the synthetic set."),
+    seed: int = typer.Option(0, "--seed"),
+    input: Optional[str] = INPUT_OPTION,
+    spec_path: Optional[List[Path]] = SPEC_PATH_OPTION,
+    as_json: bool = JSON_OPTION,
+) -> None:
+    """Train the emitted module: progress, evaluation each epoch, metrics (JSON lines), curves (PNG),
+    atomic checkpoints and exact resume."""
+    from archspec.compiler import compile_spec
+
+    def action() -> dict[str, Any]:
+        from archspec.train.options import TrainError, TrainOptions
+        from archspec.train.run import train as run_training
+
+        shape = _input_shape(input, compile_spec(spec, **_load_options(spec_path))) if input else None
+        options = TrainOptions(
+            spec=spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, amp=amp,
+            channels_last=channels_last, compile=compile_model, resume=resume, out=out, input_shape=shape,
+            nproc=nproc, sync_bn=sync_bn, accumulate=accumulate, synthetic_size=synthetic_size, seed=seed,
+            spec_path=tuple(spec_path or ()), allow_absolute=_GLOBAL["allow_absolute"])
+        try:
+            return {"ok": True, **run_training(options)}
+        except TrainError as error:
+            _emit({"ok": False, "errors": [{"message": str(error)}]}) if as_json else sys.stderr.write(
+                f"error: {error}\n")
+            raise typer.Exit(1)
+        except KeyboardInterrupt:
+            sys.stderr.write("\ninterrupted: the last checkpoint written (if any) is intact\n")
+            raise typer.Exit(130)
+
+    document = _run(as_json, action)
+    if document.pop("rank") != 0:  # under torchrun, rank 0 alone reports
+        return
+    if as_json:
+        _emit(document)
+    else:
+        sys.stdout.write(f"wrote {document['out']}: {Path(document['checkpoint']).name}, metrics.jsonl, "
+                         "curves.png\n")
+
+
 def main() -> None:
     app()
 

@@ -23,7 +23,7 @@ sys.path.insert(0, str(ROOT))
 from archspec.names import NN_MODULE_ATTRIBUTES  # noqa: E402
 from archspec.ops import AUTO, OPS, Attr, Op  # noqa: E402
 from archspec.spec.loader import BLOCK_KEYS, PARAM_TYPES, SPEC_VERSION, TOP_LEVEL_KEYS  # noqa: E402
-from archspec.spec.model import ITEM_KEYS  # noqa: E402
+from archspec.spec.model import BN_MODES, INIT_TENSORS, INITIALIZERS, ITEM_KEYS  # noqa: E402
 
 SCHEMA_PATH = ROOT / "schemas" / "archspec.schema.json"
 DOC_PATH = ROOT / "docs" / "spec-language.md"
@@ -58,6 +58,12 @@ TOP_LEVEL_DOCS = {
     "body": "The layers of the network, in order; each reads the previous one unless it says 'from'.",
     "outputs": "What forward returns: a layer name, a list of names (a tuple), or a mapping of keys to "
                "names (a dict). Defaults to the last layer.",
+    "init": "How the weights start, as the architecture was published: op kinds (conv, bn, linear) mapped to "
+            "initialisers of their weight and bias, applied in one pass over the modules, then 'parts': named "
+            "parts (fc, or bottleneck.bn3 in every instance of a block) with their own, optionally under 'if'.",
+    "transfer": "Fine-tuning: 'pretrained' (a weights file, relative to the spec), 'replace' (parts whose "
+                "weights are new, e.g. the head), 'freeze' (parts not trained), 'bn' (train, eval or frozen) "
+                "and 'lr_mult' (learning-rate multipliers of named parts).",
 }
 
 ITEM_DOCS = {
@@ -271,6 +277,34 @@ def block_definition() -> dict[str, Any]:
     return {"type": "object", "required": ["body"], "additionalProperties": False, "properties": properties}
 
 
+def init_defs() -> dict[str, Any]:
+    """The `$defs` of an `init` section: an initialiser, the rule of an op kind, the rule of a part."""
+    initialiser = {"anyOf": [{"type": "number"}, {"enum": sorted(INITIALIZERS)},
+                             {"type": "object", "minProperties": 1, "maxProperties": 1, "additionalProperties": False,
+                              "properties": {name: {"type": ["object", "null"],
+                                                    "propertyNames": {"enum": list(args)}}
+                                             for name, args in INITIALIZERS.items()}}]}
+    tensors = {name: ref("initialiser") for name in INIT_TENSORS}
+    return {"initialiser": initialiser,
+            "init_rule": {"type": "object", "additionalProperties": False, "properties": tensors},
+            "init_part": {"type": "object", "additionalProperties": False,
+                          "properties": {**tensors, "if": ref("condition")}}}
+
+
+def init_schema() -> dict[str, Any]:
+    return {"type": "object", "additionalProperties": False,
+            "properties": {**{name: ref("init_rule") for name in OPS},
+                           "parts": {"type": "object", "additionalProperties": ref("init_part")}}}
+
+
+def transfer_schema() -> dict[str, Any]:
+    names = {"anyOf": [{"type": "string", "minLength": 1}, {"type": "array", "items": {"type": "string"}}]}
+    return {"type": "object", "additionalProperties": False,
+            "properties": {"pretrained": {"type": "string", "minLength": 1}, "replace": names, "freeze": names,
+                           "bn": {"enum": list(BN_MODES)},
+                           "lr_mult": {"type": "object", "additionalProperties": {"type": "number", "minimum": 0}}}}
+
+
 def top_level() -> dict[str, Any]:
     properties = {
         "archspec": {"const": SPEC_VERSION},
@@ -294,6 +328,8 @@ def top_level() -> dict[str, Any]:
                     "additionalProperties": {"type": "object", "additionalProperties": False,
                                              "properties": {"from": {"type": "string", "minLength": 1},
                                                             "to": {"type": "string", "minLength": 1}}}},
+        "init": init_schema(),
+        "transfer": transfer_schema(),
     }
     assert set(properties) == set(TOP_LEVEL_KEYS) == set(TOP_LEVEL_DOCS), "TOP_LEVEL_KEYS changed"
     for key, schema in properties.items():
@@ -318,6 +354,7 @@ def schema() -> dict[str, Any]:
                        "description": "An expression over parameters, e.g. 'width * 4' or "
                                       "'2 if i == 0 else 1'; see docs/spec-language.md."},
         "condition": {"anyOf": [{"type": "boolean"}, ref("expression")]},
+        **init_defs(),
         "references": {"anyOf": [{"type": "string", "minLength": 1},
                                  {"type": "array", "items": {"type": "string", "minLength": 1}, "minItems": 1}]},
         "outputs": {"anyOf": [{"type": "string", "minLength": 1},

@@ -366,7 +366,12 @@ def test_compiler_never_evaluates_python() -> None:
                                      "full_load_all"},
                             "os": {"system", "popen", "execv", "execvp", "spawnv"}}
     forbidden_imports = {"pickle", "marshal", "subprocess", "importlib", "shelve", "ctypes"}
+    # `archspec train` runs the module file that the code generator has just written (what a spec can put
+    # in it is bounded there, docs/hardening.md); importing that file is its one dynamic import.
+    allowed_imports = {("archspec/train/loop.py", "importlib")}
     for path in sorted((ROOT / "archspec").rglob("*.py")) + sorted((ROOT / "cli").rglob("*.py")):
+        file = path.relative_to(ROOT).as_posix()
+        forbidden = forbidden_imports - {name for allowed, name in allowed_imports if allowed == file}
         tree = ast.parse(path.read_text(encoding="utf-8"))
         for node in ast.walk(tree):
             where = f"{path.relative_to(ROOT)}:{getattr(node, 'lineno', '?')}"
@@ -376,9 +381,9 @@ def test_compiler_never_evaluates_python() -> None:
                     isinstance(node.func.value, ast.Name):
                 assert node.func.attr not in forbidden_attributes.get(node.func.value.id, ()), where
             if isinstance(node, ast.Import):
-                assert not {a.name.split(".")[0] for a in node.names} & forbidden_imports, where
+                assert not {a.name.split(".")[0] for a in node.names} & forbidden, where
             if isinstance(node, ast.ImportFrom):
-                assert (node.module or "").split(".")[0] not in forbidden_imports, where
+                assert (node.module or "").split(".")[0] not in forbidden, where
 
 
 # ---------------------------------------------------------------- (e) resources

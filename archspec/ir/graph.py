@@ -195,6 +195,8 @@ class Network:
     params: dict[str, Any] = field(default_factory=dict)  # the network class's constructor arguments, defaults
     name_span: Span | None = None  # where the spec's name and class are written, for codegen errors
     class_span: Span | None = None
+    init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
+    transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
 
     def modules(self) -> Iterator[Module]:
         """Every module once, parents before children (shared modules are not repeated)."""

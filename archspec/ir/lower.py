@@ -37,6 +37,7 @@ from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
 from .scope import Scope, TooLarge
+from .training import lower_training
 
 MAX_NODES = 100_000  # layers and repeat passes; lowering costs tens of microseconds per layer
 
@@ -61,6 +62,7 @@ def lower_partial(spec: ResolvedSpec) -> tuple[Network, Diagnostics]:
     except TooLarge as stop:
         diagnostics.extend(stop.error)
         raise SpecError(diagnostics.errors) from None
+    lower_training(spec, network, diagnostics)
     network.warnings = diagnostics.warnings
     return network, diagnostics
 
@@ -78,8 +80,22 @@ def spec_hash(spec: ResolvedSpec) -> str:
         "blocks": blocks, "body": _raw_items(spec.body),
         "outputs": spec.outputs.value if spec.outputs else None,
     }
+    canonical.update(_training_canonical(spec))
     text = json.dumps(canonical, sort_keys=True, separators=(",", ":"), default=str)
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+def _training_canonical(spec: ResolvedSpec) -> dict[str, Any]:
+    """`init` and `transfer` for the spec hash, present only when the spec has them (older hashes stay)."""
+    found: dict[str, Any] = {}
+    if spec.init is not None:
+        found["init"] = [[r.target, r.condition, {t: [c.function, c.args] for t, c in r.tensors.items()}]
+                         for r in spec.init.ops + spec.init.parts]
+    if spec.transfer is not None:
+        t = spec.transfer
+        found["transfer"] = [[v.value for v in t.replace], [v.value for v in t.freeze], t.bn and t.bn.value,
+                             [[n.value, m.value] for n, m in t.lr_mult]]
+    return found
 
 
 def _raw_items(items: list[Item]) -> list[Any]:

@@ -20,12 +20,14 @@ from ..errors import Diagnostics, Span, SpecError, did_you_mean, display_path, s
 from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
-from .model import CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, ITEM_KEYS, REPEAT_KEYS, BlockDef, Item, ParamDecl, ResolvedSpec, Value
+from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOICES, INIT_TENSORS, INITIALIZERS, ITEM_KEYS,
+                    REPEAT_KEYS, BlockDef, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec, TransferSpec,
+                    Value)
 from .values import is_plain
 from .yaml_source import Map, Seq, load_yaml_file, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
-                  "blocks", "body", "outputs", "methods")
+                  "blocks", "body", "outputs", "methods", "init", "transfer")
 BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs")
 MAX_EXTENDS_DEPTH = 16
 MAX_IMPORT_DEPTH = 16
@@ -232,7 +234,10 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         path=display, name=name, class_name=class_name, doc=doc if isinstance(doc, str) else "",
         input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
         outputs=value("outputs", parent.outputs if parent else None),
-        methods=value("methods", parent.methods if parent else None), files=list(context.files))
+        methods=value("methods", parent.methods if parent else None), files=list(context.files),
+        init=_parse_init(root, diagnostics) if "init" in root else parent.init if parent else None,
+        transfer=_parse_transfer(root, path, diagnostics) if "transfer" in root else (
+            parent.transfer if parent else None))
 
 
 def _merge_params(root: Map, parent: ResolvedSpec | None, display: str,
@@ -311,6 +316,142 @@ def _merge_defaults(root: Map, parent: ResolvedSpec | None, display: str,
                 continue
             merged.setdefault(op_name, {})[attr] = Value(raw, attrs.value_span(attr), display)
     return merged
+
+
+# ---------------------------------------------------------------- init and transfer
+
+TRANSFER_KEYS = ("pretrained", "replace", "freeze", "bn", "lr_mult")
+
+
+def _parse_init(root: Map, diagnostics: Diagnostics) -> InitSpec | None:
+    """`init: {conv: {weight: …}, bn: {…}, parts: {bottleneck.bn3: {weight: 0, if: …}}}`."""
+    raw, span = root["init"], root.value_span("init")
+    if not isinstance(raw, Map):
+        diagnostics.error(span, "'init' maps op kinds to how their tensors start, and 'parts' named parts to theirs",
+                          hint="e.g. 'init: {conv: {weight: {kaiming_normal: {mode: fan_out}}}, bn: {weight: 1}}'")
+        return None
+    ops, parts = [], []
+    for key, rules in raw.items():
+        if key == "parts":
+            if not isinstance(rules, Map):
+                diagnostics.error(raw.value_span(key), "'parts' maps part names (fc, bottleneck.bn3) to initialisers")
+                continue
+            parts += [_init_rule(part, rules, diagnostics, conditional=True) for part in rules]
+        elif key not in OPS:
+            diagnostics.error(raw.key_span(key), f"unknown op '{key}' in init",
+                              did_you_mean(key, [*OPS, "parts"]) or "named parts go under 'parts'")
+        else:
+            ops.append(_init_rule(key, raw, diagnostics, conditional=False))
+    return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span)
+
+
+def _init_rule(target: str, owner: Map, diagnostics: Diagnostics, conditional: bool) -> InitRule | None:
+    raw, span = owner[target], owner.value_span(target)
+    allowed = INIT_TENSORS + (("if",) if conditional else ())
+    if not isinstance(raw, Map):
+        diagnostics.error(span, f"the init of '{target}' maps its tensors ({', '.join(INIT_TENSORS)}) to initialisers",
+                          hint="e.g. {weight: {normal: {std: 0.01}}, bias: 0}")
+        return None
+    rule = InitRule(target=target, span=owner.key_span(target), tensors={})
+    for tensor, value in raw.items():
+        if tensor == "if" and conditional:
+            rule.condition, rule.condition_span = value, raw.value_span(tensor)
+        elif tensor not in allowed:
+            diagnostics.error(raw.key_span(tensor), f"unknown tensor '{tensor}' in the init of '{target}'",
+                              did_you_mean(tensor, allowed) or f"allowed: {', '.join(allowed)}")
+        elif (call := _init_call(value, raw.value_span(tensor), diagnostics)) is not None:
+            rule.tensors[tensor] = call
+    return rule
+
+
+def _init_call(raw: Any, span: Span, diagnostics: Diagnostics) -> InitCall | None:
+    """A number (a constant), an initialiser's name, or `{name: {keyword: value}}`."""
+    if isinstance(raw, (int, float)) and not isinstance(raw, bool):
+        return InitCall("constant", {"val": raw}, span)
+    args: Any = {}
+    if isinstance(raw, Map) and len(raw) == 1:
+        (name, args), = raw.items()
+        args = {} if args is None else args
+    elif isinstance(raw, str):
+        name = raw
+    else:
+        diagnostics.error(span, "an initialiser is a number, a name or {name: {keyword: value}}",
+                          hint="e.g. 0, zeros or {kaiming_normal: {mode: fan_out, nonlinearity: relu}}")
+        return None
+    if name not in INITIALIZERS:
+        diagnostics.error(span, f"unknown initialiser '{name}'",
+                          did_you_mean(name, INITIALIZERS) or f"known: {', '.join(INITIALIZERS)}")
+        return None
+    if not isinstance(args, Map) and args != {}:
+        diagnostics.error(span, f"the keywords of '{name}' must be a mapping, e.g. {{{name}: {{...}}}}")
+        return None
+    good = True
+    for key, value in args.items():
+        choices = INIT_CHOICES.get(key)
+        if key not in INITIALIZERS[name]:
+            diagnostics.error(args.key_span(key), f"'{name}' takes no keyword '{key}'",
+                              f"it takes: {', '.join(INITIALIZERS[name])}" if INITIALIZERS[name] else "it takes none")
+        elif choices is not None and value not in choices:
+            diagnostics.error(args.value_span(key), f"'{key}' of '{name}' must be one of {', '.join(choices)}, "
+                              f"got {value!r}", did_you_mean(str(value), choices))
+        elif choices is None and (not isinstance(value, (int, float)) or isinstance(value, bool)):
+            diagnostics.error(args.value_span(key), f"'{key}' of '{name}' must be a number, got {value!r}")
+        else:
+            continue
+        good = False
+    if name == "constant" and "val" not in args:
+        diagnostics.error(span, "'constant' needs its value", hint="write the number itself, e.g. 'bias: 0'")
+        good = False
+    return InitCall(name, dict(args), span) if good else None
+
+
+def _parse_transfer(root: Map, path: Path, diagnostics: Diagnostics) -> TransferSpec | None:
+    """`transfer: {pretrained: FILE, replace: [fc], freeze: [layer1], bn: frozen, lr_mult: {layer3: 0.1}}`."""
+    raw, span = root["transfer"], root.value_span("transfer")
+    if not isinstance(raw, Map):
+        diagnostics.error(span, "'transfer' is a mapping of " + ", ".join(TRANSFER_KEYS))
+        return None
+    _check_keys(raw, TRANSFER_KEYS, "key of 'transfer'", diagnostics)
+    display = display_path(path)
+    transfer = TransferSpec(span=span)
+    if "pretrained" in raw:
+        if isinstance(raw["pretrained"], str) and raw["pretrained"]:
+            # Relative to the spec, like `extends`; read only by `archspec train`, never by the emitted file.
+            transfer.pretrained = Value(str(path.parent / raw["pretrained"]), raw.value_span("pretrained"), display)
+        else:
+            diagnostics.error(raw.value_span("pretrained"), "'pretrained' takes the path of a weights file")
+    for key in ("replace", "freeze"):
+        setattr(transfer, key, _part_names(raw, key, display, diagnostics))
+    if "bn" in raw:
+        if raw["bn"] in BN_MODES:
+            transfer.bn = Value(raw["bn"], raw.value_span("bn"), display)
+        else:
+            diagnostics.error(raw.value_span("bn"), f"'bn' must be one of {', '.join(BN_MODES)}, got {raw['bn']!r}",
+                              "frozen: scale, shift and statistics fixed; eval: statistics fixed")
+    multipliers = raw.get("lr_mult")
+    if multipliers is not None and not isinstance(multipliers, Map):
+        diagnostics.error(raw.value_span("lr_mult"), "'lr_mult' maps part names to learning-rate multipliers",
+                          hint="e.g. 'lr_mult: {layer3: 0.1, layer4: 0.1}'")
+    for name, value in (multipliers or {}).items():
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
+            diagnostics.error(multipliers.value_span(name), f"the learning-rate multiplier of '{name}' must be a "
+                              f"number of at least 0, got {value!r}")
+            continue
+        transfer.lr_mult.append((Value(name, multipliers.key_span(name), display),
+                                 Value(value, multipliers.value_span(name), display)))
+    return transfer
+
+
+def _part_names(raw: Map, key: str, display: str, diagnostics: Diagnostics) -> list[Value]:
+    value = raw.get(key)
+    if value is None:
+        return []
+    items, spans = ([value], [raw.value_span(key)]) if isinstance(value, str) else (
+        (value, value.spans) if isinstance(value, Seq) else (None, None))
+    if items is None or not all(isinstance(item, str) and item for item in items):
+        diagnostics.error(raw.value_span(key), f"'{key}' takes a part name or a list of them, e.g. [layer1, layer2]")
+        return []
+    return [Value(item, span, display) for item, span in zip(items, spans)]
 
 
 def _camel(name: str) -> str:

@@ -93,8 +93,77 @@ class ResolvedSpec:
     outputs: Value | None
     methods: Value | None  # extra methods of the network class: name -> {from, to}
     files: list[str]  # every file read, in order
+    init: "InitSpec | None" = None  # how the weights start (see `InitSpec`)
+    transfer: "TransferSpec | None" = None  # fine-tuning from pretrained weights (see `TransferSpec`)
 
     def param_env(self) -> Env:
         """The parameters as an expression sees them, with where each was set (for hints)."""
         return Env({name: value.value for name, value in self.params.items()},
                    {name: value.span for name, value in self.params.items()})
+
+
+# ---------------------------------------------------------------- training: `init` and `transfer`
+
+# The initialisers a spec may name (torch.nn.init's, without the trailing underscore) and the keywords
+# each takes. String keywords take only the listed choices, so nothing a spec writes reaches the
+# emitted file unchecked.
+INITIALIZERS: dict[str, tuple[str, ...]] = {
+    "constant": ("val",),
+    "zeros": (),
+    "ones": (),
+    "normal": ("mean", "std"),
+    "uniform": ("a", "b"),
+    "trunc_normal": ("mean", "std", "a", "b"),
+    "kaiming_normal": ("a", "mode", "nonlinearity"),
+    "kaiming_uniform": ("a", "mode", "nonlinearity"),
+    "xavier_normal": ("gain",),
+    "xavier_uniform": ("gain",),
+    "orthogonal": ("gain",),
+}
+INIT_CHOICES: dict[str, tuple[str, ...]] = {
+    "mode": ("fan_in", "fan_out"),
+    "nonlinearity": ("linear", "conv2d", "conv_transpose2d", "sigmoid", "tanh", "relu", "leaky_relu", "selu"),
+}
+INIT_TENSORS = ("weight", "bias")
+BN_MODES = ("train", "eval", "frozen")  # batch norm while fine-tuning: as usual, statistics fixed, all fixed
+
+
+@dataclass
+class InitCall:
+    """One initialiser applied to one tensor: `kaiming_normal` with {mode: fan_out}, or `constant` 0."""
+
+    function: str
+    args: dict[str, Any]
+    span: Span
+
+
+@dataclass
+class InitRule:
+    """How the tensors of an op kind (`conv`), or of one named part (`bottleneck.bn3`, `fc`), start."""
+
+    target: str
+    span: Span
+    tensors: dict[str, InitCall]
+    condition: Any = None  # the raw `if`, an expression over the spec's parameters
+    condition_span: Span | None = None
+
+
+@dataclass
+class InitSpec:
+    """The spec's `init`: rules per op kind, applied in one pass over the modules, then per named part."""
+
+    ops: list[InitRule]
+    parts: list[InitRule]
+    span: Span
+
+
+@dataclass
+class TransferSpec:
+    """The spec's `transfer`: where the weights come from, what is replaced, frozen, and learnt slower."""
+
+    span: Span
+    pretrained: Value | None = None  # a path, relative to the spec file
+    replace: list[Value] = field(default_factory=list)  # parts whose weights are new (a changed head)
+    freeze: list[Value] = field(default_factory=list)
+    bn: Value | None = None  # one of BN_MODES
+    lr_mult: list[tuple[Value, Value]] = field(default_factory=list)  # (part, multiplier)

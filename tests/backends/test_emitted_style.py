@@ -44,8 +44,9 @@ def test_imports_strings_and_docstrings(name: str) -> None:
     assert not unused, unused
     strings = [node for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     lines = source.splitlines()
-    for node in strings:  # every string literal double-quoted (docstrings included)
-        assert lines[node.lineno - 1][node.col_offset] == '"', lines[node.lineno - 1]
+    for node in strings:  # every string literal double-quoted (docstrings and f-strings included)
+        start = lines[node.lineno - 1][node.col_offset:]
+        assert start.startswith(('"', 'f"')), lines[node.lineno - 1]
     documented = [node for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.Module))
                   and ast.get_docstring(node)]
     for node in documented:

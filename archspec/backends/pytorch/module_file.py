@@ -15,6 +15,7 @@ from .block_class import BlockClass
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from .parts import (ModuleLists, StatelessModules, codegen_error, docstring_source, escaped, group_repeats,
                     module_form)
+from .training import emit_init, emit_transfer_methods
 
 
 class FileEmitter:
@@ -189,6 +190,8 @@ class FileEmitter:
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
                                    child=node.child, named=node.item is not None and node.item.name is not None))
         lists.finish(writer)
+        if module is self.network.root:
+            emit_init(self, writer)
         writer.outdent()
         writer.line()
         outputs = [module.value(o) for o in module.outputs]
@@ -202,6 +205,8 @@ class FileEmitter:
             self.forward_signature(writer, ["input"], [method.target], None, method=method.name)
             writer.indent()
             emit_forward(writer, ["input"], part, [method.target], None, reserved=self.reserved, chain="x")
+        if module is self.network.root:
+            emit_transfer_methods(self, writer)
         return writer.source()
 
     def forward_signature(self, writer: LineWriter, inputs: list[str], outputs: list[str],

@@ -1,0 +1,143 @@
+"""The spec's `init` and `transfer`, checked against the network they apply to.
+
+Every part a rule names must exist (a misspelt `layer5` in `freeze` is a located error at validation
+time, not a silent no-op), and conditions over the spec's parameters are decided here, so the backend
+only writes what applies.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostics, SpecError, did_you_mean
+from ..ops import OPS
+from ..spec.model import InitCall, InitRule, ResolvedSpec, Value
+from ..spec.values import typed_value
+from .graph import Module, Network, Node
+
+
+@dataclass
+class OpInit:
+    """Every module of op kind `op` (a conv, a bn) starts with these tensors."""
+
+    op: str
+    tensors: dict[str, InitCall]
+
+
+@dataclass
+class PartInit:
+    """One named part starts with these tensors: in every instance of `block`, or in the network."""
+
+    block: str | None  # the block definition's name; None for a path in the network
+    path: str
+    tensors: dict[str, InitCall]
+
+
+@dataclass
+class InitPlan:
+    ops: list[OpInit] = field(default_factory=list)
+    parts: list[PartInit] = field(default_factory=list)
+
+
+@dataclass
+class TransferPlan:
+    pretrained: str | None = None  # the weights file the spec names, relative to where archspec runs
+    replace: list[str] = field(default_factory=list)
+    freeze: list[str] = field(default_factory=list)
+    bn: str = "train"
+    lr_mult: dict[str, float] = field(default_factory=dict)
+
+
+def lower_training(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> None:
+    """Attach the checked `init` and `transfer` of `spec` to `network`."""
+    if spec.init is not None:
+        network.init = _init_plan(spec, network, diagnostics)
+    if spec.transfer is not None:
+        transfer = spec.transfer
+        parts = _Parts(network, diagnostics)
+        network.transfer = TransferPlan(
+            pretrained=transfer.pretrained.value if transfer.pretrained else None,
+            replace=[parts.check(v, "replace") for v in transfer.replace],
+            freeze=[parts.check(v, "freeze") for v in transfer.freeze],
+            bn=transfer.bn.value if transfer.bn else "train",
+            lr_mult={parts.check(name, "lr_mult"): float(mult.value) for name, mult in transfer.lr_mult})
+
+
+def find_part(module: Module, path: str) -> Node | None:
+    """The node that `layer2.0.conv1` names, walking down through the modules that calls apply."""
+    head, _, rest = path.partition(".")
+    node = module.node(head)
+    if node is None or not rest:
+        return node
+    return find_part(node.child, rest) if node.child is not None else None
+
+
+class _Parts:
+    def __init__(self, network: Network, diagnostics: Diagnostics):
+        self.network = network
+        self.diagnostics = diagnostics
+
+    def check(self, name: Value, what: str) -> str:
+        if find_part(self.network.root, name.value) is None:
+            self.diagnostics.error(name.span, f"'{what}' names '{name.value}', which is no part of the network",
+                                   self.hint(name.value))
+        return name.value
+
+    def hint(self, path: str) -> str:
+        head, _, rest = path.rpartition(".")
+        module = self.network.root
+        if head:
+            owner = find_part(module, head)
+            if owner is None:
+                return f"'{head}' is no part of the network either"
+            if owner.child is None:
+                return f"'{head}' is a single layer, with no parts inside"
+            module = owner.child
+        names = [node.name for node in module.nodes if node.is_call or OPS[node.op].params(node.attrs)]
+        return did_you_mean(rest or path, names) or f"its parts here: {', '.join(names)}"
+
+
+def _init_plan(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> InitPlan:
+    plan = InitPlan()
+    nodes = [node for module in network.modules() for node in module.nodes]
+    for rule in spec.init.ops:
+        present = [node for node in nodes if node.op == rule.target]
+        if present and not any(OPS[rule.target].params(node.attrs) for node in present):
+            diagnostics.error(rule.span, f"'{rule.target}' layers have no weights to initialise")
+        elif present:
+            plan.ops.append(OpInit(rule.target, rule.tensors))
+    for rule in spec.init.parts:
+        if _applies(rule, spec, diagnostics):
+            part = _part_init(rule, network, diagnostics)
+            if part is not None:
+                plan.parts.append(part)
+    return plan
+
+
+def _applies(rule: InitRule, spec: ResolvedSpec, diagnostics: Diagnostics) -> bool:
+    if rule.condition is None:
+        return True
+    try:
+        return bool(typed_value(rule.condition, "bool", spec.param_env(), rule.condition_span, "'if'"))
+    except SpecError as error:
+        diagnostics.extend(error)
+        return False
+
+
+def _part_init(rule: InitRule, network: Network, diagnostics: Diagnostics) -> PartInit | None:
+    """`bottleneck.bn3` is `bn3` in every instance of block `bottleneck`; anything else a network path."""
+    head, _, rest = rule.target.partition(".")
+    if head in network.blocks and rest:
+        instances = [m for m in network.modules() if m.kind == "block" and m.block == head]
+        if not instances:
+            return None  # the family defines the block, this variant does not use it
+        if any(find_part(instance, rest) is None for instance in instances):
+            diagnostics.error(rule.span, f"block '{head}' has no part '{rest}'",
+                              did_you_mean(rest, [n.name for n in instances[0].nodes]))
+            return None
+        return PartInit(head, rest, rule.tensors)
+    if find_part(network.root, rule.target) is None:
+        diagnostics.error(rule.span, f"init names '{rule.target}', which is no part of the network",
+                          _Parts(network, diagnostics).hint(rule.target))
+        return None
+    return PartInit(None, rule.target, rule.tensors)
