@@ -57,6 +57,7 @@ class Layer:
     shares: str | None = None  # the earlier layer whose module this one applies again
     choices: dict[str, str] = field(default_factory=dict)  # `$param`: parameter value -> block, as instances use
     pieces: list[str] = field(default_factory=list)  # the keys of an op's several outputs (a split's)
+    inline: bool = False  # an unnamed repeat in a seq: its copies are layers of that seq
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
@@ -255,18 +256,23 @@ class _Definition:
 
     def member(self, item: Item, in_channels: ex.Expr | None, position: str) -> Layer:
         """A layer of a seq or a repeat's body: it reads the previous one and is named by its position."""
-        if item.kind == "group" or item.share is not None or item.op.startswith("$"):
+        if item.kind == "group" or item.share is not None:
             return self.layer(item, {})  # refused there, with the reason
         nodes = self.by_item.get(id(item), [])
         name = str(item.name) if item.name is not None else position
-        layer = self.build(item, nodes, [in_channels], name)
+        if item.kind == "repeat" and item.name is None:  # its copies go into the enclosing sequence
+            layer = self.repeat(item, nodes, in_channels, name, inline=True)
+        else:
+            layer = self.build(item, nodes, [in_channels], name)
         layer.condition = self.condition(item)
         return layer
 
-    def repeat(self, item: Item, nodes: list[Node], in_channels: ex.Expr | None, name: str) -> Layer:
-        """A named repeat: `count` copies of its body in one nn.Sequential, the index an expression name. The
-        input channels of copy `i` come from the body's own rule (see `repeat_input_channels`)."""
-        if item.name is None:
+    def repeat(self, item: Item, nodes: list[Node], in_channels: ex.Expr | None, name: str,
+               inline: bool = False) -> Layer:
+        """A named repeat: `count` copies of its body in one nn.Sequential, the index an expression name; an
+        unnamed one in a seq (`inline`): the copies in that seq. The input channels of copy `i` come from the
+        body's own rule (see `repeat_input_channels`)."""
+        if item.name is None and not inline:
             raise class_error(item.span, "a 'repeat' inside a block needs a 'name'",
                               hint="its copies then form one nn.Sequential of that name")
         for child in item.body:
@@ -294,8 +300,11 @@ class _Definition:
             self.known.discard(item.var)
         self.check_count(item, count, nodes)
         channels = None if out is None else substitute(out, {item.var: ex.Binary(0, "-", count, ex.Const(0, 1))})
+        if inline:  # no copies, no layers: the channels pass through
+            channels = ex.fold(ex.IfElse(0, ex.Compare(0, (">",), (count, ex.Const(0, 0))), channels, in_channels),
+                               {}) if channels is not None and in_channels is not None else channels
         return Layer(name, "repeat", "repeat", item.span, body=body, count=count, var=item.var, channels=channels,
-                     named=True, child=nodes[0].child if nodes else None)
+                     named=not inline, child=nodes[0].child if nodes else None, inline=inline)
 
     def copy(self, item: Item, in_channels: ex.Expr | None) -> tuple[list[Layer], ex.Expr | None]:
         body, current = [], in_channels
@@ -306,7 +315,13 @@ class _Definition:
         return body, current
 
     def check_count(self, item: Item, count: ex.Expr, nodes: list[Node]) -> None:
-        """Every instance has as many copies as the class would build."""
+        """Every instance has as many copies as the class would build (an unnamed repeat has no node of its
+        own: each copy's layers are numbered below the count)."""
+        for child in item.body:
+            for node in self.by_item.get(id(child), []):
+                if item.var in node.indices and node.indices[item.var] >= ex.evaluate(count, self.env(node)):
+                    raise AssertionError(f"block {self.block.name}: '{node.name}' is copy {node.indices[item.var]} "
+                                         "of a repeat the class would build fewer times")
         for node in nodes:
             env = self.env(node)
             built = len(node.child.nodes) if node.child is not None else 0

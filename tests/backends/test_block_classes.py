@@ -102,3 +102,14 @@ def test_a_block_chosen_by_parameter_and_shared_layers_inside_a_block(tmp_path: 
     stage = module.Stage(5, "wide", 4)
     assert isinstance(stage.unit, module.Wide) and stage(torch.randn(1, 5, 4, 4)).shape == (1, 8, 4, 4)
     assert isinstance(module.Stage(5, "plain", 8).unit, module.Plain)
+
+
+def test_an_unnamed_repeat_in_a_seq_appends_its_copies_to_the_seq(tmp_path: Path) -> None:
+    """RetinaNet's heads: num_convs conv + ReLU pairs and a last conv, one nn.Sequential numbered 0, 1, 2 …"""
+    network, module = emitted("repeat_in_seq", tmp_path)
+    model, _ = run_checked(network, module)
+    assert [key for key in model.state_dict() if key.startswith("h2.")][-2:] == ["h2.conv.6.weight",
+                                                                                  "h2.conv.6.bias"]
+    head = module.Head(5, 4, 3)  # arguments no instance of the spec has
+    assert head(torch.randn(1, 5, 8, 8)).shape == (1, 2, 8, 8) and len(head.conv) == 9
+    assert len(module.Head(5, 0, 3).conv) == 1  # no copies: the last conv reads the input

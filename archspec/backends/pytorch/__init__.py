@@ -1,16 +1,13 @@
 """PyTorch backend: the IR becomes one standalone, readable Python file.
 
 The file needs only torch. It holds one ``nn.Module`` class per user block,
-written from the block's *definition* so that its constructor takes the
-block's parameters (``Bottleneck(in_channels, planes, stride=1)``) the way
-torchvision writes its blocks, then the network class, written from the IR with
-every value concrete, and a factory function named after the spec.
-
-Block classes are generated symbolically: attribute expressions are folded and
-printed as Python over the constructor arguments, input channels are tracked
-as expressions through the block, and ``if`` conditions become optional
-submodules. Every instance in the IR is then checked against the generated
-expressions, so a class can never build something other than what was analysed.
+printed from the block's symbolic IR (``ir/blocks.py``: each definition lowered
+once, its attributes and channels expressions of its parameters, checked
+against every instance) so that its constructor takes the block's parameters
+(``Bottleneck(in_channels, planes, stride=1)``) the way torchvision writes its
+blocks; then the network class, written from the IR with every value concrete
+but the spec parameters it takes as constructor arguments (``num_classes``),
+and a factory function named after the spec that passes keyword arguments on.
 
 The parts: `module_file` writes the file and the classes whose values are all
 known (the network, its groups), `block_class` the parameterised classes of

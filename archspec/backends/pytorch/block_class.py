@@ -191,11 +191,11 @@ class BlockClass:
 
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
         """`nn.Sequential(...)`; with optional members, a list built under their conditions."""
-        if all(member.condition is None for member in members):
+        if all(member.condition is None and not member.inline for member in members):
             return self.emitter.sequential([(member.name, self.member(member, init)) for member in members])
         if any(member.named for member in members):
-            raise codegen_error(members[0].span, "a 'seq' inside a block with optional layers numbers them by "
-                                "position; remove their names")
+            raise codegen_error(members[0].span, "a 'seq' inside a block with optional or repeated layers numbers "
+                                "them by position; remove their names")
         layers = self.layer_list(init)
         self.append_members(members, layers, init)
         return f"nn.Sequential(*{layers})"
@@ -223,6 +223,27 @@ class BlockClass:
             else:
                 self.rename[layer.var] = outer
 
+    def append_copies(self, repeat: Layer, layers: str, init: LineWriter) -> None:
+        """An unnamed repeat in a seq: a loop appending each copy's layers to the seq's list."""
+        outer = self.rename.get(repeat.var)
+        index = self.rename[repeat.var] = self.names.claim(repeat.var)
+        try:
+            if repeat.condition is not None:
+                init.line(f"if {self.python(repeat.condition)}:")
+                init.indent()
+            loop = index if repeat.var in repeat.names() else "_"
+            init.line(f"for {loop} in range({self.python(repeat.count)}):")
+            init.indent()
+            self.append_members(repeat.body, layers, init)
+            init.outdent()
+            if repeat.condition is not None:
+                init.outdent()
+        finally:
+            if outer is None:
+                del self.rename[repeat.var]
+            else:
+                self.rename[repeat.var] = outer
+
     def layer_list(self, init: LineWriter) -> str:
         self.emitter.typing.add("List")
         layers = self.names.claim("layers")
@@ -231,6 +252,9 @@ class BlockClass:
 
     def append_members(self, members: list[Layer], layers: str, init: LineWriter) -> None:
         for member in members:
+            if member.inline:
+                self.append_copies(member, layers, init)
+                continue
             if member.condition is not None:
                 init.line(f"if {self.python(member.condition)}:")
                 init.indent()
