@@ -54,31 +54,3 @@ def test_block_class_written_once(name: str, tmp_path: Path) -> None:
     """One parameterised class per block, as torchvision writes it, not one per instance."""
     _, source, _ = emitted(name, tmp_path)
     assert source.count(f"class {BLOCK_CLASSES[name]}(nn.Module):") == 1
-
-
-@pytest.mark.parametrize("name", ["mobilenet_v3_small"])
-def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
-    """The stem's field is a window; after the first squeeze-and-excitation block every unit sees the whole
-    input (its gate pooled the whole map): the gradients of the linearised module say the same."""
-    from archspec.passes.receptive_field import receptive_fields
-
-    from ..test_analysis import _linearised, assert_fields_match
-
-    network, _, factory = emitted(name, tmp_path)
-    model = _linearised(factory())
-    side = 64
-    fields = receptive_fields(network, (3, side, side))
-    outputs = {}
-    model.features[0].register_forward_hook(lambda m, i, o: outputs.setdefault("features.0", o))
-    model.features.register_forward_hook(lambda m, i, o: outputs.setdefault("features", o))
-    image = torch.ones(1, 3, side, side, dtype=torch.float64, requires_grad=True)
-    model(image)
-    assert_fields_match({"features.0": fields.of("features.0")}, outputs, image)
-    whole = fields.of("features")
-    output = outputs["features"]
-    (gradient,) = torch.autograd.grad(output[0, :, output.shape[-2] // 2, output.shape[-1] // 2].sum(), image)
-    for axis, dims in ((whole.h, (0, 2)), (whole.w, (0, 1))):
-        hits = gradient[0].abs().sum(dim=dims).nonzero().flatten()
-        low, high = axis.span(0)
-        assert axis.jump == 0 and low <= 0 and high >= side - 1  # every unit: the whole input
-        assert (hits.min().item(), hits.max().item()) == (0, side - 1)
