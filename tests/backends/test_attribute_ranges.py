@@ -32,11 +32,19 @@ CONTEXTS = [
     ([{"maxpool": {"name": "pool", "kernel": 2, "indices": True}}], ["pool", "pool"]),
 ]
 ORDINARY = {"int": 2, "pair": 2, "float": 0.5, "bool": False, "shape": INPUT}
+# Ops whose attributes are all optional but one of a set is needed (a split by sizes or into chunks).
+ORDINARY_FOR = {"split": {"chunks": 2}}
+# Ops that no small network can hold, and why.
+NOT_PROBED = {
+    "roi_align": "reads a two-stage detector's proposals; only a detect: section can hold it",
+}
 # Where archspec is deliberately stricter than PyTorch, and why (PyTorch builds these, to no use).
 STRICTER = {
     ("linear", "out", 0): "a linear layer to no features",
     ("adaptive_avgpool", "size", 0): "an empty feature map",
     ("adaptive_maxpool", "size", 0): "an empty feature map",
+    ("split", "chunks", 7): "torch.chunk gives fewer pieces than asked (4 channels in 7 chunks: 4), so the "
+                            "outputs the spec names would not exist",
 }
 
 
@@ -62,7 +70,7 @@ def cases() -> list[tuple[str, str, Any]]:
     found = []
     for op_name, op in OPS.items():
         for attr_name, attr in op.attrs.items():
-            if attr.kind in ("int", "pair", "float") and not attr.inferred:
+            if attr.kind in ("int", "pair", "float") and not attr.inferred and op_name not in NOT_PROBED:
                 found += [(op_name, attr_name, value) for value in boundary_values(attr.kind, attr)]
     return found
 
@@ -74,8 +82,9 @@ def spec_text(op_name: str, attrs: dict[str, Any], context: tuple[list[Any], Any
 
 
 def ordinary_attrs(op_name: str) -> dict[str, Any]:
-    return {name: ORDINARY[attr.kind] for name, attr in OPS[op_name].attrs.items()
-            if attr.required and not attr.inferred}
+    ordinary = {name: ORDINARY[attr.kind] for name, attr in OPS[op_name].attrs.items()
+                if attr.required and not attr.inferred}
+    return {**ordinary, **ORDINARY_FOR.get(op_name, {})}
 
 
 _BASES: dict[str, tuple[Any, Any]] = {}
@@ -101,18 +110,42 @@ def base(op_name: str, folder: Path) -> tuple[tuple[list[Any], Any], Any]:
     return _BASES[op_name]
 
 
+def emitted_namespace() -> dict[str, Any]:
+    """What an emitted file defines before its classes: torch's names and every op's helper."""
+    import typing
+
+    namespace: dict[str, Any] = {"nn": torch.nn, "torch": torch, "F": torch.nn.functional, "Tensor": torch.Tensor,
+                                 **{name: getattr(typing, name) for name in ("Dict", "List", "Optional", "Tuple")}}
+    for op in OPS.values():
+        if op.helper is not None:
+            exec(op.helper[1], namespace)  # noqa: S102 (the ops' own helper source, as emitted)
+    return namespace
+
+
+def run(op: Any, source: str, namespace: dict[str, Any]) -> Any:
+    """The op as its emitted code runs it: a module in training mode, a call template, or a bare parameter
+    applied through its template."""
+    if not op.module:
+        return lambda *xs: eval(source.format(*(f"x{i}" for i in range(len(xs)))),  # noqa: S307
+                                namespace, {f"x{i}": x for i, x in enumerate(xs)})
+    made = eval(source, namespace)  # noqa: S307 (the op's own emitted code)
+    if op.applies is None:
+        return made.train()
+    owner = type("Owner", (), {"probe": made})()
+    return lambda x: eval(op.applies.format("x", attribute="probe"), namespace, {"self": owner, "x": x})  # noqa
+
+
 def pytorch_accepts(op_name: str, node: Any, attr_name: str, value: Any, inputs: list[Any]) -> str | None:
     """None if the op's PyTorch module, built with the value, constructs and runs forward; else the error."""
     op = OPS[op_name]
     kind = op.attrs[attr_name].kind
     attrs = dict(node.attrs)
     attrs[attr_name] = (value, value) if kind == "pair" else (float(value) if kind == "float" else value)
-    source = op.emit(CodeArgs(attrs, {k: ex.python_literal(v) for k, v in attrs.items()}))
+    args = CodeArgs({**attrs, "inputs": len(inputs)}, {k: ex.python_literal(v) for k, v in attrs.items()})
+    source = op.emit(args)
     try:
-        module = eval(source, {"nn": torch.nn, "torch": torch})  # noqa: S307 (the op's own emitted code)
-        module.train()
         tensors = [torch.randn(2, *shape) for shape in inputs]
-        module(*tensors)
+        run(op, source, emitted_namespace())(*tensors)
     except Exception as error:  # noqa: BLE001 - any refusal by PyTorch is the answer sought
         return f"{type(error).__name__}: {str(error).splitlines()[0][:120]}"
     return None
