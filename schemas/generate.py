@@ -34,7 +34,10 @@ IDENTIFIER = "[A-Za-z_][A-Za-z0-9_]*"
 # A layer name: identifier characters and `{expression}` parts, not starting with "__". Whether the
 # interpolated result is an identifier (or, inside a seq, a number) only the compiler can tell.
 # A name, or `list.index` / `dict.key` for a member of an nn.ModuleList / nn.ModuleDict.
-LAYER_NAME = r"^(?!__)(?:[A-Za-z0-9_]|\{[^{}]*\})+(?:\.(?:[A-Za-z0-9_]|\{[^{}]*\})+)?$"
+# A name with an interpolation may hold dashes: a key of an nn.Sequential ("block{s + 1}-{i}", as torchvision's
+# RegNet has). The schema cannot tell a seq's body from another, so the compiler says where a dash is wrong.
+LAYER_NAME = (r"^(?!__)(?:(?:[A-Za-z0-9_]|\{[^{}]*\})+(?:\.(?:[A-Za-z0-9_]|\{[^{}]*\})+)?"
+              r"|(?=.*\{)(?:[A-Za-z0-9_-]|\{[^{}]*\})+)$")
 from archspec.spec.model import CONTAINERS  # noqa: E402
 
 TOP_LEVEL_DOCS = {

@@ -113,3 +113,17 @@ def test_an_unnamed_repeat_in_a_seq_appends_its_copies_to_the_seq(tmp_path: Path
     head = module.Head(5, 4, 3)  # arguments no instance of the spec has
     assert head(torch.randn(1, 5, 8, 8)).shape == (1, 2, 8, 8) and len(head.conv) == 9
     assert len(module.Head(5, 0, 3).conv) == 1  # no copies: the last conv reads the input
+
+
+def test_a_seq_with_named_optional_members_is_an_ordered_dict(tmp_path: Path) -> None:
+    """torchvision's RegNet bottleneck `f`: named members, one under a condition; unnamed ones keep the
+    position among the members built (a left-out layer takes none), as the compiler numbers them."""
+    network, module = emitted("named_optional_seq", tmp_path)
+    model, _ = run_checked(network, module)
+    source = (tmp_path / "named_optional_seq_emitted.py").read_text()
+    assert '        if gate:\n            layers["gate"] = nn.Conv2d(width, width, kernel_size=1)\n' in source
+    weights = [key[:-len(".weight")] for key in model.state_dict() if key.endswith(".weight")]
+    assert weights == ["u1.f.a", "u1.f.1", "u1.f.gate", "u1.f.3", "u1.f.c",
+                       "u2.f.a", "u2.f.1", "u2.f.2", "u2.f.3", "u2.f.c"]
+    unit = module.Unit(5, 5, False, 0)  # arguments no instance of the spec has
+    assert list(unit.f._modules) == ["a", "1", "c"] and unit(torch.randn(1, 5, 4, 4)).shape == (1, 5, 4, 4)

@@ -45,7 +45,8 @@ def test_imports_strings_and_docstrings(name: str) -> None:
     strings = [node for node in ast.walk(tree) if isinstance(node, ast.Constant) and isinstance(node.value, str)]
     lines = source.splitlines()
     for node in strings:  # every string literal double-quoted (docstrings and f-strings included)
-        assert lines[node.lineno - 1][node.col_offset:].lstrip("f")[:1] == '"', lines[node.lineno - 1]
+        start = lines[node.lineno - 1][node.col_offset:]
+        assert start.startswith(('"', 'f"')), lines[node.lineno - 1]
     documented = [node for node in ast.walk(tree) if isinstance(node, (ast.ClassDef, ast.FunctionDef, ast.Module))
                   and ast.get_docstring(node)]
     for node in documented:

@@ -28,6 +28,7 @@ CASES = {
     "repeats_in_blocks": "tests/backends/specs/repeats_in_blocks.yaml",
     "mobilenet_v3_large": "specs/mobilenet/mobilenet_v3_large.yaml",
     "convnext_tiny": "specs/convnext/convnext_tiny.yaml",
+    "regnet_y_400mf": "specs/regnet/regnet_y_400mf.yaml",
     "modern_ops": "tests/backends/specs/modern_ops.yaml",
     "yolov2": "specs/yolo/yolov2.yaml",
     "ssd300_vgg16": "specs/ssd/ssd300_vgg16.yaml",

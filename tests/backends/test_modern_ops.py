@@ -10,7 +10,6 @@ import pytest
 
 from archspec.compiler import compile_spec
 from archspec.passes.cost import analyse_cost
-from archspec.passes.receptive_field import receptive_fields
 
 from ..conftest import import_file
 
@@ -156,52 +155,6 @@ def test_scripts_and_traces(tmp_path: Path) -> None:
     exported = torch.export.export(model, (images,)).module()
     for compiled in (torch.jit.script(model), torch.fx.symbolic_trace(model), exported):
         assert torch.allclose(compiled(images), expected, atol=1e-6)
-
-
-def test_receptive_fields_match_gradients(tmp_path: Path) -> None:
-    """Through pixel (un)shuffle, a split, a channel shuffle, channels-last layers and a broadcast gate (which
-    makes the field the whole input), the input pixels reached from a unit are exactly its analytic field."""
-    network, model = emitted("modern_fields", tmp_path)
-    model = randomised(model).double().eval()
-    fields = receptive_fields(network)
-    image = torch.rand(1, 4, 32, 32, dtype=torch.float64, requires_grad=True)
-    forward_values = _values(model, image)
-    for name, output in forward_values.items():
-        field = fields.of(name)
-        if name == "pointwise":  # channels-last: (N, H, W, C)
-            output = output.permute(0, 3, 1, 2)
-        height, width = output.shape[-2:]
-        for step in range(min(max(field.h.period, field.w.period), 4)):
-            row, col = min(height // 2 + step, height - 1), min(width // 2 + step, width - 1)
-            (gradient,) = torch.autograd.grad(output[0, :, row, col].sum(), image, retain_graph=True)
-            rows = gradient[0].abs().sum(dim=(0, 2)).nonzero().flatten()
-            cols = gradient[0].abs().sum(dim=(0, 1)).nonzero().flatten()
-            for axis, hits, unit in ((field.h, rows, row), (field.w, cols, col)):
-                low, high = axis.range_of(unit)
-                assert (hits.min().item(), hits.max().item()) == (max(low, 0), min(high, 31)), (name, unit)
-    for axis in (fields.of("gated").h, fields.of("gated").w):  # the gate saw everything: so does every unit
-        low, high = axis.range_of(0)
-        assert low <= 0 and high >= 31 and axis.jump == 0
-
-
-def _values(model: nn.Module, image):
-    """The named values of modern_fields.yaml, from a forward written out here (the split's pieces and
-    the gate's product have no module to hook)."""
-    x = model.stem(image)
-    values = {"stem": x, "down": model.down(x)}
-    values["mix"] = model.mix(values["down"])
-    values["shuffled"] = channel_shuffle(values["mix"], 4)
-    first, second = values["shuffled"].split([4, 12], 1)
-    values["left"] = model.left(first)
-    values["joined"] = torch.cat([values["left"], second], 1)
-    values["pointwise"] = model.pointwise(model.norm(model.to_last(values["joined"])))
-    values["up"] = model.up(model.to_first(values["pointwise"]))
-    values["smooth"] = model.smooth(values["up"])
-    gate = torch.sigmoid(model.excite(model.squeeze(values["smooth"])))
-    values["gated"] = values["smooth"] * gate
-    emitted_output = model(image)
-    assert torch.equal(emitted_output, values["gated"])  # the forward above is the emitted one
-    return values
 
 
 SQUEEZE_EXCITATION = """\

@@ -4,6 +4,7 @@ MACs against FlopCounterMode at three sizes and receptive fields for every shipp
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 
 import pytest
@@ -16,7 +17,7 @@ from ..conftest import import_file, shipped_specs
 torch = pytest.importorskip("torch")
 torchvision = pytest.importorskip("torchvision")
 
-MODELS = ["mobilenet_v3_large", "mobilenet_v3_small", "convnext_tiny"]
+MODELS = ["mobilenet_v3_large", "mobilenet_v3_small", "convnext_tiny", "regnet_y_400mf"]
 
 
 def emitted(name: str, tmp_path: Path):
@@ -45,40 +46,45 @@ def test_matches_torchvision(name: str, tmp_path: Path) -> None:
         assert (ours.eval()(images) - reference.eval()(images)).abs().max().item() <= 1e-5
 
 
-BLOCK_CLASSES = {"mobilenet_v3_large": "InvertedResidual", "mobilenet_v3_small": "SqueezeExcitation",
-                 "convnext_tiny": "CNBlock"}
+BLOCK_CLASSES = {"mobilenet_v3_large": ["InvertedResidual"], "mobilenet_v3_small": ["SqueezeExcitation"],
+                 "convnext_tiny": ["CNBlock"], "regnet_y_400mf": ["ResBottleneckBlock", "SqueezeExcitation"]}
 
 
 @pytest.mark.parametrize("name", MODELS)
 def test_block_class_written_once(name: str, tmp_path: Path) -> None:
     """One parameterised class per block, as torchvision writes it, not one per instance."""
     _, source, _ = emitted(name, tmp_path)
-    assert source.count(f"class {BLOCK_CLASSES[name]}(nn.Module):") == 1
+    for block_class in BLOCK_CLASSES[name]:
+        assert source.count(f"class {block_class}(nn.Module):") == 1, block_class
 
 
-@pytest.mark.parametrize("name", ["mobilenet_v3_small"])
-def test_receptive_fields_match_gradients(name: str, tmp_path: Path) -> None:
-    """The stem's field is a window; after the first squeeze-and-excitation block every unit sees the whole
-    input (its gate pooled the whole map): the gradients of the linearised module say the same."""
-    from archspec.passes.receptive_field import receptive_fields
+def test_regnet_block_builds_what_its_arguments_say(tmp_path: Path) -> None:
+    """The emitted ResBottleneckBlock is torchvision's for arguments no instance of the spec has: a
+    bottleneck wider than the output, a projection for the stride alone, and no squeeze-and-excitation
+    (RegNetX)."""
+    from torchvision.models.regnet import ResBottleneckBlock
 
-    from ..passes.test_analysis import _linearised, assert_fields_match
+    _, _, factory = emitted("regnet_y_400mf", tmp_path)
+    module = sys.modules[factory.__module__]
+    for width_in, width_out, stride, group_width, multiplier, se_ratio in (
+            (24, 24, 2, 8, 2.0, 0.25), (16, 32, 1, 16, 1.0, 0.0), (40, 40, 1, 8, 0.5, 0.5)):
+        torch.manual_seed(0)
+        ours = module.ResBottleneckBlock(width_in, width_out, stride, group_width, multiplier, se_ratio)
+        reference = ResBottleneckBlock(width_in, width_out, stride, torch.nn.BatchNorm2d, torch.nn.ReLU,
+                                       group_width, multiplier, se_ratio or None)
+        assert [(k, v.shape) for k, v in ours.state_dict().items()] == [
+            (k, v.shape) for k, v in reference.state_dict().items()]
+        ours.load_state_dict(reference.state_dict())
+        images = torch.randn(2, width_in, 8, 8)
+        assert (ours.eval()(images) - reference.eval()(images)).abs().max().item() <= 1e-5
 
-    network, _, factory = emitted(name, tmp_path)
-    model = _linearised(factory())
-    side = 64
-    fields = receptive_fields(network, (3, side, side))
-    outputs = {}
-    model.features[0].register_forward_hook(lambda m, i, o: outputs.setdefault("features.0", o))
-    model.features.register_forward_hook(lambda m, i, o: outputs.setdefault("features", o))
-    image = torch.ones(1, 3, side, side, dtype=torch.float64, requires_grad=True)
-    model(image)
-    assert_fields_match({"features.0": fields.of("features.0")}, outputs, image)
-    whole = fields.of("features")
-    output = outputs["features"]
-    (gradient,) = torch.autograd.grad(output[0, :, output.shape[-2] // 2, output.shape[-1] // 2].sum(), image)
-    for axis, dims in ((whole.h, (0, 2)), (whole.w, (0, 1))):
-        hits = gradient[0].abs().sum(dim=dims).nonzero().flatten()
-        low, high = axis.range_of(0)
-        assert axis.jump == 0 and low <= 0 and high >= side - 1  # every unit: the whole input
-        assert (hits.min().item(), hits.max().item()) == (0, side - 1)
+
+def test_regnet_scripts(tmp_path: Path) -> None:
+    """The emitted RegNet (an nn.Sequential built from an OrderedDict under conditions in its block) scripts
+    and computes what the eager module does."""
+    _, _, factory = emitted("regnet_y_400mf", tmp_path)
+    model = factory(num_classes=10).eval()
+    scripted = torch.jit.script(model)
+    images = torch.randn(1, 3, 32, 32)
+    with torch.no_grad():
+        assert torch.equal(scripted(images), model(images))

@@ -6,6 +6,8 @@ from __future__ import annotations
 
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -123,11 +125,22 @@ def train_replica(world: distributed.World, job) -> None:
     distributed.leave(world)
 
 
+def fork_two_replicas(spec: Path, out: Path) -> None:
+    """Two gloo replicas forked (a fraction of a second, where spawning takes half a minute) from a fresh
+    interpreter: a process that has run autograd, as this one may have in earlier tests, cannot fork."""
+    code = (f"from pathlib import Path\n"
+            f"from archspec.train import distributed\n"
+            f"from tests.cli.test_train import options, prepare, train_replica\n"
+            f"job = prepare(options(Path({str(spec)!r}), Path({str(out)!r}), batch_size=8, synthetic_size=32))\n"
+            f"distributed.spawn(2, train_replica, job, start_method='fork')\n")
+    result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr[-3000:]
+
+
 def test_two_gloo_processes_match_one(tmp_path) -> None:
     spec = tmp_path / "tiny_plain.yaml"
     spec.write_text(NO_DROPOUT)
-    job = prepare(options(spec, tmp_path / "two", batch_size=8, synthetic_size=32))
-    distributed.spawn(2, train_replica, job, start_method="fork")  # CPU only: no CUDA to fork
+    fork_two_replicas(spec, tmp_path / "two")
     train(options(spec, tmp_path / "one", batch_size=16, synthetic_size=32))
     train(options(spec, tmp_path / "accumulated", batch_size=8, accumulate=2, synthetic_size=32))
     ranks = [torch.load(tmp_path / "two" / f"rank{r}.pt", weights_only=True) for r in (0, 1)]

@@ -204,12 +204,14 @@ class BlockClass:
                                  for name, expr in layer.attrs.items()})
 
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
-        """`nn.Sequential(...)`; with optional members, a list built under their conditions."""
+        """`nn.Sequential(...)`; with optional members, a list built under their conditions, or an OrderedDict
+        where members are named (torchvision's RegNet: `layers["se"] = ...` under `if se_ratio:`)."""
         if all(member.condition is None and not member.inline for member in members):
             return self.emitter.sequential([(member.name, self.member(member, init)) for member in members])
         if any(member.named for member in members):
-            raise codegen_error(members[0].span, "a 'seq' inside a block with optional or repeated layers numbers "
-                                "them by position; remove their names")
+            layers = self.layer_dict(init)
+            self.append_members(members, layers, init, keyed=True)
+            return f"nn.Sequential({layers})"
         layers = self.layer_list(init)
         self.append_members(members, layers, init)
         return f"nn.Sequential(*{layers})"
@@ -238,7 +240,7 @@ class BlockClass:
             else:
                 self.rename[layer.var] = outer
 
-    def append_copies(self, repeat: Layer, layers: str, init: LineWriter) -> None:
+    def append_copies(self, repeat: Layer, layers: str, init: LineWriter, keyed: bool = False) -> None:
         """An unnamed repeat in a seq: a loop appending each copy's layers to the seq's list."""
         outer = self.rename.get(repeat.var)
         index = self.rename[repeat.var] = self.names.claim(repeat.var)
@@ -250,7 +252,7 @@ class BlockClass:
             loop = index if repeat.var in repeat.names() else "_"
             init.line(f"for {loop} in range({self.python(repeat.count)}):")
             init.indent()
-            self.append_members(repeat.body, layers, init)
+            self.append_members(repeat.body, layers, init, keyed)
             init.outdent()
             if repeat.condition is not None:
                 init.outdent()
@@ -266,15 +268,28 @@ class BlockClass:
         init.line(f"{layers}: List[nn.Module] = []")
         return layers
 
-    def append_members(self, members: list[Layer], layers: str, init: LineWriter) -> None:
+    def layer_dict(self, init: LineWriter) -> str:
+        self.emitter.ordered_dict = True
+        layers = self.names.claim("layers")
+        init.line(f"{layers}: OrderedDict[str, nn.Module] = OrderedDict()")
+        return layers
+
+    def append_members(self, members: list[Layer], layers: str, init: LineWriter, keyed: bool = False) -> None:
+        """Each member appended under its condition; `keyed`: stored under its name, an unnamed one under its
+        position among the members built, which is how the compiler numbers it."""
         for member in members:
             if member.inline:
-                self.append_copies(member, layers, init)
+                self.append_copies(member, layers, init, keyed)
                 continue
             if member.condition is not None:
                 init.line(f"if {self.python(member.condition)}:")
                 init.indent()
-            init.block(f"{layers}.append({self.member(member, init)})")
+            construct = self.member(member, init)
+            if not keyed:
+                init.block(f"{layers}.append({construct})")
+            else:
+                key = ex.python_literal(member.name) if member.named else f"str(len({layers}))"
+                init.block(f"{layers}[{key}] = {construct}")
             if member.condition is not None:
                 init.outdent()
 

@@ -1,5 +1,6 @@
-"""What an emitted detector has besides its layers: the spec's `detect:` settings as attributes, and the
-methods `decode`, `postprocess` and `loss` (and, for SSD, torchvision's `forward(images, targets)`).
+"""What an emitted detector has besides its layers: the spec's `detect:` settings as attributes, and
+the methods `decode`, `postprocess` and `loss` (and, for SSD, torchvision's `forward(images,
+targets)`).
 
 The methods are short and call the runtime functions (`runtime/`), whose source is copied into the
 file, so the file stays standalone and every step can be read where it runs.
@@ -29,8 +30,8 @@ class DetectorParts:
         return runtime.functions(self.functions)
 
     def imports(self) -> tuple[list[str], list[str]]:
-        """The file's imports besides torch's and typing's (which the file writes from what it uses): the
-        standard library's (math) and torchvision.ops."""
+        """The file's imports besides torch's and typing's (which the file writes from what it
+        uses): the standard library's (math) and torchvision.ops."""
         text = "\n".join([*self.helpers(), self.methods, *self.uses])
         lines = runtime.imports_for(text)
         return ([line for line in lines if line in ("import math",)],
@@ -52,7 +53,8 @@ def _number(value: float) -> str:
 
 
 def _follows_constructor(network: Network, detection: Detection, key: str, value: object) -> str:
-    """A setting as code: the expression over the constructor's arguments it was written as, else its value."""
+    """A setting as code: the expression over the constructor's arguments it was written as, else
+    its value."""
     text = detection.sources.get(key)
     if text is not None:
         expression = ex.parse(text)
@@ -91,19 +93,21 @@ def _yolo_methods(network: Network, detection: Detection, decode_call: str, loss
     value = _single_output(network, detection)
     return textwrap.dedent(f'''\
         def decode(self, {argument}) -> Tuple[Tensor, Tensor]:
-            """Boxes (N, {boxes}, 4), x1, y1, x2, y2 in input pixels, and class-specific confidences (N, {boxes}, C)."""
+            """Boxes (N, {boxes}, 4), x1, y1, x2, y2 in input pixels, and class-specific confidences
+            (N, {boxes}, C)."""
             return {decode_call.format(value=value)}
 
         def postprocess(self, {argument}) -> List[Dict[str, Tensor]]:
-            """Per image: the boxes whose class-specific confidence exceeds self.confidence, non-maximum
-            suppression per class at IoU self.iou, the self.top_k best (boxes, scores, labels)."""
+            """Per image: the boxes whose class-specific confidence exceeds self.confidence,
+            non-maximum suppression per class at IoU self.iou, the self.top_k best (boxes, scores,
+            labels)."""
             boxes, scores = self.decode({argument.split(":")[0]})
             return [per_class_nms(b, s, self.confidence, self.iou, self.top_k, self.candidates)
                     for b, s in zip(boxes, scores)]
 
         def loss(self, {argument}, targets: List[Dict[str, Tensor]]) -> Dict[str, Tensor]:
-            """The loss terms for targets [{{boxes (M, 4) in input pixels, labels (M,) in 0 … C - 1}}];
-            training minimises their sum."""
+            """The loss terms for targets [{{boxes (M, 4) in input pixels, labels (M,) in 0 … C -
+            1}}]; training minimises their sum."""
             return {loss_call.format(value=value)}
         ''')
 
@@ -157,10 +161,10 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
     methods = textwrap.dedent(f'''\
         def forward(self, images: List[Tensor], targets: Optional[List[Dict[str, Tensor]]] = None
                     ) -> Union[Dict[str, Tensor], List[Dict[str, Tensor]]]:
-            """torchvision's convention: `images` are (3, H, W) with values in [0, 1], of any size; they are
-            normalised and resized to self.size. In training, `targets` [{{boxes, labels}}] in the images'
-            pixels give the losses; in evaluation, the detections [{{boxes, scores, labels}}] in the images'
-            pixels."""
+            """torchvision's convention: `images` are (3, H, W) with values in [0, 1], of any size;
+            they are normalised and resized to self.size. In training, `targets` [{{boxes, labels}}]
+            in the images' pixels give the losses; in evaluation, the detections [{{boxes, scores,
+            labels}}] in the images' pixels."""
             original_sizes = [(int(image.shape[-2]), int(image.shape[-1])) for image in images]
             outputs = self.head_outputs(resize_and_normalise(images, self.size, self.image_mean, self.image_std))
             if self.training:
@@ -174,8 +178,8 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
             return detections
 
         def levels(self, outputs: Dict[str, Tensor]) -> Tuple[Tensor, Tensor, Tensor]:
-            """Class scores (N, A, C) and box offsets (N, A, 4) of every default box, and the A default
-            boxes (A, 4) in the pixels of the resized image."""
+            """Class scores (N, A, C) and box offsets (N, A, 4) of every default box, and the A
+            default boxes (A, 4) in the pixels of the resized image."""
             scores = flatten_levels([outputs[key] for key in self.score_maps], self.num_classes)
             offsets = flatten_levels([outputs[key] for key in self.box_maps], 4)
             grids = [(int(outputs[key].shape[-2]), int(outputs[key].shape[-1])) for key in self.score_maps]
@@ -183,22 +187,24 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
             return scores, offsets, anchors.to(scores.dtype)
 
         def decode(self, outputs: Dict[str, Tensor]) -> Tuple[Tensor, Tensor]:
-            """Boxes (N, A, 4), x1, y1, x2, y2 in the resized image, and class probabilities (N, A, C)
-            (column 0: the background)."""
+            """Boxes (N, A, 4), x1, y1, x2, y2 in the resized image, and class probabilities (N, A,
+            C) (column 0: the background)."""
             scores, offsets, anchors = self.levels(outputs)
             boxes = torch.stack([decode_boxes(o, anchors, self.box_weights) for o in offsets])
             return boxes, torch.softmax(scores, dim=-1)
 
         def postprocess(self, outputs: Dict[str, Tensor]) -> List[Dict[str, Tensor]]:
             """Per image: boxes cut to the image, per class those above self.confidence (at most
-            self.candidates), non-maximum suppression per class at IoU self.iou, the self.top_k best."""
+            self.candidates), non-maximum suppression per class at IoU self.iou, the self.top_k
+            best."""
             scores, offsets, anchors = self.levels(outputs)
             return ssd_detections(scores, offsets, anchors, self.size, self.box_weights, self.confidence, self.iou,
                                   self.top_k, self.candidates)
 
         def loss(self, outputs: Dict[str, Tensor], targets: List[Dict[str, Tensor]]) -> Dict[str, Tensor]:
-            """SSD's multibox loss for targets [{{boxes (M, 4) in the resized image's pixels, labels (M,) in
-            1 … C - 1}}]: `bbox_regression` and `classification`, as torchvision names them."""
+            """SSD's multibox loss for targets [{{boxes (M, 4) in the resized image's pixels, labels
+            (M,) in 1 … C - 1}}]: `bbox_regression` and `classification`, as torchvision names
+            them."""
             scores, offsets, anchors = self.levels(outputs)
             return multibox_loss(scores, offsets, anchors, targets, self.box_weights, self.match_iou,
                                  self.negatives_per_positive)

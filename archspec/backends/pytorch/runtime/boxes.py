@@ -1,4 +1,5 @@
-"""Boxes and anchors: coding offsets against anchors, matching anchors to boxes, per-class suppression.
+"""Boxes and anchors: coding offsets against anchors, matching anchors to boxes, per-class
+suppression.
 
 Boxes are (x1, y1, x2, y2) in pixels of the image the network sees. The semantics are torchvision's
 (`BoxCoder`, `Matcher`, `SSDMatcher`, `AnchorGenerator`, `DefaultBoxGenerator`), so a detector built

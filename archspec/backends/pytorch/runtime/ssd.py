@@ -1,4 +1,5 @@
-"""SSD's input transform, head layout, multibox loss and detections, as torchvision's SSD computes them."""
+"""SSD's input transform, head layout, multibox loss and detections, as torchvision's SSD computes
+them."""
 
 from typing import Dict, List, Tuple
 

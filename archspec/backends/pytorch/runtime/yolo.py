@@ -1,4 +1,5 @@
-"""YOLO's decoding and losses: YOLOv1 (one grid, B free boxes per cell) and YOLOv2 (K anchors per cell).
+"""YOLO's decoding and losses: YOLOv1 (one grid, B free boxes per cell) and YOLOv2 (K anchors per
+cell).
 
 Targets use torchvision's format: per image {boxes: (M, 4) x1, y1, x2, y2 in input pixels, labels: (M,)}
 with labels 0 … C - 1. Losses are summed over the batch and divided by its size.
@@ -20,8 +21,8 @@ def yolov2_cells(output: Tensor, anchors: int) -> Tensor:
 
 
 def yolov2_boxes(cells: Tensor, anchors: List[Tuple[float, float]], stride: float) -> Tensor:
-    """Predicted boxes (N, S, S, K, 4), x1, y1, x2, y2 in pixels: the centre is sigmoid(tx, ty) into the
-    cell from its top-left corner, the size the anchor's scaled by exp(tw, th)."""
+    """Predicted boxes (N, S, S, K, 4), x1, y1, x2, y2 in pixels: the centre is sigmoid(tx, ty) into
+    the cell from its top-left corner, the size the anchor's scaled by exp(tw, th)."""
     rows, columns = cells.shape[1], cells.shape[2]
     cy, cx = torch.meshgrid(torch.arange(rows, dtype=cells.dtype), torch.arange(columns, dtype=cells.dtype),
                             indexing="ij")
@@ -34,8 +35,8 @@ def yolov2_boxes(cells: Tensor, anchors: List[Tuple[float, float]], stride: floa
 
 
 def yolov2_decode(output: Tensor, anchors: List[Tuple[float, float]], stride: float) -> Tuple[Tensor, Tensor]:
-    """Boxes (N, S x S x K, 4) and class-specific confidences (N, S x S x K, C):
-    Pr(class | object) x Pr(object), softmax over the classes times the sigmoid of the objectness."""
+    """Boxes (N, S x S x K, 4) and class-specific confidences (N, S x S x K, C): Pr(class | object)
+    x Pr(object), softmax over the classes times the sigmoid of the objectness."""
     cells = yolov2_cells(output, len(anchors))
     boxes = yolov2_boxes(cells, anchors, stride)
     scores = torch.softmax(cells[..., 5:], dim=-1) * torch.sigmoid(cells[..., 4:5])
@@ -44,7 +45,8 @@ def yolov2_decode(output: Tensor, anchors: List[Tuple[float, float]], stride: fl
 
 
 def best_anchor(width: Tensor, height: Tensor, anchors: Tensor) -> Tensor:
-    """For boxes of size (width, height), the anchor (w, h) of the highest IoU when both share a centre."""
+    """For boxes of size (width, height), the anchor (w, h) of the highest IoU when both share a
+    centre."""
     inter = torch.min(width[:, None], anchors[None, :, 0]) * torch.min(height[:, None], anchors[None, :, 1])
     union = (width * height)[:, None] + (anchors[:, 0] * anchors[:, 1])[None, :] - inter
     return (inter / union).argmax(dim=1)
@@ -53,15 +55,17 @@ def best_anchor(width: Tensor, height: Tensor, anchors: Tensor) -> Tensor:
 def yolov2_loss(output: Tensor, targets: List[Dict[str, Tensor]], anchors: List[Tuple[float, float]],
                 stride: float, weights: Dict[str, float]) -> Dict[str, Tensor]:
     """YOLOv2's loss, as Darknet's region layer computes it (without its warm-up prior term and its
-    (2 - w h) coordinate scale). Each box is assigned to the cell its centre falls in and to the anchor
-    whose shape overlaps it best (the responsible predictor). For that predictor:
-      coord x [(sigmoid(tx) - x in cell)^2 + (sigmoid(ty) - y in cell)^2 + (tw - log(w / anchor w))^2
+    (2 - w h) coordinate scale). Each box is assigned to the cell its centre falls in and to the
+    anchor whose shape overlaps it best (the responsible predictor). For that predictor:
+      coord x [(sigmoid(tx) - x in cell)^2 + (sigmoid(ty) - y in cell)^2 + (tw - log(w / anchor
+      w))^2
                + (th - log(h / anchor h))^2]
       object x (sigmoid(objectness) - IoU(predicted box, box))^2
       class x sum over classes (softmax - one-hot)^2
     and for every other predictor whose box overlaps no ground-truth box by `ignore_iou` or more:
       noobject x sigmoid(objectness)^2.
-    `weights` holds coord, object, noobject, class and ignore_iou (Darknet's yolov2-voc: 1, 5, 1, 1, 0.6)."""
+    `weights` holds coord, object, noobject, class and ignore_iou (Darknet's yolov2-voc: 1, 5, 1, 1,
+    0.6)."""
     cells = yolov2_cells(output, len(anchors))
     boxes = yolov2_boxes(cells, anchors, stride)
     priors = torch.tensor(anchors, dtype=output.dtype)
@@ -128,11 +132,12 @@ def yolov1_loss(output: Tensor, targets: List[Dict[str, Tensor]], grid: int, box
                 weights: Dict[str, float]) -> Dict[str, Tensor]:
     """YOLOv1's sum-squared loss. A box belongs to the cell its centre falls in; of that cell's B
     predictors, the one whose box overlaps it most is responsible. Over responsible predictors:
-      coord x [(x - x̂)^2 + (y - ŷ)^2 + (sqrt w - sqrt ŵ)^2 + (sqrt h - sqrt ĥ)^2]  (the network predicts
-      sqrt w and sqrt h directly, so their error is plain), plus (confidence - IoU)^2;
+      coord x [(x - x̂)^2 + (y - ŷ)^2 + (sqrt w - sqrt ŵ)^2 + (sqrt h - sqrt ĥ)^2]  (the network
+      predicts sqrt w and sqrt h directly, so their error is plain), plus (confidence - IoU)^2;
     over every other predictor: noobject x confidence^2; over cells holding a box: the squared error
-    of the class probabilities against the one-hot class. (A second box in a taken cell replaces the first.)
-    `weights` holds coord and noobject (the paper's lambda_coord = 5 and lambda_noobj = 0.5)."""
+    of the class probabilities against the one-hot class. (A second box in a taken cell replaces the
+    first.) `weights` holds coord and noobject (the paper's lambda_coord = 5 and lambda_noobj =
+    0.5)."""
     predicted, classes = yolov1_cells(output, grid, boxes)
     boxes_px = yolov1_boxes(predicted, image_size)
     responsible = torch.zeros(predicted.shape[:4], dtype=torch.bool)
