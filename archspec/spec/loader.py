@@ -514,6 +514,7 @@ def _parse_transfer(root: Map, path: Path, diagnostics: Diagnostics) -> Transfer
     if multipliers is not None and not isinstance(multipliers, Map):
         diagnostics.error(raw.value_span("lr_mult"), "'lr_mult' maps part names to learning-rate multipliers",
                           hint="e.g. 'lr_mult: {layer3: 0.1, layer4: 0.1}'")
+        multipliers = None
     for name, value in (multipliers or {}).items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             diagnostics.error(multipliers.value_span(name), f"the learning-rate multiplier of '{name}' must be a "
