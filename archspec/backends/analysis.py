@@ -223,7 +223,7 @@ def _container_leaves(report: FieldReport) -> dict[str, str]:
 
 
 def rf_json(network: Network, report: FieldReport) -> dict[str, Any]:
-    return {"name": network.name, "input": list(network.input_shape),
+    return {"name": network.name, "input": list(report.input_shape),
             "nodes": [report.fields[name].to_json(name) for name in rf_names(network, report)],
             "warnings": [d.to_json() for d in report.diagnostics.warnings]}
 
@@ -234,7 +234,7 @@ def rf_text(network: Network, report: FieldReport) -> str:
         field = report.fields[name]
         rows.append([name, "x".join(map(str, field.size)), "x".join(_exact(v) for v in field.stride),
                      ", ".join(_exact(v) for v in field.centre)])
-    return (f"{network.name}: receptive fields at input {fmt_shape(network.input_shape)} "
+    return (f"{network.name}: receptive fields at input {fmt_shape(report.input_shape)} "
             "(size, effective stride, centre of the first unit's field in input pixels)\n\n"
             + table(["name", "field", "stride", "centre"], rows, right={1, 2}))
 

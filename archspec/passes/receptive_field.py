@@ -152,6 +152,7 @@ class Field:
 
 @dataclass
 class FieldReport:
+    input_shape: Shape  # the input (C, H, W) the fields were computed at
     fields: dict[str, Field]  # every leaf path, and every container path (`layer1`)
     order: list[str]
     diagnostics: Diagnostics = field(default_factory=Diagnostics)
@@ -174,7 +175,7 @@ def fields_pass(analysis: Analysis) -> FieldReport:
     """Fields of every leaf of the flat view and of every container, from the shapes already inferred."""
     known = analysis.shapes.shapes
     graph = analysis.flat
-    report = FieldReport({NETWORK_INPUT: INPUT_FIELD}, [])
+    report = FieldReport(analysis.input_shape, {NETWORK_INPUT: INPUT_FIELD}, [])
     for leaf in graph.leaves:
         node = leaf.node
         fields = [report.fields[path] for path in leaf.inputs]

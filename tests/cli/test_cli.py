@@ -167,6 +167,14 @@ def test_rf_json_names_every_stage() -> None:
     assert {n["name"]: n["rf"] for n in vgg["nodes"]}["features"] == [212, 212]
 
 
+def test_rf_reports_the_input_it_was_given() -> None:
+    """The header and the document name the `--input` the fields were computed at, not the spec's own."""
+    text = archspec("rf", RESNET18, "--input", "3,160,160").stdout
+    assert text.startswith("resnet18: receptive fields at input 3x160x160 "), text.splitlines()[0]
+    document = json.loads(archspec("rf", RESNET18, "--input", "3,160,160", "--json").stdout)
+    assert document["input"] == [3, 160, 160]
+
+
 def test_compare_shows_where_the_cost_differs() -> None:
     result = archspec("compare", "specs/resnet/resnet50_v1.yaml", "specs/resnet/resnet50.yaml", "--json")
     document = json.loads(result.stdout)
