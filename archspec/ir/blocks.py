@@ -32,6 +32,10 @@ from .graph import Module, Network, Node
 from .symbolic import CARRY, channel_sum, repeat_input_channels, same, substitute
 
 
+# The Python type an attribute's or a parameter's value is used as, by its kind: how its expression prints.
+USED_AS = {"int": "int", "pair": "int", "float": "float"}
+
+
 def class_error(span: Span, message: str, hint: str | None = None) -> SpecError:
     return SpecError.at(span, f"cannot write the block as one class: {message}", hint)
 

@@ -131,6 +131,9 @@ class Op:
     # How forward applies an attribute that is not a module but a bare nn.Parameter (torchvision's
     # `self.layer_scale * x`): a template with {attribute} and {0}; None for a module, called as one.
     applies: ClassVar[str | None] = None
+    # The module that stands for an op computed in forward (`module` False) where only a module can go, a
+    # member of nn.Sequential: flatten's "nn.Flatten()"; None for an op that has none.
+    sequence_form: ClassVar[str | None] = None
     # How output channels follow from the op: "same" as the first input, "out" (the `out` attribute),
     # "sum" of the inputs' (concatenation), or "none" (the output has no channel axis).
     channels: ClassVar[str] = "same"

@@ -23,6 +23,7 @@ class Flatten(_Passthrough):
     category = "reshape"
     summary = "flatten all but the batch dimension into a vector"
     module = False
+    sequence_form = "nn.Flatten()"
     attrs = {}
 
     def infer(self, attrs: dict[str, Any], inputs: list[Shape]) -> Shape:

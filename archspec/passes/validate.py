@@ -1,11 +1,10 @@
 """The validation pass: everything `build` checks, in order, without writing anything.
 
 Lowering has already checked the spec, linted the IR and inferred every shape
-at the spec's input. What remains: the shapes at another input (with
-the nearest sizes that work as the hint), and the constructs the PyTorch
-backend cannot yet emit. That last check still runs the backend's class
-generation, the only place those rules live until block lowering moves them
-into the IR.
+at the spec's input. What remains: whether the network can be written as the
+classes of one PyTorch file (`emittable.py`, a pass over the IR: nothing is
+emitted), and the shapes at another input (with the nearest sizes that work as
+the hint).
 """
 
 from __future__ import annotations
@@ -15,13 +14,8 @@ from typing import Callable
 from ..errors import SpecError
 from ..ir.graph import Network
 from ..ops import Shape
+from .emittable import check_emittable
 from .shapes import check_input, nearest_accepted
-
-
-def check_emittable(network: Network, input_shape: Shape) -> None:
-    from ..backends.pytorch import emit_pytorch
-
-    emit_pytorch(network)
 
 
 def check_shapes_at_input(network: Network, input_shape: Shape) -> None:

@@ -22,6 +22,7 @@ import re
 from pathlib import Path
 
 from ...ir.graph import Network
+from ...passes.emittable import check_classes
 from .module_file import FileEmitter
 from .parts import escaped
 
@@ -33,8 +34,9 @@ _SECOND_LINE = "# `archspec build` regenerates it, and refuses to overwrite it o
 
 def emit_pytorch(network: Network, trace: bool = False) -> str:
     """The complete source of the emitted module, header included; with `trace`, each submodule's line
-    ends with a `# spec.yaml:12` comment naming the spec line it came from."""
-    body = FileEmitter(network, trace).source()
+    ends with a `# spec.yaml:12` comment naming the spec line it came from. Raises SpecError where the
+    network cannot be written as such a file (`passes/emittable.py`)."""
+    body = FileEmitter(network, check_classes(network), trace).source()
     return make_header(network, body) + body
 
 

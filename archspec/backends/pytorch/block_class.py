@@ -12,19 +12,16 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...errors import Span
-from ...ir.blocks import BlockIR, Layer
+from ...ir.blocks import USED_AS, BlockIR, Layer
 from ...ir.graph import Module
 from ...ops import CodeArgs
 from ...spec import expr as ex
 from ..writer import LineWriter, Namespace, call_lines
 from .forward import Step, call_template, emit_forward, make_step, module_call
-from .parts import ModuleLists, StatelessModules, codegen_error, docstring_source, module_form, with_note
+from .parts import ModuleLists, StatelessModules, docstring_source, module_form, with_note
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
-
-_WANT = {"int": "int", "pair": "int", "float": "float"}  # the type an attribute's value is used as
-
 
 class BlockClass:
     """Writes one class for a block definition and constructs its instances."""
@@ -98,11 +95,12 @@ class BlockClass:
 
     def python(self, expr: ex.Expr, span: Span | None = None, want: str | None = None) -> str:
         """`expr` as Python over the constructor arguments, computing what the analysis computed; `want` is
-        the type the value is used as ("int", "float")."""
+        the type the value is used as ("int", "float"). `check_classes` has printed it once already."""
         try:
             return ex.to_python(expr, self.python_name, self.kinds, want, self.emitter.needs)
         except ex.ExprError as exc:
-            raise codegen_error(span or self.block.span, exc.message, hint=exc.hint) from None
+            raise AssertionError(f"block {self.block.name}: an expression passes/emittable.py did not print: "
+                                 f"{exc.message}") from None
 
     def python_name(self, name: str) -> str:
         if name in self.ir.channel_params:
@@ -140,9 +138,8 @@ class BlockClass:
                 return make_step(layer.name, op, layer.inputs, template, layer.values)
         if condition is None:
             self.lists.assign(init, layer.name, self.construct(layer, init), self.emitter.note(layer.span))
-        elif "." in layer.name:
-            raise codegen_error(layer.span, "a layer of a module list cannot depend on the block's parameters")
         else:
+            assert "." not in layer.name, f"optional module list member '{layer.name}', refused by check_classes"
             self.emitter.typing.add("Optional")
             init.line(f"self.{layer.name}: Optional[nn.Module] = None")
             init.line(f"if {condition}:")
@@ -167,9 +164,7 @@ class BlockClass:
         """`use_<name>`: whether an optional layer without a module runs, as torchvision keeps
         `self.use_res_connect`."""
         flag = f"use_{layer.name}"
-        if flag in self.layer_names:
-            raise codegen_error(layer.span, f"'{flag}' would hold whether '{layer.name}' runs, but it is a "
-                                "layer name", hint="rename one of the two")
+        assert flag not in self.layer_names, f"flag '{flag}' is a layer name, refused by check_classes"
         self.layer_names.add(flag)
         return flag
 
@@ -185,14 +180,13 @@ class BlockClass:
             return self.nested_block(layer)
         op = layer.op_class
         if not op.module:
-            return module_form(op.name, layer.span)
+            return module_form(op)
         self.emitter.use_helper(op, layer.values)
         return op.emit(self.code_args(layer))
 
     def member(self, layer: Layer, init: LineWriter) -> str:
         """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
-        if layer.kind == "op" and layer.op_class.applies is not None:
-            return module_form(layer.op, layer.span)
+        assert layer.kind != "op" or layer.op_class.applies is None, f"'{layer.op}' in nn.Sequential"
         return self.construct(layer, init)
 
     def code_args(self, layer: Layer, inputs: int | None = None) -> CodeArgs:
@@ -200,7 +194,7 @@ class BlockClass:
         if inputs is not None:
             values["inputs"] = inputs
         attrs = layer.op_class.attrs
-        return CodeArgs(values, {name: self.python(expr, layer.span, _WANT.get(attrs[name].kind))
+        return CodeArgs(values, {name: self.python(expr, layer.span, USED_AS.get(attrs[name].kind))
                                  for name, expr in layer.attrs.items()})
 
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
@@ -299,13 +293,12 @@ class BlockClass:
         inner = self.emitter.block_class(layer.op)
         positional = []
         if inner.uses_in_channels:
-            if layer.in_channels is None:
-                raise codegen_error(layer.span, "cannot tell the input channels of this block")
+            assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             positional.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
         keywords = []
         for param, decl in inner.block.params.items():
             if param in layer.attrs:
-                source = self.python(layer.attrs[param], layer.span, _WANT.get(decl.type))
+                source = self.python(layer.attrs[param], layer.span, USED_AS.get(decl.type))
                 (positional if decl.required else keywords).append(
                     source if decl.required else f"{inner.rename[param]}={source}")
         return f"{inner.block.class_name}({', '.join(positional + keywords)})"
@@ -321,8 +314,7 @@ class BlockClass:
         if any(inner.uses_in_channels for inner in classes):
             for inner in classes:
                 inner.uses_in_channels = True  # one call for all: every class takes the channels
-            if layer.in_channels is None:
-                raise codegen_error(layer.span, "cannot tell the input channels of this block")
+            assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             arguments.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
         param = self.python_name(layer.op[1:])

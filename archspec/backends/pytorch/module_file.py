@@ -14,13 +14,13 @@ from ..writer import LineWriter, call_lines
 from .block_class import BlockClass
 from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
-from .parts import (ModuleLists, StatelessModules, codegen_error, docstring_source, escaped, group_repeats,
-                    module_form)
+from ...passes.emittable import file_names
+from .parts import ModuleLists, StatelessModules, docstring_source, escaped, group_repeats, module_form
 from .training import emit_init, emit_transfer_methods
 
 
 class FileEmitter:
-    def __init__(self, network: Network, trace: bool = False):
+    def __init__(self, network: Network, blocks: BlockLowering, trace: bool = False):
         self.network = network
         self.trace = trace
         self.typing: set[str] = set()
@@ -29,14 +29,9 @@ class FileEmitter:
         self.helpers: dict[str, str] = {}  # module-level functions some ops need (center_crop)
         self.needs: set[str] = set()  # imports and helpers of printed expressions (Fraction, math)
         self.block_classes: dict[str, "BlockClass"] = {}
-        self.block_irs = BlockLowering(network)  # each block definition lowered once, symbolically
-        # What the file defines at module level, by name; no two things may share a name.
-        self.module_names: dict[str, str] = {}
-        for op in OPS.values():
-            if op.helper is not None:
-                self.module_names[op.helper[0]] = f"the helper function of '{op.name}'"
-        for name in [*ex.PYTHON_IMPORTS, *ex.PYTHON_HELPERS]:
-            self.module_names[name] = "a name the file may import or define for expressions"
+        self.block_irs = blocks  # each block definition lowered once, symbolically, by `check_classes`
+        # What the file defines at module level, by name; `check_classes` has seen that no two share one.
+        self.module_names = file_names()
         self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_module_name(network.root.class_name, network.class_span, "the network class")
         self.detector = detector_parts(network)  # a detector's settings and methods, from `detect:`
@@ -44,11 +39,8 @@ class FileEmitter:
         self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
 
     def claim_module_name(self, name: str, span: Span | None, what: str) -> None:
-        """Record a module-level name of the file; a clash would make one definition replace the other."""
-        other = self.module_names.get(name)
-        if other is not None:
-            raise codegen_error(span or self.network.root.span, f"{what} would be named '{name}', "
-                                 f"which is already {other}", hint="give each class and the spec a different name")
+        """Record a module-level name of the file (a clash would make one definition replace the other)."""
+        assert name not in self.module_names, f"{what} '{name}' is already {self.module_names[name]}"
         self.module_names[name] = what
 
     def source(self) -> str:
@@ -146,15 +138,14 @@ class FileEmitter:
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
         if not op.module:
-            return module_form(op.name, node.span)
+            return module_form(op)
         self.use_helper(op, node.attrs)
         # RoI Align names its levels by position
         return op.emit(node_args(node, inputs=len(node.inputs), needs=self.needs))
 
     def member_construct(self, node: Node) -> str:
         """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
-        if not node.is_call and OPS[node.op].applies is not None:
-            return module_form(node.op, node.span)
+        assert node.is_call or OPS[node.op].applies is None, f"'{node.op}' in nn.Sequential"
         return self.concrete_construct(node)
 
     def sequential(self, children: list[tuple[str, str]]) -> str:

@@ -1,18 +1,13 @@
-"""Small pieces the PyTorch backend's writers share: errors, docstrings, module lists, repeated modules."""
+"""Small pieces the PyTorch backend's writers share: docstrings, module lists, repeated modules."""
 
 from __future__ import annotations
 
 import textwrap
 
-from ...errors import Span, SpecError
 from ...ops import Op
 from ...ops.base import Weightless
 from ...spec.expr import python_literal
 from ..writer import LineWriter, call_lines
-
-
-def codegen_error(span: Span, message: str, hint: str | None = None) -> SpecError:
-    return SpecError.at(span, f"cannot generate PyTorch code: {message}", hint)
 
 
 LIST_MARK = "\0module list "
@@ -82,11 +77,10 @@ def has_state(op: Op) -> bool:
     return not isinstance(op, Weightless) or type(op).buffers is not Op.buffers
 
 
-def module_form(op_name: str, span: Span) -> str:
-    """A functional op inside nn.Sequential needs a module: flatten is the one that has one."""
-    if op_name == "flatten":
-        return "nn.Flatten()"
-    raise codegen_error(span, f"'{op_name}' cannot be an element of a 'seq'")
+def module_form(op: Op) -> str:
+    """The module standing for an op computed in forward where a module must be (in nn.Sequential)."""
+    assert op.sequence_form is not None, f"'{op.name}' in nn.Sequential, which passes/emittable.py refuses"
+    return op.sequence_form
 
 
 def group_repeats(constructs: list[str]) -> list[str]:
