@@ -75,10 +75,10 @@ class _FileCheck:
         self.lowering = BlockLowering(network)
         self.module_names = file_names()
         self.blocks: dict[str, _ClassCheck] = {}
-        self.claim(network.name, network.name_span, "the factory function (the spec name)")
-        self.claim(network.root.class_name, network.class_span, "the network class")
+        self.claim_name(network.name, network.name_span, "the factory function (the spec name)")
+        self.claim_name(network.root.class_name, network.class_span, "the network class")
 
-    def claim(self, name: str, span: Span | None, what: str) -> None:
+    def claim_name(self, name: str, span: Span | None, what: str) -> None:
         """A second definition of a module-level name would replace the first."""
         other = self.module_names.get(name)
         if other is not None:
@@ -90,7 +90,7 @@ class _FileCheck:
         """The class of a block definition, checked when its first instance is met."""
         if name not in self.blocks:
             definition = self.network.blocks[name]
-            self.claim(definition.class_name, definition.class_span or definition.span,
+            self.claim_name(definition.class_name, definition.class_span or definition.span,
                        f"the class of block '{name}'")
             check = self.blocks[name] = _ClassCheck(self, self.lowering.block(name))
             check.body()
@@ -108,12 +108,12 @@ class _FileCheck:
             if (node.is_call or op.module) and node.shares is None:
                 self.construct(node)
             if not node.is_call:
-                self.node_exprs(node)
+                self.network_expressions(node)
 
     def construct(self, node: Node) -> None:
         if not node.is_call:
             module_form(OPS[node.op], node.span)
-            self.node_exprs(node)
+            self.network_expressions(node)
             return
         child = node.child
         if child.kind == "sequential":
@@ -126,7 +126,7 @@ class _FileCheck:
         else:
             self.block(child.block)
 
-    def node_exprs(self, node: Node) -> None:
+    def network_expressions(self, node: Node) -> None:
         """An attribute that reads a constructor parameter of the network is written as Python over it."""
         for name, expr in node.exprs.items():
             try:
@@ -153,7 +153,7 @@ class _ClassCheck:
         for layer in self.ir.layers:
             self.layer(layer)
 
-    def python(self, expr: ex.Expr, span: Span | None = None, want: str | None = None) -> None:
+    def printable(self, expr: ex.Expr, span: Span | None = None, want: str | None = None) -> None:
         """The expression must print as Python that computes what the analysis computed."""
         try:
             ex.to_python(expr, self.read, self.kinds, want, set())
@@ -168,7 +168,7 @@ class _ClassCheck:
     def attrs(self, layer: Layer) -> None:
         kinds = layer.op_class.attrs
         for name, expr in layer.attrs.items():
-            self.python(expr, layer.span, USED_AS.get(kinds[name].kind))
+            self.printable(expr, layer.span, USED_AS.get(kinds[name].kind))
 
     # ------------------------------------------------------------ one layer of the body
 
@@ -179,17 +179,23 @@ class _ClassCheck:
                 self.attrs(layer)
             return
         if layer.condition is not None:
-            self.python(layer.condition)
+            self.printable(layer.condition)
         if op is not None and not op.module:  # computed in forward
             self.attrs(layer)
             if layer.condition is not None:
-                self.flag(layer)
+                self.flag_is_free(layer)
             return
-        if layer.condition is not None and "." in layer.name:
-            raise codegen_error(layer.span, "a layer of a module list cannot depend on the block's parameters")
+        if layer.condition is not None:
+            self.not_listed(layer)
         self.construct(layer)
 
-    def flag(self, layer: Layer) -> None:
+    @staticmethod
+    def not_listed(layer: Layer) -> None:
+        """An optional module is an `Optional[nn.Module]` attribute: no member of a module list can be one."""
+        if "." in layer.name:
+            raise codegen_error(layer.span, "a layer of a module list cannot depend on the block's parameters")
+
+    def flag_is_free(self, layer: Layer) -> None:
         """`use_<name>` holds whether an optional layer without a module runs; it must be no layer's name."""
         flag = f"use_{layer.name}"
         if flag in self.layer_names:
@@ -225,7 +231,7 @@ class _ClassCheck:
             self.members_built(members)
 
     def repeat(self, layer: Layer) -> None:
-        self.python(layer.count)
+        self.printable(layer.count)
         self.kinds[layer.var] = "int"
         (member,) = layer.body if len(layer.body) == 1 else (None,)
         if member is not None and member.condition is None and member.kind in ("op", "block"):
@@ -239,12 +245,12 @@ class _ClassCheck:
             if member.inline:
                 self.kinds[member.var] = "int"
                 if member.condition is not None:
-                    self.python(member.condition)
-                self.python(member.count)
+                    self.printable(member.condition)
+                self.printable(member.count)
                 self.members_built(member.body)
                 continue
             if member.condition is not None:
-                self.python(member.condition)
+                self.printable(member.condition)
             self.member(member)
 
     # ------------------------------------------------------------ nested blocks
@@ -255,10 +261,10 @@ class _ClassCheck:
             return
         inner = self.file.block(layer.op)
         if inner.uses_in_channels:
-            self.in_channels(layer)
+            self.channels_known(layer)
         for param, decl in inner.ir.definition.params.items():
             if param in layer.attrs:
-                self.python(layer.attrs[param], layer.span, USED_AS.get(decl.type))
+                self.printable(layer.attrs[param], layer.span, USED_AS.get(decl.type))
 
     def chosen_block(self, layer: Layer) -> None:
         """`$param`: one call builds whichever class the parameter names, so all take the channels if one does."""
@@ -266,13 +272,13 @@ class _ClassCheck:
         if any(inner.uses_in_channels for inner in classes):
             for inner in classes:
                 inner.uses_in_channels = True
-            self.in_channels(layer)
+            self.channels_known(layer)
         for expr in layer.attrs.values():
-            self.python(expr)
+            self.printable(expr)
         self.read(layer.op[1:])
 
-    def in_channels(self, layer: Layer) -> None:
+    def channels_known(self, layer: Layer) -> None:
         if layer.in_channels is None:
             raise codegen_error(layer.span, "cannot tell the input channels of this block")
         for channels in layer.in_channels:
-            self.python(channels, layer.span, "int")
+            self.printable(channels, layer.span, "int")

@@ -1,0 +1,146 @@
+"""The emittability pass (`passes/emittable.py`): what the PyTorch file needs, checked on the IR alone.
+
+Each case is one spec with one construct the file cannot hold, the check that refuses it (the function of
+the pass that raises), and the located headline `archspec validate` prints. Then: `validate` never
+imports the PyTorch backend, and lowers each block definition once.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import traceback
+from pathlib import Path
+
+import pytest
+
+from archspec.compiler import compile_spec, validate_spec
+from archspec.errors import SpecError
+from archspec.passes.emittable import check_classes
+
+from ..conftest import ROOT, shipped_specs
+
+BLOCK_LIST = "input: [3, 8, 8]\nblocks:\n  b:\n"
+
+# check -> (spec text, the headline after "file:")
+CASES = {
+    "claim_name": (
+        "name: Net\nclass: Net\ninput: [3, 8, 8]\nbody: [relu]\n",
+        "2:8: error: cannot generate PyTorch code: the network class would be named 'Net', which is already the "
+        "factory function (the spec name)"),
+    "block": (  # the block definition lowered as one class
+        BLOCK_LIST + "    body:\n      - group: {name: g, body: [relu]}\nbody: [b]\n",
+        "5:9: error: cannot write the block as one class: a 'group' inside a block definition is not supported"),
+    "module_form": (
+        "input: [4, 8, 8]\nbody:\n  - seq: {body: [conv: {out: 4, kernel: 1}, channel_shuffle: {groups: 2}]}\n",
+        "3:45: error: cannot generate PyTorch code: 'channel_shuffle' cannot be an element of a 'seq'"),
+    "applied_as_module": (
+        BLOCK_LIST + "    body:\n      - seq: {name: s, body: [conv: {out: 4, kernel: 1}, scale]}\nbody: [b]\n",
+        "5:58: error: cannot generate PyTorch code: 'scale' cannot be an element of a 'seq'"),
+    "printable": (
+        BLOCK_LIST + "    params: {sizes: [4, 8]}\n    body:\n      - conv: {out: \"sizes[0] / 2\", kernel: 1}\n"
+        "body: [b]\n",
+        "6:9: error: cannot generate PyTorch code: cannot print this exact '/' as Python: the types of its "
+        "operands are not known here"),
+    "network_expressions": (
+        "name: net\ninput: [3, 8, 8]\nparams: {width: 8}\nbody:\n  - conv: {out: width / 2, kernel: 1}\n",
+        "5:17: error: cannot generate PyTorch code: cannot print this exact '/' as Python: the types of its "
+        "operands are not known here"),
+    "not_listed": (
+        BLOCK_LIST + "    params: {extra: true}\n    body:\n"
+        "      - conv: {name: heads.0, out: 4, kernel: 1, from: input}\n"
+        "      - conv: {name: heads.1, out: 4, kernel: 1, from: input, if: extra}\n"
+        "      - add: {from: [heads.0, heads.1]}\nbody: [b]\n",
+        "7:9: error: cannot generate PyTorch code: a layer of a module list cannot depend on the block's "
+        "parameters"),
+    "flag_is_free": (
+        "input: [4, 8, 8]\nblocks:\n  b:\n    params: {shortcut: true}\n    body:\n"
+        "      - conv: {name: use_sum, out: 4, kernel: 1}\n"
+        "      - add: {name: sum, from: [use_sum, input], if: shortcut}\nbody: [b]\n",
+        "7:9: error: cannot generate PyTorch code: 'use_sum' would hold whether 'sum' runs, but it is a layer "
+        "name"),
+    "channels_known": (
+        "input: [3, 4, 4]\nblocks:\n  head:\n    body: [linear: {out: 4}]\n  b:\n    body: [flatten, head]\n"
+        "body: [b]\n",
+        "6:21: error: cannot generate PyTorch code: cannot tell the input channels of this block"),
+}
+
+
+def raising_check(error: SpecError) -> str:
+    """The function of the pass that raised the error: the innermost frame in passes/emittable.py."""
+    frames = [frame for frame in traceback.extract_tb(error.__traceback__)
+              if Path(frame.filename).as_posix().endswith("archspec/passes/emittable.py")]
+    return frames[-1].name
+
+
+@pytest.mark.parametrize("check", CASES)
+def test_each_check_refuses_its_construct_with_a_located_error(check: str, tmp_path: Path) -> None:
+    text, headline = CASES[check]
+    path = tmp_path / f"{check}.yaml"
+    path.write_text(text)
+    network = compile_spec(path)  # the spec itself is sound: lowering accepts it
+    with pytest.raises(SpecError) as raised:
+        check_classes(network)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.headline() == f"{path}:{headline}"
+    assert raising_check(raised.value) == check
+
+
+def test_the_first_problem_is_the_first_the_file_would_meet(tmp_path: Path) -> None:
+    """Two clashing block classes: the one met second in the network's layers is the one refused."""
+    path = tmp_path / "order.yaml"
+    path.write_text("input: [3, 8, 8]\nblocks:\n  p: {class: B, body: [relu]}\n  q: {class: B, body: [relu]}\n"
+                    "body: [q, p]\n")
+    with pytest.raises(SpecError) as raised:
+        validate_spec(path)
+    assert "the class of block 'p' would be named 'B', which is already the class of block 'q'" in str(raised.value)
+
+
+def test_each_block_definition_is_lowered_once_by_validate(monkeypatch: pytest.MonkeyPatch) -> None:
+    from archspec import compiler
+    from archspec.ir import blocks
+
+    lowered: list[str] = []
+    lowerings: list[str] = []
+    definition_lower = blocks._Definition.lower
+    spec_lower = compiler.lower
+    monkeypatch.setattr(blocks._Definition, "lower", lambda self: lowered.append(self.block.name)
+                        or definition_lower(self))
+    monkeypatch.setattr(compiler, "lower", lambda spec: lowerings.append(spec.path) or spec_lower(spec))
+    validate_spec(ROOT / "specs/resnet/resnet18_fpn.yaml")
+    assert lowered and sorted(lowered) == sorted(set(lowered))
+    assert len(lowerings) == 1
+
+
+# Runs in a fresh interpreter where importing the PyTorch backend fails: `validate` must not need it.
+_WITHOUT_BACKEND = """
+import json, sys
+sys.modules["archspec.backends.pytorch"] = None  # `import archspec.backends.pytorch` now raises ImportError
+from archspec.api import check
+results = {}
+for path in sys.argv[1:]:
+    result = check(path)
+    results[path] = [len(result.errors), result.errors[0].headline()] if result.errors else "ok"
+assert not any(name.startswith("archspec.backends.pytorch.") for name in sys.modules)
+print(json.dumps(results))
+"""
+
+
+def test_validate_never_imports_the_pytorch_backend() -> None:
+    """Every bad spec gives its catalogued diagnostics, and every shipped spec validates, without the backend."""
+    from ..spec.test_bad_specs import CASES as BAD, read_expectations, spec_path
+
+    shipped = [str(path.relative_to(ROOT)) for path in shipped_specs().values()]
+    bad = [spec_path(name) for name in BAD]
+    run = subprocess.run([sys.executable, "-c", _WITHOUT_BACKEND, *bad, *shipped], cwd=ROOT, capture_output=True,
+                         text=True, timeout=240)
+    assert run.returncode == 0, run.stderr
+    results = json.loads(run.stdout)
+    assert {path: results[path] for path in shipped} == {path: "ok" for path in shipped}
+    expected = read_expectations()
+    for name in BAD:
+        count, headline = expected[name]
+        if "malformed YAML" in headline:
+            continue  # worded by the YAML parser, which test_bad_specs handles
+        assert results[spec_path(name)] == [count, headline], name
