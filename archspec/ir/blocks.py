@@ -76,6 +76,18 @@ class Layer:
     def op_class(self) -> Op | None:
         return OPS.get(self.op) if self.kind == "op" else None
 
+    @property
+    def leaf_op(self) -> Op:
+        """The registered op of a layer of kind "op"."""
+        assert self.kind == "op", f"'{self.name}' is a {self.kind}, not an op"
+        return OPS[self.op]
+
+    @property
+    def repeat_count(self) -> ex.Expr:
+        """How many copies a repeat builds."""
+        assert self.count is not None, f"'{self.name}' is a {self.kind}, not a repeat"
+        return self.count
+
 
 def channel_params(block: BlockDef) -> list[str]:
     """The constructor arguments holding the channels of each input: `in_channels` for `input`, else

@@ -104,8 +104,7 @@ class _FileCheck:
     def concrete_class(self, module: Module) -> None:
         """The network, or a `group` inside it: each layer that owns a module, then how forward applies it."""
         for node in module.nodes:
-            op = OPS.get(node.op)
-            if (node.is_call or op.module) and node.shares is None:
+            if (node.is_call or OPS[node.op].module) and node.shares is None:
                 self.construct(node)
             if not node.is_call:
                 self.network_expressions(node)
@@ -116,6 +115,7 @@ class _FileCheck:
             self.network_expressions(node)
             return
         child = node.child
+        assert child is not None, f"call '{node.name}' without its module"  # lint() checks it
         if child.kind == "sequential":
             for member in child.nodes:
                 if not member.is_call:
@@ -124,6 +124,7 @@ class _FileCheck:
         elif child.kind == "group":
             self.concrete_class(child)
         else:
+            assert child.block is not None, f"'{child.path}' is an instance of no block"
             self.block(child.block)
 
     def network_expressions(self, node: Node) -> None:
@@ -166,7 +167,7 @@ class _ClassCheck:
         return name
 
     def attrs(self, layer: Layer) -> None:
-        kinds = layer.op_class.attrs
+        kinds = layer.leaf_op.attrs
         for name, expr in layer.attrs.items():
             self.printable(expr, layer.span, USED_AS.get(kinds[name].kind))
 
@@ -212,15 +213,15 @@ class _ClassCheck:
             self.repeat(layer)
         elif layer.kind == "block":
             self.nested_block(layer)
-        elif layer.op_class.module:
+        elif layer.leaf_op.module:
             self.attrs(layer)
         else:
-            module_form(layer.op_class, layer.span)
+            module_form(layer.leaf_op, layer.span)
 
     def member(self, layer: Layer) -> None:
         """A member of an nn.Sequential."""
         if layer.kind == "op":
-            applied_as_module(layer.op_class, layer.span)
+            applied_as_module(layer.leaf_op, layer.span)
         self.construct(layer)
 
     def sequence(self, members: list[Layer]) -> None:
@@ -231,7 +232,7 @@ class _ClassCheck:
             self.members_built(members)
 
     def repeat(self, layer: Layer) -> None:
-        self.printable(layer.count)
+        self.printable(layer.repeat_count)
         self.kinds[layer.var] = "int"
         (member,) = layer.body if len(layer.body) == 1 else (None,)
         if member is not None and member.condition is None and member.kind in ("op", "block"):
@@ -246,7 +247,7 @@ class _ClassCheck:
                 self.kinds[member.var] = "int"
                 if member.condition is not None:
                     self.printable(member.condition)
-                self.printable(member.count)
+                self.printable(member.repeat_count)
                 self.members_built(member.body)
                 continue
             if member.condition is not None:

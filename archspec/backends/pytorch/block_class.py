@@ -178,7 +178,7 @@ class BlockClass:
             return self.repeat(layer, init)
         if layer.kind == "block":
             return self.nested_block(layer)
-        op = layer.op_class
+        op = layer.leaf_op
         if not op.module:
             return module_form(op)
         self.emitter.use_helper(op, layer.values)
@@ -186,14 +186,14 @@ class BlockClass:
 
     def member(self, layer: Layer, init: LineWriter) -> str:
         """A member of an nn.Sequential: a module (a bare parameter, as `scale` is, cannot be one)."""
-        assert layer.kind != "op" or layer.op_class.applies is None, f"'{layer.op}' in nn.Sequential"
+        assert layer.kind != "op" or layer.leaf_op.applies is None, f"'{layer.op}' in nn.Sequential"
         return self.construct(layer, init)
 
     def code_args(self, layer: Layer, inputs: int | None = None) -> CodeArgs:
         values = dict(layer.values)
         if inputs is not None:
             values["inputs"] = inputs
-        attrs = layer.op_class.attrs
+        attrs = layer.leaf_op.attrs
         return CodeArgs(values, {name: self.python(expr, layer.span, USED_AS.get(attrs[name].kind))
                                  for name, expr in layer.attrs.items()})
 
@@ -212,7 +212,7 @@ class BlockClass:
 
     def repeat(self, layer: Layer, init: LineWriter) -> str:
         """`nn.Sequential(*[Module(...) for i in range(n)])`, or a loop appending each copy's layers."""
-        count = self.python(layer.count)
+        count = self.python(layer.repeat_count)
         outer = self.rename.get(layer.var)
         index = self.rename[layer.var] = self.names.claim(layer.var)
         self.kinds[layer.var] = "int"
@@ -244,7 +244,7 @@ class BlockClass:
                 init.line(f"if {self.python(repeat.condition)}:")
                 init.indent()
             loop = index if repeat.var in repeat.names() else "_"
-            init.line(f"for {loop} in range({self.python(repeat.count)}):")
+            init.line(f"for {loop} in range({self.python(repeat.repeat_count)}):")
             init.indent()
             self.append_members(repeat.body, layers, init, keyed)
             init.outdent()
@@ -291,11 +291,11 @@ class BlockClass:
         if layer.choices:
             return self.chosen_block(layer)
         inner = self.emitter.block_class(layer.op)
-        positional = []
+        positional: list[str] = []
         if inner.uses_in_channels:
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             positional.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
-        keywords = []
+        keywords: list[str] = []
         for param, decl in inner.block.params.items():
             if param in layer.attrs:
                 source = self.python(layer.attrs[param], layer.span, USED_AS.get(decl.type))
@@ -310,7 +310,7 @@ class BlockClass:
         classes = [self.emitter.block_class(block) for block in layer.choices.values()]
         table = ", ".join(f"{ex.python_literal(value)}: {inner.block.class_name}"
                           for value, inner in zip(layer.choices, classes))
-        arguments = []
+        arguments: list[str] = []
         if any(inner.uses_in_channels for inner in classes):
             for inner in classes:
                 inner.uses_in_channels = True  # one call for all: every class takes the channels

@@ -113,7 +113,7 @@ def emit_forward(writer: LineWriter, inputs: list[str], steps: list[Step], outpu
             writer.line(f"{target} = {call}")
     whole = {holding_layer(name, several) for name in outputs}
     if len(whole) == 1 and (head := whole.pop()) in several and outputs == [
-            f"{head}.{key}" for key in several[head].keys] and (output_keys or None) == (
+            f"{head}.{key}" for key in several[head].keys or ()] and (output_keys or None) == (
             several[head].keys if several[head].keyed else None):
         writer.line(f"return {var[head]}")  # all the outputs of one layer, as it returned them
     elif output_keys:

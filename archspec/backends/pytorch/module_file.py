@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import os
 import re
+from typing import Sequence
 
 from ...errors import Span
 from ...ir.blocks import BlockLowering
-from ...ir.graph import Module, Network, Node
+from ...ir.graph import Method, Module, Network, Node
 from ...ops import OPS, CodeArgs, Op
 from ...spec import expr as ex
 from ..writer import LineWriter, call_lines
@@ -130,11 +131,13 @@ class FileEmitter:
         """Source that constructs the module of a concrete IR node."""
         if node.is_call:
             child = node.child
+            assert child is not None, f"call '{node.name}' without its module"  # lint() checks it
             if child.kind == "sequential":
                 return self.sequential([(n.name, self.member_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
                 return f"{child.class_name}()"
+            assert child.block is not None, f"'{child.path}' is an instance of no block"
             return self.block_class(child.block).instance(child)
         op = OPS[node.op]
         if not op.module:
@@ -162,8 +165,8 @@ class FileEmitter:
         return self.concrete_class(self.network.root, self.network.doc, self.network.methods, self.network.params,
                                    self.detector)
 
-    def concrete_class(self, module: Module, doc: str = "", methods: tuple = (), params: dict | None = None,
-                       detector=None) -> str:
+    def concrete_class(self, module: Module, doc: str = "", methods: Sequence[Method] = (),
+                       params: dict | None = None, detector=None) -> str:
         """A class whose every value is known: the network, or a `group` inside it."""
         writer = LineWriter()
         writer.line(f"class {module.class_name}(nn.Module):")
@@ -181,7 +184,7 @@ class FileEmitter:
         lists = ModuleLists()
         for node in module.nodes:
             op = OPS.get(node.op)
-            owns_module = node.is_call or op.module
+            owns_module = node.is_call or (op is not None and op.module)
             attribute = node.shares or node.name
             if owns_module and node.shares is None:
                 construct = self.concrete_construct(node)
@@ -194,6 +197,7 @@ class FileEmitter:
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
+                assert op is not None, f"'{node.name}': unknown op '{node.op}'"  # lint() checks it
                 template = call_template(op, attribute, node_args(node, inputs=len(node.inputs), needs=self.needs))
                 self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
