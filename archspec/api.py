@@ -35,7 +35,7 @@ PathLike = str | Path
 # An input size: (C, H, W), (H, W) or S for S x S (the spec's channels), or the same written "CxHxW".
 InputSize = Sequence[int] | int | str
 
-GROUPINGS = ("layer", "block", "stage")
+BREAKDOWNS = ("layer", "block", "stage")
 MAX_SIZE_RANGE = 100_000
 
 
@@ -77,10 +77,10 @@ def _size_parts(size: InputSize) -> list[int]:
         return []
 
 
-def check_grouping(by: str) -> str:
-    """`by` if it names a grouping of cost rows: per layer, block or stage."""
-    if by not in GROUPINGS:
-        raise OptionError("--by", f"'{by}' is not one of: {', '.join(GROUPINGS)}")
+def check_breakdown(by: str) -> str:
+    """`by` if it names a breakdown of cost rows: per layer, block or stage."""
+    if by not in BREAKDOWNS:
+        raise OptionError("--by", f"'{by}' is not one of: {', '.join(BREAKDOWNS)}")
     return by
 
 
@@ -227,10 +227,10 @@ class Net:
     def flops(self, by: str = "layer", top: int | None = None) -> Flops:
         """Parameters, MACs, FLOPs, element-wise work and activations, per layer, block or stage
         (`archspec flops`); `top` also lists the K costliest layers."""
-        from .backends.analysis import grouped_rows
+        from .backends.analysis import breakdown_rows
 
         report = self.analysis.cost
-        return Flops(self.name, self.input_shape, check_grouping(by), grouped_rows(report, by), report.total,
+        return Flops(self.name, self.input_shape, check_breakdown(by), breakdown_rows(report, by), report.total,
                      top, self.ir, report)
 
     def cost_by_size(self, sizes: Iterable[InputSize]) -> SizeCosts:

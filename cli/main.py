@@ -237,9 +237,9 @@ def flops(
     as_json: bool = JSON_OPTION,
 ) -> None:
     """Parameters, MACs, FLOPs, element-wise work and activation memory, exact, without building a model."""
-    from archspec.api import check_grouping, load
+    from archspec.api import check_breakdown, load
 
-    _parsed(lambda: check_grouping(by))
+    _parsed(lambda: check_breakdown(by))
 
     def action() -> Any:
         net = load(spec, sources=_sources(spec_path))

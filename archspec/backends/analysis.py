@@ -36,7 +36,7 @@ class Row:
     cost: Cost
 
 
-def grouped_rows(report: CostReport, by: str) -> list[Row]:
+def breakdown_rows(report: CostReport, by: str) -> list[Row]:
     """Rows per layer, or summed per block or per stage (in first-seen order)."""
     if by == "layer":
         return [Row(n.name, n.op, n.output_shape, n.cost) for n in report.nodes]
@@ -81,7 +81,7 @@ def flops_json(network: Network, report: CostReport, by: str, top: int | None) -
                                                           "bf16": 2 * total.activations}},
         "by": by,
         "nodes": [{"name": r.name, "op": r.op, "output_shape": list(r.output_shape), **r.cost.to_json()}
-                  for r in grouped_rows(report, by)],
+                  for r in breakdown_rows(report, by)],
     }
     if top:
         document["top"] = [n.name for n in _costliest(report, top)]
@@ -116,7 +116,7 @@ def _costliest(report: CostReport, top: int) -> list:
 
 def flops_text(network: Network, report: CostReport, by: str, top: int | None) -> str:
     rows = [[r.name, r.op, fmt_shape(r.output_shape), human(r.cost.params), human(r.cost.macs),
-             human(r.cost.other_ops), human(r.cost.activations)] for r in grouped_rows(report, by)]
+             human(r.cost.other_ops), human(r.cost.activations)] for r in breakdown_rows(report, by)]
     total = report.total
     rows.append(["total", "", "", human(total.params), human(total.macs), human(total.other_ops),
                  human(total.activations)])

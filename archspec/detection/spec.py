@@ -23,7 +23,7 @@ from typing import Any
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..spec.values import evaluate_text
-from ..spec.yaml_source import Map, Seq
+from ..spec.yaml_source import Map, YamlList
 
 KINDS = ("yolov1", "yolov2", "ssd", "rpn", "faster_rcnn")
 # The outputs each kind's level reads.
@@ -153,7 +153,7 @@ class _Reader:
         if positive:
             for index, number in enumerate(value):
                 if number <= 0:
-                    self.diagnostics.error(value.item_span(index) if isinstance(value, Seq) else self.span(key),
+                    self.diagnostics.error(value.item_span(index) if isinstance(value, YamlList) else self.span(key),
                                            f"'{key}' must be positive, got {number}")
                     return None
         return tuple(float(v) for v in value)
@@ -195,14 +195,14 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
     if "box_weights" in data:
         detection.box_weights = reader.numbers("box_weights", 4) or detection.box_weights
     levels = data.get("levels")
-    if not isinstance(levels, Seq) or not levels:
+    if not isinstance(levels, YamlList) or not levels:
         diagnostics.error(data.value_span("levels") if "levels" in data else data.span,
                           "'detect' needs 'levels': a list with one entry per output level")
     else:
         detection.levels = [level for index, item in enumerate(levels)
                             if (level := _level(item, levels.item_span(index), index, kind, diagnostics))]
     _parts(data, detection, diagnostics)
-    if kind in ("yolov1", "yolov2") and isinstance(levels, Seq) and len(levels) > 1:
+    if kind in ("yolov1", "yolov2") and isinstance(levels, YamlList) and len(levels) > 1:
         diagnostics.error(levels.item_span(1), f"a {kind} detector has one output level, got {len(levels)}",
                           hint="YOLOv2 and YOLOv1 predict on one grid; an SSD or RPN has several levels")
     if kind == "ssd":
@@ -280,7 +280,7 @@ def _level(item: Any, span: Span, index: int, kind: str, diagnostics: Diagnostic
 
 def _anchor_pairs(item: Map, diagnostics: Diagnostics) -> tuple[tuple[float, float], ...] | None:
     anchors = item["anchors"]
-    if not isinstance(anchors, Seq) or not anchors:
+    if not isinstance(anchors, YamlList) or not anchors:
         diagnostics.error(item.value_span("anchors"), "'anchors' must be a list of [width, height] pairs in "
                           "grid cells", hint="e.g. [[1.3221, 1.73145], [3.19275, 4.00944]]")
         return None

@@ -137,7 +137,7 @@ class _Definition:
                 node = stack.pop()
                 self.by_item.setdefault(id(node.item), []).append(node)
                 self.instance_of[id(node)] = instance
-                if node.child is not None and node.child.kind == "sequential":
+                if node.child is not None and node.child.kind == "sequence":
                     stack.extend(node.child.nodes)
         self.channel_params = channel_params(block)
         self.known = {"in_channels", *self.channel_params, *block.params}  # names expressions read; repeat indices

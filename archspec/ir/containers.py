@@ -24,12 +24,12 @@ class Containers:
         if len(inputs) != 1:
             raise SpecError.at(item.span, "a 'seq' takes one input")
         child = self.new_sequence(item, scope, name, inputs)
-        self.body(item.body, Scope(module=child, defaults=scope.defaults, sequential=True, block=scope.block,
+        self.body(item.body, Scope(module=child, defaults=scope.defaults, in_sequence=True, block=scope.block,
                                     current="input"), env)
         return self.finish_container(item, child, name, inputs)
 
     def new_sequence(self, item: Item, scope: Scope, name: str, inputs: list[str]) -> Module:
-        return Module(path=join_path(scope.module.path, name), kind="sequential", class_name="Sequential",
+        return Module(path=join_path(scope.module.path, name), kind="sequence", class_name="Sequential",
                       span=item.span, inputs=["input"],
                       input_shapes=[scope.module.value_shape(inputs[0])])
 
@@ -68,7 +68,7 @@ class Containers:
         inputs = self.inputs(item, scope, env)
         name = self.item_name(item, scope, env)
         child = self.new_sequence(item, scope, name, inputs)
-        inner = Scope(module=child, defaults=scope.defaults, sequential=True, block=scope.block, current="input")
+        inner = Scope(module=child, defaults=scope.defaults, in_sequence=True, block=scope.block, current="input")
         for index in range(count):
             self.lower_copy(item, inner, bind(env, item.var, index))
         if count == 0:
@@ -106,7 +106,7 @@ class Containers:
             return Node(name=name, op="call", attrs={}, inputs=inputs, span=item.span, child=child, item=item)
         channels = [shape[0] for shape in shapes]
         child.args["in_channels"] = channels[0] if len(channels) == 1 else channels
-        inner = Scope(module=child, defaults=block.defaults, sequential=False, block=block,
+        inner = Scope(module=child, defaults=block.defaults, in_sequence=False, block=block,
                        current=block.inputs[0])
         self.block_stack.append(block.name)
         outer_repeats, self.repeats = self.repeats, []  # a block's body sees only its own repeats' indices
@@ -125,7 +125,7 @@ class Containers:
         are left out."""
         scratch = Module(path=child.path, kind="block", class_name=child.class_name, span=child.span,
                          block=block.name, args=args, inputs=list(child.inputs), input_shapes=[None] * len(child.inputs))
-        inner = Scope(module=scratch, defaults=block.defaults, sequential=False, block=block, current=block.inputs[0])
+        inner = Scope(module=scratch, defaults=block.defaults, in_sequence=False, block=block, current=block.inputs[0])
         found, self.diagnostics = self.diagnostics, Diagnostics()
         self.block_stack.append(block.name)
         outer_repeats, self.repeats = self.repeats, []
@@ -169,7 +169,7 @@ class Containers:
                                f"got {len(inputs)}")
         child = Module(path=join_path(scope.module.path, name), kind="group", class_name=class_name, span=item.span,
                        inputs=list(names), input_shapes=[scope.module.value_shape(i) for i in inputs])
-        inner = Scope(module=child, defaults=scope.defaults, sequential=False, block=scope.block, current=names[0])
+        inner = Scope(module=child, defaults=scope.defaults, in_sequence=False, block=scope.block, current=names[0])
         self.body(item.body, inner, env)
         self.set_outputs(child, inner, item.attrs.get("outputs"), item.attrs.value_span("outputs"))
         return self.finish_container(item, child, name, inputs)

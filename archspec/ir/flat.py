@@ -56,7 +56,7 @@ def _walk(graph: FlatGraph, module: Module, prefix: str, env: dict[str, str], ow
         if node.is_call:
             child = node.child
             child_env = dict(zip(child.inputs, inputs))
-            child_block = path if child.kind == "block" or module.kind == "sequential" else block
+            child_block = path if child.kind == "block" or module.kind == "sequence" else block
             _walk(graph, child, path, child_env, owner and node.shares is None, node_stage, child_block)
             output = child_env[child.value(child.outputs[0])] if child.outputs else inputs[0]
             graph.containers[path] = output

@@ -3,7 +3,7 @@
 Node kinds (``Node.op``):
 
 * an op name from the registry (``conv``, ``add`` …): a leaf operation;
-* ``"call"``: applies a child ``Module`` (a block instance or a sequence);
+* ``"call"``: applies a child ``Module`` (a block instance, a group or a sequence);
   ``Node.child`` is that module. Two call nodes may apply one module
   (shared weights); only the first owns it.
 
@@ -66,10 +66,11 @@ class Node:
 
 @dataclass
 class Module:
-    """A container: the network, a block instance, or a sequence (nn.Sequential)."""
+    """A container: the network, a block instance, a group, or a sequence (what a `seq` or a named `repeat`
+    lowers to: layers each reading the one before, emitted as an nn.Sequential)."""
 
     path: str  # dotted attribute path from the network; "" for the network itself
-    kind: str  # "network" | "block" | "sequential"
+    kind: str  # "network" | "block" | "group" | "sequence"
     class_name: str
     span: Span
     block: str | None = None  # block definition name, for kind "block"

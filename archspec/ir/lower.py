@@ -139,7 +139,7 @@ class _Lowering(References, OpNodes, Containers):
                                      hint="archspec (like PyTorch) reads 'input' as [channels, height, width]")
         if not spec.body:
             self.diagnostics.error(spec.body_span, "the body is empty", hint="list at least one layer")
-        scope = Scope(module=root, defaults=spec.defaults, sequential=False, current="input")
+        scope = Scope(module=root, defaults=spec.defaults, in_sequence=False, current="input")
         self.body(spec.body, scope, spec.param_env())
         self.set_outputs(root, scope, spec.outputs.value if spec.outputs else None,
                          spec.outputs.span if spec.outputs else spec.body_span)
@@ -180,7 +180,7 @@ class _Lowering(References, OpNodes, Containers):
                     read.add(module.value(source))
                     read.add(module.value(source.rsplit(".", 1)[0]))
             for node in module.nodes:
-                if node.name not in read and module.kind != "sequential":
+                if node.name not in read and module.kind != "sequence":
                     self.diagnostics.warning(node.span, f"the output of '{node.name}' is never read",
                                              hint="nothing reads it and it is not an output; check the 'from' "
                                              "of the layers after it")
@@ -266,7 +266,7 @@ class _Lowering(References, OpNodes, Containers):
     # ------------------------------------------------------------ bodies and items
 
     def body(self, items: list[Item], scope: Scope, env: dict[str, Any]) -> None:
-        if not items and (scope.block is not None or scope.sequential) and scope.module.kind != "network":
+        if not items and (scope.block is not None or scope.in_sequence) and scope.module.kind != "network":
             self.diagnostics.error(scope.module.span, f"'{scope.module.path}' has an empty body",
                                    hint="list at least one layer")
         for item in items:
@@ -315,10 +315,10 @@ class _Lowering(References, OpNodes, Containers):
         if self.items_evaluated > MAX_ITEMS:
             raise TooLarge(SpecError.at(item.span, f"lowering evaluates more than {MAX_ITEMS} items (layers, "
                                         "those disabled with 'if' included)", hint="check the repeat counts"))
-        if item.condition is not None and scope.block is not None and not scope.sequential and item.name is None:
+        if item.condition is not None and scope.block is not None and not scope.in_sequence and item.name is None:
             raise SpecError.at(item.attrs.key_span("if"), "a layer with 'if' inside a block needs a 'name'",
                                hint="later layers refer to it by that name; when disabled it passes its input on")
-        if item.share is not None and scope.sequential:
+        if item.share is not None and scope.in_sequence:
             raise SpecError.at(item.attrs.key_span("share"), "'share' is not possible inside a 'seq'",
                                hint="apply the shared layer in a block or the network body")
         if item.kind == "repeat":
@@ -370,7 +370,7 @@ class _Lowering(References, OpNodes, Containers):
         enabled = typed_value(item.condition, "bool", env, span, "'if'")
         if enabled:
             return True
-        if item.name is not None and not scope.sequential:
+        if item.name is not None and not scope.in_sequence:
             inputs = self.inputs(item, scope, env)
             if len(inputs) != 1 and not _is_merge(item):
                 raise SpecError.at(span, "only a layer with one input, or a merge, can be disabled with 'if'",

@@ -21,7 +21,7 @@ class OpNodes:
         op = OPS[item.op]
         self.check_arity(op, item, inputs)
         attrs, origins = self.op_attrs(item, op, scope, env)
-        if attrs.get("indices") and scope.sequential:
+        if attrs.get("indices") and scope.in_sequence:
             raise SpecError.at(item.attrs.key_span("indices"), "a max-pool that returns its indices cannot be "
                                "part of a 'seq': the next layer would get the indices too",
                                hint="put the pool in a block or the network body, where a maxunpool can read it")

@@ -120,7 +120,7 @@ def _network_nodes(network: Network) -> dict[int, list[Node]]:
     while stack:
         node = stack.pop()
         found.setdefault(id(node.item), []).append(node)
-        if node.child is not None and node.child.kind == "sequential":
+        if node.child is not None and node.child.kind == "sequence":
             stack.extend(node.child.nodes)
     return found
 
@@ -129,7 +129,7 @@ def _in_order(network: Network) -> Iterator[Node]:
     """The network's own nodes in the order forward runs them (sequences entered where they are)."""
     for node in network.root.nodes:
         yield node
-        if node.child is not None and node.child.kind == "sequential":
+        if node.child is not None and node.child.kind == "sequence":
             stack = [iter(node.child.nodes)]
             while stack:
                 inner = next(stack[-1], None)
@@ -137,7 +137,7 @@ def _in_order(network: Network) -> Iterator[Node]:
                     stack.pop()
                     continue
                 yield inner
-                if inner.child is not None and inner.child.kind == "sequential":
+                if inner.child is not None and inner.child.kind == "sequence":
                     stack.append(iter(inner.child.nodes))
 
 

@@ -11,7 +11,7 @@ from ..names import attribute_problem, is_python_name, is_sequence_key
 from ..ops import OPS, Op
 from ..spec.model import Item
 from ..spec.values import evaluate_text
-from ..spec.yaml_source import Seq
+from ..spec.yaml_source import YamlList
 from .graph import Node
 from .scope import PREVIOUS, Scope
 
@@ -25,7 +25,7 @@ class References:
     def item_name(self, item: Item, scope: Scope, env: dict[str, Any]) -> str | None:
         module = scope.module
         if item.name is None:
-            if scope.sequential:
+            if scope.in_sequence:
                 return str(len(module.nodes))
             return self.auto_name(item, scope)
         span = item.attrs.value_span("name")
@@ -33,7 +33,7 @@ class References:
             raise SpecError.at(span, f"'name' must be a string, got {item.name!r}")
         name = self.interpolate(str(item.name), env, span)
         # In a seq a name is only a key of its nn.Sequential: `3`, or `block1-0`, needs to be no identifier.
-        key_only = scope.sequential and is_sequence_key(name) and not is_python_name(name)
+        key_only = scope.in_sequence and is_sequence_key(name) and not is_python_name(name)
         problem = None if key_only else name_problem(name, scope)
         if name == PREVIOUS:
             problem = "'_' stands for the previous layer's output in 'from'"
@@ -88,13 +88,13 @@ class References:
             if previous is not None and item.kind not in ("block", "group"):
                 self.check_single_output(previous, item.span)
             return self.expand([scope.current], item, scope)
-        if scope.sequential:
+        if scope.in_sequence:
             raise SpecError.at(span, "inside a 'seq' each layer reads the previous one; 'from' is not allowed",
                                hint="define a block for layers that branch or merge")
         refs = [raw] if isinstance(raw, str) else raw
         if not isinstance(refs, list) or not refs or not all(isinstance(r, str) for r in refs):
             raise SpecError.at(span, "'from' is a layer name or a list of layer names")
-        spans = raw.spans if isinstance(raw, Seq) else [span] * len(refs)
+        spans = raw.spans if isinstance(raw, YamlList) else [span] * len(refs)
         resolved = []
         for ref, ref_span in zip(refs, spans):
             if ref == PREVIOUS:
@@ -159,7 +159,7 @@ def name_problem(name: str, scope: Scope) -> str | None:
     members = scope.module.members(name.partition(".")[0])
     if "." not in name:
         return f"'{name}' already holds '{members[0]}'" if members else attribute_problem(name)
-    if scope.sequential:
+    if scope.in_sequence:
         return f"'{name}' has a dot, which a layer of a 'seq' cannot have"
     head, _, key = name.partition(".")
     if not key or "." in key or not (key.isascii() and (key.isdigit() or key.isidentifier())):

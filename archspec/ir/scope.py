@@ -17,7 +17,7 @@ class Scope:
 
     module: Module
     defaults: dict[str, dict[str, Value]]
-    sequential: bool
+    in_sequence: bool  # in a sequence (a `seq` or a repeat): each layer reads the one before
     block: BlockDef | None = None
     current: str | None = None
     spans: dict[str, Span] = field(default_factory=dict)  # name -> where it was defined

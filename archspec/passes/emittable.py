@@ -116,7 +116,7 @@ class _FileCheck:
             return
         child = node.child
         assert child is not None, f"call '{node.name}' without its module"  # lint() checks it
-        if child.kind == "sequential":
+        if child.kind == "sequence":
             for member in child.nodes:
                 if not member.is_call:
                     applied_as_module(OPS[member.op], member.span)

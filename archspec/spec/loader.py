@@ -26,7 +26,7 @@ from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOIC
                     REPEAT_KEYS, BlockDef, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec, TransferSpec,
                     Value)
 from .values import is_plain
-from .yaml_source import Map, Seq, load_yaml_file, load_yaml_text, make_map
+from .yaml_source import Map, YamlList, load_yaml_file, load_yaml_text, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
                   "blocks", "body", "outputs", "methods", "detect", "init", "transfer")
@@ -196,7 +196,7 @@ def _stray_bodies(mapping: Map, allowed: tuple[str, ...]) -> list[str]:
     reported as unknown keys, and the missing body is not reported again (one mistake, one error)."""
     if "body" not in allowed or "body" in mapping:
         return []
-    return [key for key in mapping if key not in allowed and isinstance(mapping[key], Seq)]
+    return [key for key in mapping if key not in allowed and isinstance(mapping[key], YamlList)]
 
 
 def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any = None,
@@ -236,7 +236,7 @@ def _imported_blocks(root: Map, path: Path, context: _Context, depth: int,
     imports = root["import"]
     if isinstance(imports, str):
         imports, spans = [imports], [root.value_span("import")]
-    elif isinstance(imports, Seq):
+    elif isinstance(imports, YamlList):
         spans = imports.spans
     else:
         raise SpecError.at(root.value_span("import"), "'import' takes a file path or a list of them")
@@ -530,7 +530,7 @@ def _part_names(raw: Map, key: str, display: str, diagnostics: Diagnostics) -> l
     if value is None:
         return []
     items, spans = ([value], [raw.value_span(key)]) if isinstance(value, str) else (
-        (value, value.spans) if isinstance(value, Seq) else (None, None))
+        (value, value.spans) if isinstance(value, YamlList) else (None, None))
     if items is None or not all(isinstance(item, str) and item for item in items):
         diagnostics.error(raw.value_span(key), f"'{key}' takes a part name or a list of them, e.g. [layer1, layer2]")
         return []
@@ -641,7 +641,7 @@ def _type_of(value: Any) -> str:
 
 def parse_body(raw: Any, span: Span, diagnostics: Diagnostics) -> list[Item]:
     """Parse a `body` list into Items, reporting malformed entries."""
-    if not isinstance(raw, Seq):
+    if not isinstance(raw, YamlList):
         diagnostics.error(span, "'body' must be a list of layers")
         return []
     items = []

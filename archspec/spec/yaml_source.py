@@ -50,7 +50,7 @@ class Map(dict):
         return self.value_spans.get(key, self.span)
 
 
-class Seq(list):
+class YamlList(list):
     """A YAML list with the span of the list and of each item."""
 
     span: Span
@@ -68,8 +68,8 @@ def make_map(span: Span, items: dict | None = None) -> Map:
     return result
 
 
-def make_seq(span: Span, items: list | None = None) -> Seq:
-    result = Seq(items or [])
+def make_list(span: Span, items: list | None = None) -> YamlList:
+    result = YamlList(items or [])
     result.span = span
     result.spans = [span] * len(result)
     return result
@@ -264,7 +264,7 @@ class _Converter:
         if isinstance(node, yaml.MappingNode):
             return self.mapping(node, depth)
         if isinstance(node, yaml.SequenceNode):
-            result = make_seq(self.span(node))
+            result = make_list(self.span(node))
             result.spans = []
             for item in node.value:
                 result.append(self.convert(item, depth + 1))

@@ -444,16 +444,16 @@ SOUND_BLOCKS: dict[str, Any] = {
 class _Net:
     """What the generator knows while writing a body: the running shape and the named layers' shapes."""
 
-    def __init__(self, shape: Shape, width: int, sequential: bool = False):
+    def __init__(self, shape: Shape, width: int, in_seq: bool = False):
         self.shape: Shape | None = shape
         self.width = width  # the value of the spec parameter `w`
-        self.sequential = sequential  # inside a `seq`: no names, no merges
+        self.in_seq = in_seq  # inside a `seq`: no names, no merges
         self.named: dict[str, Shape | None] = {}
         self.last: str | None = "input"
         self.numbers = itertools.count(1)
 
     def same_shape(self) -> list[str]:
-        if self.sequential:
+        if self.in_seq:
             return []
         return [name for name, shape in self.named.items() if shape == self.shape and name != self.last]
 
@@ -554,7 +554,7 @@ def _sound_item(draw: Any, net: _Net, blocks: list[str], depth: int) -> Any:
             item, shape = _map_layer(draw, net)
     merges = isinstance(item, dict) and isinstance(next(iter(item.values())), dict) and \
         "from" in next(iter(item.values()))
-    if not net.sequential and (merges or draw(st.integers(0, 1)) == 0):
+    if not net.in_seq and (merges or draw(st.integers(0, 1)) == 0):
         item = _named(item, net, shape)
     else:
         net.last = None
@@ -605,7 +605,7 @@ def _block_instance(draw: Any, net: _Net, blocks: list[str]) -> Any:
 def _container(draw: Any, net: _Net, kind: str) -> Any:
     """A `seq` or a `group` of a few layers, or a `repeat` of 3x3 convs that keep the size."""
     if kind in ("seq", "group"):
-        inner = _Net(net.shape, net.width, sequential=kind == "seq")
+        inner = _Net(net.shape, net.width, in_seq=kind == "seq")
         body = [_sound_item(draw, inner, [], depth=1) for _ in range(draw(st.integers(1, 3)))]
         item, shape = {kind: {"body": body}}, inner.shape
         if kind == "group":

@@ -121,11 +121,11 @@ class _Builder:
             return True
         if self.level == "block":
             return child.kind != "block"
-        return child.kind == "sequential" and _segments(child) > 1
+        return child.kind == "sequence" and _segments(child) > 1
 
     def open(self, node: Node, path: str, sources: list[Port], env: dict[str, Port], cluster: str | None) -> None:
         child = node.child
-        title = path if child.kind == "sequential" else f"{path} · {child.class_name}"
+        title = path if child.kind == "sequence" else f"{path} · {child.class_name}"
         self.diagram.clusters.append(Cluster(f"cluster_{path}", title, cluster))
         child_env = dict(zip(child.inputs, sources))
         self.walk(child, path, child_env, f"cluster_{path}")
@@ -310,7 +310,7 @@ def _fold(lines: list[str]) -> list[str]:
 
 def _describe(node: Node) -> str:
     """A one-line description of an item inside a folded container."""
-    if node.is_call and node.child.kind == "sequential":
+    if node.is_call and node.child.kind == "sequence":
         return " · ".join(_layer_lines(_flat_nodes([node])))
     if node.is_call:
         return node.child.class_name

@@ -85,7 +85,7 @@ class BlockClass:
         parts = ["self"]
         if self.uses_in_channels:
             parts.extend(f"{self.rename[param]}: int" for param in self.ir.channel_params)
-        # Python wants parameters without a default first; each group keeps the spec's order.
+        # Python wants parameters without a default first; the required and the optional each keep the spec's order.
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
             text = f"{self.rename[name]}: {annotation}"
@@ -201,7 +201,7 @@ class BlockClass:
         """`nn.Sequential(...)`; with optional members, a list built under their conditions, or an OrderedDict
         where members are named (torchvision's RegNet: `layers["se"] = ...` under `if se_ratio:`)."""
         if all(member.condition is None and not member.inline for member in members):
-            return self.emitter.sequential([(member.name, self.member(member, init)) for member in members])
+            return self.emitter.nn_sequential([(member.name, self.member(member, init)) for member in members])
         if any(member.named for member in members):
             layers = self.layer_dict(init)
             self.append_members(members, layers, init, keyed=True)

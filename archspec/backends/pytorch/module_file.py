@@ -16,7 +16,7 @@ from .block_class import BlockClass
 from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from ...passes.emittable import file_names
-from .parts import ModuleLists, StatelessModules, docstring_source, escaped, group_repeats, module_form
+from .parts import ModuleLists, StatelessModules, docstring_source, escaped, fold_runs, module_form
 from .training import emit_init, emit_transfer_methods
 
 
@@ -132,8 +132,8 @@ class FileEmitter:
         if node.is_call:
             child = node.child
             assert child is not None, f"call '{node.name}' without its module"  # lint() checks it
-            if child.kind == "sequential":
-                return self.sequential([(n.name, self.member_construct(n)) for n in child.nodes])
+            if child.kind == "sequence":
+                return self.nn_sequential([(n.name, self.member_construct(n)) for n in child.nodes])
             if child.kind == "group":
                 self.classes.setdefault(f"group {child.path}", self.concrete_class(child))
                 return f"{child.class_name}()"
@@ -151,10 +151,10 @@ class FileEmitter:
         assert node.is_call or OPS[node.op].applies is None, f"'{node.op}' in nn.Sequential"
         return self.concrete_construct(node)
 
-    def sequential(self, children: list[tuple[str, str]]) -> str:
+    def nn_sequential(self, children: list[tuple[str, str]]) -> str:
         """nn.Sequential of (name, construct) pairs: positional when named 0, 1, 2 …, else an OrderedDict."""
         if all(name == str(index) for index, (name, _) in enumerate(children)):
-            return call_lines("nn.Sequential", group_repeats([construct for _, construct in children]))
+            return call_lines("nn.Sequential", fold_runs([construct for _, construct in children]))
         self.ordered_dict = True
         pairs = [f"({ex.python_literal(name)}, {construct})" for name, construct in children]
         return call_lines("nn.Sequential", [call_lines("OrderedDict", [call_lines("", pairs, brackets="[]")])])

@@ -83,7 +83,7 @@ def module_form(op: Op) -> str:
     return op.sequence_form
 
 
-def group_repeats(constructs: list[str]) -> list[str]:
+def fold_runs(constructs: list[str]) -> list[str]:
     """Write runs of three or more identical modules as `*[Module(...) for _ in range(n)]`."""
     grouped: list[str] = []
     index = 0
