@@ -91,7 +91,7 @@ class _FileCheck:
         if name not in self.blocks:
             definition = self.network.blocks[name]
             self.claim_name(definition.class_name, definition.class_span or definition.span,
-                       f"the class of block '{name}'")
+                            f"the class of block '{name}'")
             check = self.blocks[name] = _ClassCheck(self, self.lowering.block(name))
             check.body()
         return self.blocks[name]

@@ -155,7 +155,8 @@ def test_build_and_save_follow_the_write_rules(tmp_path: Path, capfdbinary: pyte
     assert spec.read_text().startswith("input:")
 
 
-@pytest.mark.parametrize("module", ["archspec", "archspec.api", "archspec.passes.pipeline"])
+@pytest.mark.parametrize("module", ["archspec", "archspec.api", "archspec.passes.pipeline",
+                                    "archspec.passes.emittable"])
 def test_docstring_examples(module: str, at_root: Path) -> None:
     import doctest
     import importlib
