@@ -83,6 +83,7 @@ class Detection:
     # Top-level values written as expressions over the parameters (`classes: num_classes`), so that the
     # emitted class follows its constructor's arguments.
     sources: dict[str, str] = field(default_factory=dict)
+    source_spans: dict[str, Span] = field(default_factory=dict)
 
     def anchors_per_cell(self, level: Level) -> int:
         """K: the boxes one cell of the level predicts."""
@@ -103,12 +104,14 @@ class _Reader:
         self.diagnostics = diagnostics
         self.env = env or {}
         self.sources: dict[str, str] = {}  # the expressions read, by key
+        self.source_spans: dict[str, Span] = {}
 
     def value(self, key: str) -> Any:
         """The value at `key`; text is an expression over the spec's parameters (`classes: num_classes`)."""
         value = self.data[key]
         if isinstance(value, str):
             self.sources[key] = value
+            self.source_spans[key] = self.span(key)
             try:
                 return evaluate_text(value, self.env, self.span(key))
             except SpecError as error:
@@ -191,7 +194,7 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
         candidates=reader.number("candidates", 400, 1, integer=True),
         boxes_per_cell=reader.number("boxes_per_cell", 2, 1, integer=True),
         loss=_loss_weights(data, kind, diagnostics))
-    detection.sources = dict(reader.sources)
+    detection.sources, detection.source_spans = dict(reader.sources), dict(reader.source_spans)
     if "box_weights" in data:
         detection.box_weights = reader.numbers("box_weights", 4) or detection.box_weights
     levels = data.get("levels")
@@ -455,6 +458,10 @@ def _check_geometry(detection: Detection, network: Any, input_shape: tuple[int, 
                                 f"level {level.index}'s receptive field is {found.size[0]}x{found.size[1]}, "
                                 f"smaller than its largest anchor ({largest:g} pixels)",
                                 hint="a cell cannot see all of an object that large")
+
+
+# The settings an emitted detector class keeps as expressions of its constructor's arguments, by kind.
+FOLLOWS_CONSTRUCTOR = {"yolov1": ("classes", "boxes_per_cell"), "yolov2": ("classes",), "ssd": ("classes",)}
 
 
 def output_value(root: Any, output: str) -> str:

@@ -77,6 +77,7 @@ class _FileCheck:
         self.blocks: dict[str, _ClassCheck] = {}
         self.claim_name(network.name, network.name_span, "the factory function (the spec name)")
         self.claim_name(network.root.class_name, network.class_span, "the network class")
+        self.detector_settings()
 
     def claim_name(self, name: str, span: Span | None, what: str) -> None:
         """A second definition of a module-level name would replace the first."""
@@ -85,6 +86,25 @@ class _FileCheck:
             raise codegen_error(span or self.network.root.span, f"{what} would be named '{name}', "
                                 f"which is already {other}", hint="give each class and the spec a different name")
         self.module_names[name] = what
+
+    def detector_settings(self) -> None:
+        """A detector setting written over the network's parameters (`classes: num_classes`) is kept as that
+        expression in the class, so it must have a Python meaning."""
+        from ..detection.spec import FOLLOWS_CONSTRUCTOR
+
+        detection = self.network.detection
+        if detection is None:
+            return
+        for key in FOLLOWS_CONSTRUCTOR.get(detection.kind, ()):
+            text = detection.sources.get(key)
+            expression = ex.parse(text) if text is not None else None
+            if expression is None or not ex.names_in(expression) <= set(self.network.params):
+                continue  # written as a value: the class holds the value
+            try:
+                ex.to_python(expression)
+            except ex.ExprError as exc:
+                raise codegen_error(detection.source_spans.get(key, detection.span), exc.message,
+                                    hint=exc.hint) from None
 
     def block(self, name: str) -> _ClassCheck:
         """The class of a block definition, checked when its first instance is met."""

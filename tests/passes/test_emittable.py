@@ -29,6 +29,12 @@ CASES = {
         "name: Net\nclass: Net\ninput: [3, 8, 8]\nbody: [relu]\n",
         "2:8: error: cannot generate PyTorch code: the network class would be named 'Net', which is already the "
         "factory function (the spec name)"),
+    "detector_settings": (
+        "input: [3, 8, 8]\nparams: {classes: 3}\nbody:\n  - conv: {name: head, out: 2 * (5 + classes), kernel: 1}\n"
+        "detect:\n  kind: yolov2\n  classes: classes * 2 / 2\n"
+        "  levels:\n    - {output: head, stride: 1, anchors: [[1, 1], [2, 3]]}\n",
+        "7:12: error: cannot generate PyTorch code: cannot print this exact '/' as Python: the types of its "
+        "operands are not known here"),
     "block": (  # the block definition lowered as one class
         BLOCK_LIST + "    body:\n      - group: {name: g, body: [relu]}\nbody: [b]\n",
         "5:9: error: cannot write the block as one class: a 'group' inside a block definition is not supported"),

@@ -11,7 +11,7 @@ from __future__ import annotations
 import textwrap
 from dataclasses import dataclass, field
 
-from ...detection.spec import Detection, output_value
+from ...detection.spec import FOLLOWS_CONSTRUCTOR, Detection, output_value
 from ...ir.graph import Network
 from ...spec import expr as ex
 from .runtime import source as runtime
@@ -55,6 +55,7 @@ def _number(value: float) -> str:
 def _follows_constructor(network: Network, detection: Detection, key: str, value: object) -> str:
     """A setting as code: the expression over the constructor's arguments it was written as, else
     its value."""
+    assert key in FOLLOWS_CONSTRUCTOR[detection.kind], f"{detection.kind}: '{key}' is not in FOLLOWS_CONSTRUCTOR"
     text = detection.sources.get(key)
     if text is not None:
         expression = ex.parse(text)
