@@ -168,9 +168,9 @@ def load(path: PathLike, input: InputSize | None = None, params: Mapping[str, An
         network, errors = attach_detection(spec, lower(spec)), []
     shape = input_shape(input, network.input_shape[0]) if input is not None and not errors else None
     if shape is not None and network.detection is not None:
-        from .detection.spec import check_detection
+        from .detection.spec import check_detection_once
 
-        network.warnings.extend(check_detection(network.detection, network, shape))
+        check_detection_once(network, shape)
     return Net(Path(path), spec, network, shape or network.input_shape, errors,
                _Origin(sources, dict(params or {})))
 

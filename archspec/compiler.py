@@ -28,10 +28,10 @@ def attach_detection(spec: ResolvedSpec, network: Network) -> Network:
     """Read the spec's `detect:` section, if any, and check it against the network (raises SpecError;
     its warnings join the network's)."""
     if spec.detect is not None:
-        from .detection.spec import check_detection, parse_detection
+        from .detection.spec import check_detection_once, parse_detection
 
         network.detection = parse_detection(spec.detect.value, spec.detect.span, spec.param_env())
-        network.warnings.extend(check_detection(network.detection, network))
+        check_detection_once(network)
         if network.detection.kind == "faster_rcnn":
             from .detection.two_stage import read_two_stage
 

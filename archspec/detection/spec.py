@@ -84,6 +84,8 @@ class Detection:
     # emitted class follows its constructor's arguments.
     sources: dict[str, str] = field(default_factory=dict)
     source_spans: dict[str, Span] = field(default_factory=dict)
+    # The inputs (C, H, W) the section was checked at, its warnings already the network's.
+    checked_inputs: set[tuple[int, ...]] = field(default_factory=set)
 
     def anchors_per_cell(self, level: Level) -> int:
         """K: the boxes one cell of the level predicts."""
@@ -353,6 +355,16 @@ def check_detection(detection: Detection, network: Any, input_shape: tuple[int, 
     diagnostics.check()
     _check_geometry(detection, network, shape, diagnostics)
     return diagnostics.warnings
+
+
+def check_detection_once(network: Any, input_shape: tuple[int, ...] | None = None) -> None:
+    """`check_detection` at an input (default: the spec's), its warnings joining the network's; asked again
+    for that input (by `validate` after `load`), it is not rerun, so no warning is given twice."""
+    detection = network.detection
+    shape = tuple(input_shape or network.input_shape)
+    if shape not in detection.checked_inputs:
+        network.warnings.extend(check_detection(detection, network, shape))
+        detection.checked_inputs.add(shape)
 
 
 def _check_parts(detection: Detection, network: Any, diagnostics: Diagnostics) -> None:

@@ -24,9 +24,9 @@ def check_shapes_at_input(network: Network, input_shape: Shape) -> None:
     try:
         check_input(network, input_shape)
         if network.detection is not None:
-            from ..detection.spec import check_detection
+            from ..detection.spec import check_detection_once
 
-            network.warnings.extend(check_detection(network.detection, network, input_shape))
+            check_detection_once(network, input_shape)
     except SpecError as error:
         error.diagnostics[0].hint = _nearest_hint(network, input_shape) or error.diagnostics[0].hint
         raise

@@ -150,3 +150,18 @@ def test_validate_never_imports_the_pytorch_backend() -> None:
         if "malformed YAML" in headline:
             continue  # worded by the YAML parser, which test_bad_specs handles
         assert results[spec_path(name)] == [count, headline], name
+
+
+def test_validate_checks_a_detector_once_per_input(tmp_path: Path) -> None:
+    """`load` checks the `detect:` section at the input asked for; `validate` then does not check it again,
+    so each warning (here: anchors larger than the head's receptive field) is given once per input."""
+    from archspec.api import check
+
+    path = tmp_path / "detector.yaml"
+    path.write_text("input: [3, 64, 64]\nparams: {classes: 3}\nbody:\n"
+                    "  - conv: {out: 8, kernel: 3, stride: 2, padding: 1}\n"
+                    "  - conv: {name: head, out: 5 + classes, kernel: 1, stride: 2}\n"
+                    "detect:\n  kind: yolov2\n  classes: classes\n"
+                    "  levels:\n    - {output: head, stride: 4, anchors: [[8, 8]]}\n")
+    found = [len(check(path, size).warnings) for size in (None, "3,64,64", "3,72,72")]
+    assert found == [1, 1, 2]  # at the spec's input, at the same input asked for, and at the spec's and another
