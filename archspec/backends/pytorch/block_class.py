@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...errors import Span
 from ...ir.blocks import USED_AS, BlockIR, Layer
 from ...ir.graph import Module
 from ...ops import CodeArgs
@@ -22,6 +21,7 @@ from .parts import ModuleLists, StatelessModules, docstring_source, module_form,
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
+
 
 class BlockClass:
     """Writes one class for a block definition and constructs its instances."""
@@ -85,7 +85,8 @@ class BlockClass:
         parts = ["self"]
         if self.uses_in_channels:
             parts.extend(f"{self.rename[param]}: int" for param in self.ir.channel_params)
-        # Python wants parameters without a default first; the required and the optional each keep the spec's order.
+        # Python wants parameters without a default first; the required ones and the others each keep the
+        # spec's order.
         for name, decl in sorted(self.block.params.items(), key=lambda item: not item[1].required):
             annotation = {"int": "int", "float": "float", "bool": "bool", "str": "str", "list": "list"}[decl.type]
             text = f"{self.rename[name]}: {annotation}"
@@ -93,7 +94,7 @@ class BlockClass:
             parts.append(text if decl.required else f"{text} = {default}")
         return parts
 
-    def python(self, expr: ex.Expr, span: Span | None = None, want: str | None = None) -> str:
+    def python(self, expr: ex.Expr, want: str | None = None) -> str:
         """`expr` as Python over the constructor arguments, computing what the analysis computed; `want` is
         the type the value is used as ("int", "float"). `check_classes` has printed it once already."""
         try:
@@ -194,7 +195,7 @@ class BlockClass:
         if inputs is not None:
             values["inputs"] = inputs
         attrs = layer.leaf_op.attrs
-        return CodeArgs(values, {name: self.python(expr, layer.span, USED_AS.get(attrs[name].kind))
+        return CodeArgs(values, {name: self.python(expr, USED_AS.get(attrs[name].kind))
                                  for name, expr in layer.attrs.items()})
 
     def sequence(self, members: list[Layer], init: LineWriter) -> str:
@@ -294,11 +295,11 @@ class BlockClass:
         positional: list[str] = []
         if inner.uses_in_channels:
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
-            positional.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
+            positional.extend(self.python(channels, "int") for channels in layer.in_channels)
         keywords: list[str] = []
         for param, decl in inner.block.params.items():
             if param in layer.attrs:
-                source = self.python(layer.attrs[param], layer.span, USED_AS.get(decl.type))
+                source = self.python(layer.attrs[param], USED_AS.get(decl.type))
                 (positional if decl.required else keywords).append(
                     source if decl.required else f"{inner.rename[param]}={source}")
         return f"{inner.block.class_name}({', '.join(positional + keywords)})"
@@ -315,7 +316,7 @@ class BlockClass:
             for inner in classes:
                 inner.uses_in_channels = True  # one call for all: every class takes the channels
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
-            arguments.extend(self.python(channels, layer.span, "int") for channels in layer.in_channels)
+            arguments.extend(self.python(channels, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
         param = self.python_name(layer.op[1:])
         return f"{{{table}}}[{param}]({', '.join(arguments)})"

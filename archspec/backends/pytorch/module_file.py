@@ -33,13 +33,13 @@ class FileEmitter:
         self.block_irs = blocks  # each block definition lowered once, symbolically, by `check_classes`
         # What the file defines at module level, by name; `check_classes` has seen that no two share one.
         self.module_names = file_names()
-        self.claim_module_name(network.name, network.name_span, "the factory function (the spec name)")
-        self.claim_module_name(network.root.class_name, network.class_span, "the network class")
+        self.claim_module_name(network.name, "the factory function (the spec name)")
+        self.claim_module_name(network.root.class_name, "the network class")
         self.detector = detector_parts(network)  # a detector's settings and methods, from `detect:`
         # Locals (constructor parameters, forward variables) must not shadow any class of the file.
         self.reserved = frozenset([*self.module_names, *(b.class_name for b in network.blocks.values())])
 
-    def claim_module_name(self, name: str, span: Span | None, what: str) -> None:
+    def claim_module_name(self, name: str, what: str) -> None:
         """Record a module-level name of the file (a clash would make one definition replace the other)."""
         assert name not in self.module_names, f"{what} '{name}' is already {self.module_names[name]}"
         self.module_names[name] = what
@@ -121,7 +121,7 @@ class FileEmitter:
     def block_class(self, name: str) -> "BlockClass":
         if name not in self.block_classes:
             block = self.network.blocks[name]
-            self.claim_module_name(block.class_name, block.class_span or block.span, f"the class of block '{name}'")
+            self.claim_module_name(block.class_name, f"the class of block '{name}'")
             generator = BlockClass(self, self.block_irs.block(name))
             self.block_classes[name] = generator
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
