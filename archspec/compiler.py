@@ -58,7 +58,8 @@ def compile_partial(path: str | Path, spec_path: tuple[str | Path, ...] = (), al
 def validate_spec(path: str | Path, spec_path: tuple[str | Path, ...] = (),
                   input_shape: tuple[int, ...] | None = None, allow_absolute: bool = False) -> Network:
     """Everything `build` would check, without writing: the spec, the shapes at `input_shape`
-    (default: the spec's input), and whether every construct can be emitted as PyTorch code."""
+    (default: the spec's input), and whether every construct can be emitted as PyTorch code (a pass over
+    the IR: nothing is emitted)."""
     from .passes.validate import validate
 
     network = compile_spec(path, spec_path, allow_absolute)
