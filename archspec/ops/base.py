@@ -241,6 +241,8 @@ def register(cls: type[Op]) -> type[Op]:
         raise TypeError(f"op '{cls.name}' is registered twice")
     if "group" in vars(cls):
         raise TypeError(f"op {cls.__name__} sets 'group', which is now called 'category'")
+    if cls.module and cls.sequence_form is not None:
+        raise TypeError(f"op {cls.__name__} is a module: it needs no 'sequence_form'")
     OPS[cls.name] = cls()
     return cls
 

@@ -37,3 +37,15 @@ def test_the_old_group_attribute_is_refused() -> None:
     with pytest.raises(TypeError, match="sets 'group', which is now called 'category'"):
         register(Grouped)
     assert "grouped_op" not in OPS
+
+
+def test_a_module_with_a_sequence_form_is_refused() -> None:
+    """`sequence_form` is the module standing for an op computed in forward; a module op stands for itself."""
+    class Wrapped(Identity):
+        name = "wrapped_op"
+        module = True
+        sequence_form = "nn.Identity()"
+
+    with pytest.raises(TypeError, match="is a module: it needs no 'sequence_form'"):
+        register(Wrapped)
+    assert "wrapped_op" not in OPS
