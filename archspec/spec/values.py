@@ -36,7 +36,8 @@ class Env(dict):
 
     origins: dict[str, Span]
 
-    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (), origins: Mapping[str, Span] | None = None):
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 origins: Mapping[str, Span] | None = None):
         super().__init__(values)
         self.origins = dict(origins or {})
 
