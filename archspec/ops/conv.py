@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
 from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, axis_pair, call, pair_keyword, pair_source, prod,
                    register, require_rank, size_text, stride_text, window, window_out)
@@ -82,7 +82,7 @@ class Conv(Op):
 
     torch_class = "nn.Conv2d"
     # The pair keywords the torch class takes after kernel_size, with its defaults (omitted when equal).
-    pair_keywords: tuple[tuple[str, int], ...] = (("stride", 1), ("padding", 0), ("dilation", 1))
+    pair_keywords: ClassVar[tuple[tuple[str, int], ...]] = (("stride", 1), ("padding", 0), ("dilation", 1))
 
     def emit(self, args: CodeArgs) -> str:
         keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
