@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import AbstractSet, Any
 
 from ..errors import Span
 from ..ir.graph import Module, Network, Node
@@ -20,7 +20,7 @@ def human(count: int) -> str:
     return str(count)
 
 
-def table(headers: list[str], rows: list[list[str]], right: set[int] = frozenset()) -> str:
+def table(headers: list[str], rows: list[list[str]], right: AbstractSet[int] = frozenset()) -> str:
     """A plain-text table with a rule under the headers; `right` are right-aligned column indices."""
     widths = [max(len(str(cell)) for cell in column) for column in zip(headers, *rows)]
 
@@ -95,7 +95,7 @@ def _node_json(node: Node, previous: str) -> dict[str, Any]:
     if node.inputs and node.inputs != [previous]:
         entry["inputs"] = node.inputs
     if node.is_call:
-        child = node.child
+        child = node.called_module()
         entry["op"] = child.block or "seq"
         if child.kind == "block":
             entry["class"] = child.class_name

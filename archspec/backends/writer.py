@@ -61,7 +61,7 @@ class Namespace:
 
 def call_lines(head: str, items: list[str], width: int = 100, indent: str = "    ", brackets: str = "()") -> str:
     """`head(item, item)` on one line when it fits, else one item per line with a trailing comma."""
-    opening, closing = brackets
+    opening, closing = brackets[0], brackets[1]
     one_line = f"{head}{opening}{', '.join(items)}{closing}"
     if len(one_line) <= width and "\n" not in one_line:
         return one_line

@@ -180,10 +180,10 @@ def parse_detection(data: Any, span: Span, env: Any = None) -> Detection:
     reader = _Reader(data, diagnostics, env)
     reader.unknown_keys(TOP_KEYS, "'detect'")
     kind = data.get("kind")
-    if kind not in KINDS:
+    if not isinstance(kind, str) or kind not in KINDS:
         diagnostics.error(data.value_span("kind") if "kind" in data else data.span,
                           f"the detector kind must be one of {', '.join(KINDS)}, got {kind!r}")
-        diagnostics.check()
+        raise SpecError(diagnostics.errors)  # with the problems found so far
     classes = reader.number("classes", None, minimum=1, integer=True)
     if "classes" not in data:
         diagnostics.error(data.span, "'detect' has no 'classes'", hint="the number of object classes (SSD and "
@@ -408,7 +408,8 @@ def expected_channels(detection: Detection, level: Level, role: str) -> int:
 
 def grid_of(level: Level, input_shape: tuple[int, ...]) -> tuple[int, int]:
     """The grid a level's stride assumes at an input size: ceil(size / stride), as SSD's steps do."""
-    return tuple(math.ceil(Fraction(side) / level.stride) for side in input_shape[1:3])
+    height, width = (math.ceil(Fraction(side) / level.stride) for side in input_shape[1:3])
+    return height, width
 
 
 def _check_output(detection: Detection, level: Level, role: str, shape: tuple[int, ...],

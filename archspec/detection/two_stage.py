@@ -37,7 +37,7 @@ RPN_KEYS = {"pre_nms_top_n": ("phases", 1, None), "post_nms_top_n": ("phases", 1
             "positive_fraction": FRACTION}
 ROI_KEYS = {"roi_align": NAME, "scores": NAME, "boxes": NAME, "fg_iou_thresh": UNIT, "bg_iou_thresh": UNIT,
             "batch_size_per_image": COUNT, "positive_fraction": FRACTION}
-SECTIONS = {"transform": TRANSFORM_KEYS, "rpn": RPN_KEYS, "roi_heads": ROI_KEYS}
+SECTIONS: dict[str, dict[str, tuple]] = {"transform": TRANSFORM_KEYS, "rpn": RPN_KEYS, "roi_heads": ROI_KEYS}
 PHASES = ("train", "test")
 
 
@@ -70,7 +70,8 @@ def read_two_stage(data: Map, detection: Detection, network: Any) -> TwoStage:
             parts[name] = _read_part(data[name], data.value_span(name), name, keys, diagnostics)
     diagnostics.check()
     two_stage = _structure(network, detection, parts, diagnostics)
-    diagnostics.check()
+    if two_stage is None or diagnostics.errors:  # _structure has said why there is none
+        raise SpecError(diagnostics.errors)
     _check_settings(two_stage, detection, network, diagnostics)
     diagnostics.check()
     return two_stage
@@ -178,16 +179,17 @@ def _producer(network: Any, output: str) -> tuple[str, str] | None:
 def _rpn_head(network: Any, detection: Detection, diagnostics: Diagnostics
               ) -> tuple[str | None, list[tuple[str, str]]]:
     """The group that computes every level's maps: one layer for all levels (the shared head)."""
-    heads, outputs = set(), []
+    heads: set[str] = set()
+    outputs: list[tuple[str, str]] = []
     for level in detection.levels:
-        found = [_producer(network, level.outputs[role]) for role in ("scores", "boxes")]
-        if None in found:
+        scores, boxes = (_producer(network, level.outputs[role]) for role in ("scores", "boxes"))
+        if scores is None or boxes is None:
             diagnostics.error(level.span, f"level {level.index}'s maps must be outputs of the RPN head, a group "
                               "of the body", hint="e.g. {scores: objectness0, boxes: deltas0} for the outputs "
                               "of a group 'rpn'")
             return None, []
-        heads.update(layer for layer, _ in found)
-        outputs.append((found[0][1], found[1][1]))
+        heads.update((scores[0], boxes[0]))
+        outputs.append((scores[1], boxes[1]))
     if len(heads) != 1:
         diagnostics.error(detection.span, f"the levels read the outputs of {len(heads)} layers "
                           f"({', '.join(sorted(heads))}); a two-stage detector has one RPN head for all levels",

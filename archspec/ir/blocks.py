@@ -28,8 +28,8 @@ from ..ops import AUTO, OPS, Op
 from ..spec import expr as ex
 from ..spec.model import ITEM_KEYS, BlockDef, Item
 from ..spec.values import parse_expression
-from .graph import Module, Network, Node
-from .symbolic import CARRY, channel_sum, repeat_input_channels, same, substitute
+from .graph import Module, Network, Node, all_known
+from .symbolic import CARRY, channel_sum, repeat_input_channels, same
 
 
 # The Python type an attribute's or a parameter's value is used as, by its kind: how its expression prints.
@@ -114,7 +114,7 @@ class BlockLowering:
         self.lowered: dict[str, BlockIR] = {}
         self.instances: dict[str, list[Module]] = {}
         for module in network.modules():
-            if module.kind == "block":
+            if module.kind == "block" and module.block is not None:  # a block instance names its block
                 self.instances.setdefault(module.block, []).append(module)
 
     def block(self, name: str) -> BlockIR:
@@ -178,7 +178,7 @@ class _Definition:
         channels[layer.name] = self.optional_channels(layer, channels.get(inputs[0]) if inputs else None)
         if layer.kind == "op" and item.share is None:
             known = nodes[0].attrs if nodes else layer.values  # how many pieces: the same in every instance
-            layer.pieces = layer.op_class.output_names(known) or []
+            layer.pieces = layer.leaf_op.output_names(known) or []
             channels.update(self.piece_channels(layer, known, channels.get(inputs[0]) if inputs else None))
         self.by_name[layer.name] = layer
         return layer
@@ -218,7 +218,7 @@ class _Definition:
     @staticmethod
     def piece_channels(layer: Layer, known: dict[str, Any], in_channels: ex.Expr | None) -> dict[str, ex.Expr]:
         """`split.0`, `split.1` …: the channels of each output of an op with several."""
-        rules = layer.op_class.piece_channels(known)
+        rules = layer.leaf_op.piece_channels(known)
         if not rules or in_channels is None:
             return {}
         names = {"in_channels": in_channels, **layer.attrs}
@@ -357,9 +357,7 @@ class _Definition:
         for param in inner.definition.params:
             if param in item.attrs:
                 arguments[param] = self.expression(item.attrs[param], item.attrs.value_span(param))
-        received = None
-        if all(c is not None for c in in_channels):
-            received = list(in_channels)
+        received = all_known(in_channels)
         layer = Layer(name, "block", item.op, item.span, attrs=arguments, in_channels=received,
                       named=item.name is not None, child=nodes[0].child if nodes else None)
         layer.channels = self.nested_out_channels(inner, layer, nodes)
@@ -373,7 +371,7 @@ class _Definition:
             raise class_error(item.span, f"'{item.op}' must name a 'str' parameter of the block")
         choices: dict[str, str] = {}
         for node in nodes:
-            choices[self.instance_of[id(node)].args[param]] = node.child.block
+            choices[self.instance_of[id(node)].args[param]] = _block_of(node)
         if not choices:
             raise class_error(item.span, "no instance builds this layer, so there is no block to choose")
         layers = {value: self.nested_block(_as_block(item, block), nodes_of(nodes, block), in_channels, name)
@@ -393,7 +391,7 @@ class _Definition:
     def nested_out_channels(self, inner: BlockIR, layer: Layer, nodes: list[Node]) -> ex.Expr | None:
         """The nested block's output channels: its own expression with this block's arguments put in, so the
         layers after it are right for every argument; else a count every instance agrees on."""
-        values = {p: ex.Const(0, d.default) for p, d in inner.definition.params.items()}
+        values: dict[str, ex.Expr] = {p: ex.Const(0, d.default) for p, d in inner.definition.params.items()}
         values.update(layer.attrs)
         if layer.in_channels is not None:
             values.update(zip(inner.channel_params, layer.in_channels))
@@ -464,7 +462,8 @@ class _Definition:
         if op.channels == "out":
             return exprs["out"]
         if op.channels == "sum":
-            return None if any(c is None for c in in_channels) else channel_sum(in_channels)
+            known = all_known(in_channels)
+            return None if known is None else channel_sum(known)
         if op.channels in ("none", "pieces"):
             return None
         if op.channels != "same":  # a rule over the input's channels and the op's attributes (pixel_shuffle)
@@ -498,6 +497,14 @@ class _Definition:
 def _as_block(item: Item, block: str) -> Item:
     """The item of a `$param` layer as if it named one of its choices."""
     return replace(item, op=block)
+
+
+def _block_of(node: Node) -> str:
+    """The block a call node of a block instance applies."""
+    block = node.called_module().block
+    if block is None:
+        raise ValueError(f"'{node.name}' applies a {node.called_module().kind}, not a block")
+    return block
 
 
 def nodes_of(nodes: list[Node], block: str) -> list[Node]:

@@ -10,13 +10,13 @@ from ..names import is_python_name, module_name_problem
 from ..ops import OPS, ShapeError
 from ..spec.model import CONTAINERS, ITEM_KEYS, BlockDef, Item
 from ..spec.values import bind, typed_value
-from .graph import Module, Node
-from .scope import Scope, join_path
+from .graph import Module, Node, all_known
+from .scope import LoweringParts, Scope, join_path
 
 MAX_BLOCK_DEPTH = 32
 
 
-class Containers:
+class Containers(LoweringParts):
     """The container rules of the lowering pass."""
 
 
@@ -78,7 +78,7 @@ class Containers:
         scope.spans[name] = item.span
         scope.current = name
 
-    def lower_copy(self, item: Item, scope: Scope, env: Mapping[str, Any]) -> None:
+    def lower_copy(self, item: Item, scope: Scope, env: dict[str, Any]) -> None:
         """One copy of a repeat's body; the repeats being lowered are known, for the hint of a duplicate name."""
         self.repeats.append(item)
         try:
@@ -101,10 +101,11 @@ class Containers:
         child = Module(path=join_path(scope.module.path, name), kind="block", class_name=block.class_name,
                        span=item.span, block=block.name, args=args, inputs=list(block.inputs),
                        input_shapes=shapes)
-        if any(shape is None for shape in shapes):
+        known = all_known(shapes)
+        if known is None:
             self.check_body_alone(block, child, args)
             return Node(name=name, op="call", attrs={}, inputs=inputs, span=item.span, child=child, item=item)
-        channels = [shape[0] for shape in shapes]
+        channels = [shape[0] for shape in known]
         child.args["in_channels"] = channels[0] if len(channels) == 1 else channels
         inner = Scope(module=child, defaults=block.defaults, in_sequence=False, block=block,
                        current=block.inputs[0])
@@ -144,6 +145,7 @@ class Containers:
         class_name = item.attrs.get("class", _camel(name))
         if not isinstance(class_name, str) or not is_python_name(class_name):
             raise SpecError.at(item.attrs.value_span("class"), f"class name {class_name!r} is not a valid identifier")
+        problem: str | None
         if class_name == self.spec.name.value:
             problem = f"'{class_name}' is the spec's name, which names the factory function"
         else:
@@ -159,8 +161,8 @@ class Containers:
                                f"class name '{class_name}' is already the class of {taken[class_name]}",
                                hint="give the group another 'class'")
         self.group_classes[class_name] = f"group '{name}'"
-        names = item.attrs.get("inputs", ["input"])
-        names = [names] if isinstance(names, str) else names
+        raw_names = item.attrs.get("inputs", ["input"])
+        names = [raw_names] if isinstance(raw_names, str) else raw_names
         if not isinstance(names, list) or not all(isinstance(n, str) and is_python_name(n) for n in names) or \
                 len(set(names)) != len(names):
             raise SpecError.at(item.attrs.value_span("inputs"), "'inputs' is a list of distinct input names")
@@ -232,13 +234,13 @@ class Containers:
             raise SpecError([d for error in problems for d in error.diagnostics])
         return args
 
-    def shared(self, item: Item, scope: Scope, name: str, inputs: list[str]) -> Node:
+    def shared(self, item: Item, share: str, scope: Scope, name: str, inputs: list[str]) -> Node:
+        """A layer that applies the weights of the earlier layer `share` (the item's `share`)."""
         span = item.attrs.value_span("share")
-        owner = scope.module.node(item.share)
+        owner = scope.module.node(share)
         if owner is None or owner.shares is not None:
             raise SpecError.at(span, f"'share' must name an earlier layer that owns weights; "
-                               f"'{item.share}' is not one", did_you_mean(item.share, [n.name for n in
-                                                                                   scope.module.nodes]))
+                               f"'{share}' is not one", did_you_mean(share, [n.name for n in scope.module.nodes]))
         extra = [k for k in item.attrs if k not in ITEM_KEYS]
         if extra:
             raise SpecError.at(item.attrs.key_span(extra[0]), "a layer that shares weights takes its attributes "
@@ -251,12 +253,12 @@ class Containers:
 
         node = Node(name=name, op=owner.op, attrs=owner.attrs, inputs=inputs, span=item.span,
                     child=owner.child, shares=owner.name, item=item, origins=owner.origins)
-        shapes = [scope.module.value_shape(source) for source in inputs]
-        if any(shape is None for shape in shapes):
+        shapes = all_known([scope.module.value_shape(source) for source in inputs])
+        if shapes is None:
             return node
         try:
             if node.is_call:
-                outputs = module_output_shapes(owner.child, shapes)
+                outputs = module_output_shapes(owner.called_module(), shapes)
                 node.shape = outputs[0] if len(outputs) == 1 else None
             else:
                 node.shape = OPS[owner.op].infer(owner.attrs, shapes)

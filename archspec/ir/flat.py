@@ -54,7 +54,7 @@ def _walk(graph: FlatGraph, module: Module, prefix: str, env: dict[str, str], ow
         inputs = tuple(env[module.value(source)] for source in node.inputs)
         node_stage = stage or node.name
         if node.is_call:
-            child = node.child
+            child = node.called_module()
             child_env = dict(zip(child.inputs, inputs))
             child_block = path if child.kind == "block" or module.kind == "sequence" else block
             _walk(graph, child, path, child_env, owner and node.shares is None, node_stage, child_block)

@@ -17,10 +17,12 @@ Shapes exclude the batch dimension and are those of the spec's default input.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Iterator
+from typing import Any, Iterator, TypeVar
 
 from ..errors import Span
 from ..ops import OPS, Shape
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -47,6 +49,12 @@ class Node:
     def is_call(self) -> bool:
         return self.op == "call"
 
+    def called_module(self) -> Module:
+        """The module a call node applies: every call node has one (lint checks it)."""
+        if self.child is None:
+            raise ValueError(f"'{self.name}' ({self.op}) is not a call node: it applies no module")
+        return self.child
+
     def output_names(self) -> list[str] | None:
         """The keys of a node's several outputs, read as `name.key`: a block's that returns several, or an
         op's that does (a split); None for a node with one output."""
@@ -61,7 +69,10 @@ class Node:
             return self.child.value_shape(self.child.outputs[self.child.output_names().index(key)])
         if self.shape is None:
             return None
-        return OPS[self.op].pieces(self.attrs, self.shape)[self.output_names().index(key)]
+        pieces, names = OPS[self.op].pieces(self.attrs, self.shape), self.output_names()
+        if pieces is None or names is None:
+            raise ValueError(f"'{self.name}' ({self.op}) has one output: it has no output '{key}'")
+        return pieces[names.index(key)]
 
 
 @dataclass
@@ -141,7 +152,9 @@ class Module:
             return None
         head, key = name.rsplit(".", 1)
         node = self.node(self.value(head))
-        keys = node.output_names() if node is not None else None
+        if node is None:
+            return None
+        keys = node.output_names()
         return (node, key) if keys is not None and key in keys else None
 
     def is_multi(self, name: str) -> bool:
@@ -189,6 +202,13 @@ class Network:
             module = stack.pop()
             yield module
             stack.extend(reversed([n.child for n in module.nodes if n.child is not None and n.shares is None]))
+
+
+def all_known(values: list[T | None]) -> list[T] | None:
+    """The values when every one is known (the shapes of a layer's inputs, their channels); None when one is
+    not (a value whose layer failed)."""
+    known = [value for value in values if value is not None]
+    return known if len(known) == len(values) else None
 
 
 def lint(network: Network) -> list[str]:

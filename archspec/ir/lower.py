@@ -150,8 +150,8 @@ class _Lowering(References, OpNodes, Containers):
                           name_span=spec.name.span, class_span=spec.class_name.span, methods=methods,
                           files=list(spec.files))
         self.detector(network)
-        for error in choose_inplace(network):
-            self.diagnostics.add(error)
+        for problem in choose_inplace(network):
+            self.diagnostics.add(problem)
         if not self.diagnostics.errors:
             expose_params(spec, network)
             self.warn_unread(network)
@@ -254,10 +254,11 @@ class _Lowering(References, OpNodes, Containers):
         keys = kept if keys else None  # a key per output that resolved, so the two lists stay aligned
         if keys is not None and len(keys) == 1 and module.kind in ("block", "group"):
             keys = None  # one output, whatever its name: a tensor, not a dict
-        if len(outputs) == 1 and keys is None and module.is_multi(outputs[0]):
-            node = module.node(module.value(outputs[0]))
+        node = module.node(module.value(outputs[0])) if len(outputs) == 1 and keys is None else None
+        several = node.output_names() if node is not None else None
+        if node is not None and several is not None:  # the one output is a layer with several
             keys = node.child.output_keys if node.child is not None else None
-            outputs = [f"{outputs[0]}.{key}" for key in node.output_names()]
+            outputs = [f"{outputs[0]}.{key}" for key in several]
         elif any(module.is_multi(name) for name in outputs):
             self.diagnostics.error(span, "an output that has several outputs itself must be the only one",
                                    hint="name its outputs one by one, e.g. fpn.0")
@@ -331,7 +332,7 @@ class _Lowering(References, OpNodes, Containers):
         scope.naming = (item, name)
         self.count_node(item)
         if item.share is not None:
-            node = self.shared(item, scope, name, inputs)
+            node = self.shared(item, item.share, scope, name, inputs)
         elif item.kind == "op":
             node = self.op_node(item, scope, env, name, inputs)
         elif item.kind == "seq":

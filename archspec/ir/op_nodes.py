@@ -9,11 +9,11 @@ from ..errors import Span, SpecError, did_you_mean
 from ..ops import OPS, Op, Shape, ShapeError
 from ..spec.model import ITEM_KEYS, Item
 from ..spec.values import typed_value
-from .graph import Node
-from .scope import Scope, join_path
+from .graph import Node, all_known
+from .scope import LoweringParts, Scope, join_path
 
 
-class OpNodes:
+class OpNodes(LoweringParts):
     """The op rules of the lowering pass."""
 
 
@@ -34,8 +34,8 @@ class OpNodes:
             except ShapeError as error:
                 raise SpecError.at(item.span, error.about(op.name, join_path(scope.module.path, name)),
                                    error.hint) from None
-        shapes = [scope.module.value_shape(source) for source in inputs]
-        if all(shape is not None for shape in shapes):
+        shapes = all_known([scope.module.value_shape(source) for source in inputs])
+        if shapes is not None:
             node.shape = self.infer(op, node, shapes, scope)
         return node
 

@@ -13,16 +13,16 @@ from ..spec.model import Item
 from ..spec.values import evaluate_text
 from ..spec.yaml_source import YamlList
 from .graph import Node
-from .scope import PREVIOUS, Scope
+from .scope import LoweringParts, PREVIOUS, Scope
 
 _INTERPOLATION = re.compile(r"\{([^{}]*)\}")
 
 
-class References:
+class References(LoweringParts):
     """The naming and reference rules of the lowering pass."""
 
 
-    def item_name(self, item: Item, scope: Scope, env: dict[str, Any]) -> str | None:
+    def item_name(self, item: Item, scope: Scope, env: dict[str, Any]) -> str:
         module = scope.module
         if item.name is None:
             if scope.in_sequence:
@@ -133,8 +133,9 @@ class References:
         expanded = []
         for ref in refs:
             node = scope.module.node(scope.module.value(ref))
-            if scope.module.is_multi(ref):
-                expanded += [f"{ref}.{key}" for key in node.output_names()]
+            keys = node.output_names() if node is not None else None
+            if keys is not None:  # a layer with several outputs
+                expanded += [f"{ref}.{key}" for key in keys]
             else:
                 expanded.append(ref)
         return expanded

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
+from typing import Any
 
-from ..errors import Span, SpecError
-from ..spec.model import BlockDef, Item, Value
+from ..errors import Diagnostics, Span, SpecError
+from ..ops import Shape
+from ..spec.model import BlockDef, Item, ResolvedSpec, Value
 from .graph import Module
 
 PREVIOUS = "_"  # in `from`: the previous layer's output
@@ -35,3 +38,39 @@ class TooLarge(Exception):
 
 def join_path(path: str, name: str) -> str:
     return f"{path}.{name}" if path else name
+
+
+class LoweringParts(ABC):
+    """What the parts of the lowering pass (references, op nodes, containers) read of one another: the
+    state that `lower._Lowering` sets up, and the steps of its walk that each part calls."""
+
+    spec: ResolvedSpec
+    diagnostics: Diagnostics
+    group_classes: dict[str, str]  # class name -> what it is the class of
+    repeats: list[Item]  # the repeats whose copies are being lowered, innermost last
+    input_shape: Shape  # the network's, once read
+    block_stack: list[str]  # the blocks being lowered, outermost first
+
+    @abstractmethod
+    def body(self, items: list[Item], scope: Scope, env: dict[str, Any]) -> None:
+        """Lower `items` into `scope`."""
+
+    @abstractmethod
+    def enabled(self, item: Item, scope: Scope, env: dict[str, Any]) -> bool:
+        """Whether an item with `if` is kept (a disabled one passes its input on)."""
+
+    @abstractmethod
+    def count_steps(self, item: Item, steps: int) -> None:
+        """Count the passes of a repeat's body, refusing a network past the size limits."""
+
+    @abstractmethod
+    def set_outputs(self, module: Module, scope: Scope, raw: Any, span: Span) -> None:
+        """Set what a network, block or group returns."""
+
+    @abstractmethod
+    def inputs(self, item: Item, scope: Scope, env: dict[str, Any]) -> list[str]:
+        """The values a layer reads."""
+
+    @abstractmethod
+    def item_name(self, item: Item, scope: Scope, env: dict[str, Any]) -> str:
+        """The name of the node an item becomes."""

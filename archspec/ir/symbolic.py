@@ -8,7 +8,7 @@ in one instance. These helpers build such expressions; every instance is then ch
 from __future__ import annotations
 
 from dataclasses import fields, replace
-from typing import Mapping
+from typing import Any, Mapping
 
 from ..spec import expr as ex
 
@@ -25,7 +25,7 @@ def substitute(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
 def _replace(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
     if isinstance(expr, ex.Name):
         return values.get(expr.name, expr)
-    changes = {}
+    changes: dict[str, Any] = {}  # per field an Expr or a tuple of them: no one value type fits every field
     for field in fields(expr):
         value = getattr(expr, field.name)
         if isinstance(value, ex.Expr):
@@ -37,7 +37,7 @@ def _replace(expr: ex.Expr, values: Mapping[str, ex.Expr]) -> ex.Expr:
 
 def _simplify(expr: ex.Expr) -> ex.Expr:
     """`a - 1 + 1` is `a`: what putting `i - 1` for `i` into `width * (i + 1)` leaves, folded away."""
-    changes = {}
+    changes: dict[str, Any] = {}  # as in _replace
     for field in fields(expr):
         value = getattr(expr, field.name)
         if isinstance(value, ex.Expr):

@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 
 from ..errors import Diagnostics, SpecError, did_you_mean
 from ..ops import OPS
-from ..spec.model import InitCall, InitRule, ResolvedSpec, Value
+from ..spec.model import InitCall, InitRule, InitSpec, ResolvedSpec, Value
 from ..spec.values import typed_value
 from .graph import Module, Network, Node
 
@@ -51,7 +51,7 @@ class TransferPlan:
 def lower_training(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> None:
     """Attach the checked `init` and `transfer` of `spec` to `network`."""
     if spec.init is not None:
-        network.init = _init_plan(spec, network, diagnostics)
+        network.init = _init_plan(spec.init, spec, network, diagnostics)
     if spec.transfer is not None:
         transfer = spec.transfer
         parts = _Parts(network, diagnostics)
@@ -97,17 +97,17 @@ class _Parts:
         return did_you_mean(rest or path, names) or f"its parts here: {', '.join(names)}"
 
 
-def _init_plan(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> InitPlan:
+def _init_plan(init: InitSpec, spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> InitPlan:
     plan = InitPlan()
     nodes = [node for module in network.modules() for node in module.nodes]
-    for rule in spec.init.ops:
+    for rule in init.ops:
         # A layer whose input failed (reported already) has no inferred attributes to count weights from.
         present = [node for node in nodes if node.op == rule.target and node.shape is not None]
         if present and not any(OPS[rule.target].params(node.attrs) for node in present):
             diagnostics.error(rule.span, f"'{rule.target}' layers have no weights to initialise")
         elif present:
             plan.ops.append(OpInit(rule.target, rule.tensors))
-    for rule in spec.init.parts:
+    for rule in init.parts:
         if _applies(rule, spec, diagnostics):
             part = _part_init(rule, network, diagnostics)
             if part is not None:
@@ -119,7 +119,8 @@ def _applies(rule: InitRule, spec: ResolvedSpec, diagnostics: Diagnostics) -> bo
     if rule.condition is None:
         return True
     try:
-        return bool(typed_value(rule.condition, "bool", spec.param_env(), rule.condition_span, "'if'"))
+        return bool(typed_value(rule.condition, "bool", spec.param_env(),
+                                rule.condition_span or rule.span, "'if'"))  # the loader sets both together
     except SpecError as error:
         diagnostics.extend(error)
         return False

@@ -81,6 +81,12 @@ def window(kernel: int, stride: int, padding: int, dilation: int = 1) -> Reads:
                                                    o * stride - padding + dilation * (kernel - 1) + 1, dilation))
 
 
+def axis_pair(reads: Iterable[Reads]) -> tuple[Reads, Reads]:
+    """The (height, width) rules built from an op's pair attributes: exactly two, one per spatial axis."""
+    height, width = reads
+    return height, width
+
+
 def whole_axis(size: int, count: int) -> Reads:
     """Adaptive pooling of `size` units to `count` (PyTorch's windows: floor(o*n/c) to ceil((o+1)*n/c))."""
     return Reads(Fraction(size, count), lambda o: range(o * size // count, -(-(o + 1) * size // count)))

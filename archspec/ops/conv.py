@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from typing import Any
+from typing import Any, ClassVar
 
-from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, call, pair_keyword, pair_source, prod, register,
-                   require_rank, size_text, stride_text, window, window_out)
+from .base import (Attr, CodeArgs, Op, Reads, Shape, ShapeError, axis_pair, call, pair_keyword, pair_source, prod,
+                   register, require_rank, size_text, stride_text, window, window_out)
 
 
 def _check_channels(attrs: dict[str, Any], inputs: list[Shape]) -> Shape:
@@ -65,8 +65,8 @@ class Conv(Op):
         return prod(output) if attrs["bias"] else 0  # one addition per output for the bias
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
-        return tuple(window(k, s, p, d) for k, s, p, d in
-                     zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
+        return axis_pair(window(k, s, p, d) for k, s, p, d in
+                         zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
 
     # Marks the stride in a diagram label: "/2" divides the resolution, "×2" (transposed) multiplies it.
     stride_marker = "/"
@@ -82,7 +82,7 @@ class Conv(Op):
 
     torch_class = "nn.Conv2d"
     # The pair keywords the torch class takes after kernel_size, with its defaults (omitted when equal).
-    pair_keywords = (("stride", 1), ("padding", 0), ("dilation", 1))
+    pair_keywords: ClassVar[tuple[tuple[str, int], ...]] = (("stride", 1), ("padding", 0), ("dilation", 1))
 
     def emit(self, args: CodeArgs) -> str:
         keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
@@ -131,5 +131,5 @@ class ConvTranspose(Conv):
             return Reads(Fraction(1, s), lambda o: [(o + p - t * d) // s for t in range(k)
                                                     if (o + p - t * d) % s == 0])
 
-        return tuple(rule(k, s, p, d) for k, s, p, d in
-                     zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))
+        return axis_pair(rule(k, s, p, d) for k, s, p, d in
+                         zip(attrs["kernel"], attrs["stride"], attrs["padding"], attrs["dilation"]))

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, pair_keyword, pair_source,
-                   prod, register, require_rank, size_text, stride_text, whole_axis, window,
-                   window_out)
+from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, axis_pair, call, pair_keyword,
+                   pair_source, prod, register, require_rank, size_text, stride_text, whole_axis, window, window_out)
 
 
 class _Pool(Weightless):
@@ -44,8 +43,8 @@ class _Pool(Weightless):
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         dilation = attrs.get("dilation", (1, 1))
-        return tuple(window(k, s, p, d) for k, s, p, d in
-                     zip(attrs["kernel"], attrs["stride"], attrs["padding"], dilation))
+        return axis_pair(window(k, s, p, d) for k, s, p, d in
+                         zip(attrs["kernel"], attrs["stride"], attrs["padding"], dilation))
 
     def label(self, attrs: dict[str, Any]) -> str:
         return f"{self.name} {size_text(attrs['kernel'])}{stride_text(attrs['stride'])}"
@@ -113,7 +112,7 @@ class _AdaptivePool(Weightless):
         return prod(inputs[0])  # every input element is read into one window (overlaps aside)
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
-        return tuple(whole_axis(n, count) for n, count in zip(inputs[0][1:], attrs["size"]))
+        return axis_pair(whole_axis(n, count) for n, count in zip(inputs[0][1:], attrs["size"]))
 
     def label(self, attrs: dict[str, Any]) -> str:
         return f"{self.name} to {size_text(attrs['size'])}"

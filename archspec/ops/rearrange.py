@@ -6,7 +6,8 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .base import AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, register, require_rank, window
+from .base import (AUTO, Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, axis_pair, call, register, require_rank,
+                   window)
 
 
 def list_source(args: CodeArgs, name: str) -> str:
@@ -134,7 +135,7 @@ class PixelShuffle(_Rearrange):
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         r = attrs["factor"]
-        return tuple(Reads(Fraction(1, r), lambda o: (o // r,)) for _ in range(2))
+        return axis_pair(Reads(Fraction(1, r), lambda o: (o // r,)) for _ in range(2))
 
     def label(self, attrs: dict[str, Any]) -> str:
         return f"pixel_shuffle ×{attrs['factor']}"

@@ -10,9 +10,8 @@ import math
 from fractions import Fraction
 from typing import Any, Callable
 
-from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, fmt_shape, pair_keyword,
-                   pair_source, prod, register, require_rank, size_text,
-                   stride_text)
+from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, axis_pair, call, fmt_shape, pair_keyword,
+                   pair_source, prod, register, require_rank, size_text, stride_text)
 
 _MODES = ("nearest", "bilinear")
 
@@ -54,8 +53,8 @@ class Upsample(Weightless):
         return prod(output) * (4 if attrs["mode"] == "bilinear" else 1)  # a weighted sum of four, or a copy
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
-        return tuple(interpolation_reads(n, n * f, attrs["mode"], Fraction(1, f))
-                     for n, f in zip(inputs[0][1:], attrs["factor"]))
+        return axis_pair(interpolation_reads(n, n * f, attrs["mode"], Fraction(1, f))
+                         for n, f in zip(inputs[0][1:], attrs["factor"]))
 
     def label(self, attrs: dict[str, Any]) -> str:
         return f"upsample {stride_text(attrs['factor'], '×')[2:]} {attrs['mode']}"
@@ -86,7 +85,7 @@ class Resize(Weightless):
         return prod(output) * (4 if attrs["mode"] == "bilinear" else 1)
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
-        return tuple(interpolation_reads(n, m, attrs["mode"]) for n, m in zip(inputs[0][1:], inputs[1][1:]))
+        return axis_pair(interpolation_reads(n, m, attrs["mode"]) for n, m in zip(inputs[0][1:], inputs[1][1:]))
 
     def emit(self, args: CodeArgs) -> str:
         extra = ", align_corners=False" if args.values.get("mode") == "bilinear" else ""
@@ -147,7 +146,7 @@ class MaxUnpool(Weightless):
             # The maximum may have been anywhere in its window: o reads every input whose window holds o.
             return Reads(Fraction(1, s), lambda o: range(-(-(o + p - k + 1) // s), (o + p) // s + 1))
 
-        return tuple(rule(k, s, p) for k, s, p in zip(attrs["kernel"], attrs["stride"], attrs["padding"]))
+        return axis_pair(rule(k, s, p) for k, s, p in zip(attrs["kernel"], attrs["stride"], attrs["padding"]))
 
     def emit(self, args: CodeArgs) -> str:
         keywords = [f"kernel_size={pair_source(args, 'kernel')}"]
@@ -188,7 +187,7 @@ class Crop(Weightless):
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         offsets = ((inputs[0][1] - inputs[1][1]) // 2, (inputs[0][2] - inputs[1][2]) // 2)
-        return tuple(Reads(Fraction(1), _shift(offset)) for offset in offsets)
+        return axis_pair(Reads(Fraction(1), _shift(offset)) for offset in offsets)
 
     def emit(self, args: CodeArgs) -> str:
         return "center_crop({0}, {1})"

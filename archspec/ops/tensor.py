@@ -5,7 +5,7 @@ from __future__ import annotations
 from fractions import Fraction
 from typing import Any
 
-from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, call, prod, register, require_rank,
+from .base import (Attr, CodeArgs, Reads, Shape, ShapeError, Weightless, axis_pair, call, prod, register, require_rank,
                    size_text, whole_axis)
 
 
@@ -146,7 +146,7 @@ class Unflatten(_Passthrough):
 
     def rf(self, attrs: dict[str, Any], inputs: list[Shape]) -> tuple[Reads, Reads]:
         # Every unit of the map reads the one "unit" a vector is: all of them see what it saw (jump 0).
-        return tuple(Reads(Fraction(0), lambda o: (0,)) for _ in range(2))
+        return axis_pair(Reads(Fraction(0), lambda o: (0,)) for _ in range(2))
 
     def emit(self, args: CodeArgs) -> str:
         return call("nn.Unflatten", ["1", args.src("shape")], [])

@@ -71,8 +71,9 @@ def _run(module: Module, input_shapes: Sequence[Shape | None], prefix: str, shap
             elif node.op in OPS and not node.errors:  # a stand-in for a failed layer has no attributes to use
                 shape = _infer_op(node, inputs, path, diagnostics)
                 keys = OPS[node.op].output_names(node.attrs)
-                if keys is not None and shape is not None:
-                    for key, piece in zip(keys, OPS[node.op].pieces(node.attrs, shape)):
+                pieces = OPS[node.op].pieces(node.attrs, shape) if keys is not None and shape is not None else None
+                if keys is not None and pieces is not None:
+                    for key, piece in zip(keys, pieces):
                         local[f"{node.name}.{key}"] = shapes[f"{path}.{key}"] = piece
         local[node.name] = shape
         if shape is not None:

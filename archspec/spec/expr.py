@@ -578,7 +578,7 @@ def _evaluate(expr: Expr, env: Mapping[str, Any]) -> Any:
             left = right
         return True
     if isinstance(expr, BoolOp):
-        value: Any = None
+        value = None
         for operand in expr.operands:
             value = evaluate(operand, env)
             if (expr.op == "and") != bool(value):

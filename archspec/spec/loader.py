@@ -214,12 +214,12 @@ def _linked_path(root: Map, key: str, path: Path, context: _Context, value: Any 
                            hint="move the file next to the spec, pass its folder with --spec-path, or allow "
                                 "absolute paths with --allow-absolute-paths")
     target = _resolved(path.parent / value, span, "the file")
-    inside = any(target.is_relative_to(root) for root in context.roots)
+    inside = any(target.is_relative_to(folder) for folder in context.roots)
     if inside and target.is_file():
         return target
-    for root in context.roots[1:]:  # the folders given with --spec-path
-        candidate = _resolved(root / value, span, "the file")
-        if candidate.is_relative_to(root) and candidate.is_file():
+    for folder in context.roots[1:]:  # the folders given with --spec-path
+        candidate = _resolved(folder / value, span, "the file")
+        if candidate.is_relative_to(folder) and candidate.is_file():
             return candidate
     if inside:
         return target  # missing: the caller reports it where it is named
@@ -273,10 +273,11 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
     display = display_path(path)
     file_span = Span(display, 1, 1)
 
-    def value(key: str, fallback: Value | None) -> Value | None:
-        return Value(root[key], root.value_span(key), display) if key in root else fallback
+    def value(key: str) -> Value | None:
+        """The value this file gives `key`, if it gives one."""
+        return Value(root[key], root.value_span(key), display) if key in root else None
 
-    name = value("name", parent.name if parent else Value(path.stem, file_span, display))
+    name = value("name") or (parent.name if parent else Value(path.stem, file_span, display))
     if not isinstance(name.value, str) or not is_identifier(name.value):
         diagnostics.error(name.span, f"the spec name {name.value!r} is not a valid Python identifier",
                           hint="it names the factory function of the emitted file, e.g. 'resnet50'")
@@ -286,7 +287,7 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
                           hint="it names the factory function of the emitted file; set 'name' to another one")
         name = Value("network", name.span, display)
     inherited = parent.class_name if parent and parent.class_name.origin != "derived" else None
-    class_name = value("class", inherited) or Value(_camel(name.value), name.span, "derived")
+    class_name = value("class") or inherited or Value(_camel(name.value), name.span, "derived")
     if not isinstance(class_name.value, str) or not is_identifier(class_name.value):
         diagnostics.error(class_name.span, f"class name {class_name.value!r} is not a valid Python identifier",
                           hint="it names the nn.Module class of the emitted file, e.g. 'ResNet'")
@@ -306,7 +307,7 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
         if not _stray_bodies(root, TOP_LEVEL_KEYS):
             diagnostics.error(file_span, "the spec has no 'body'", hint="list the network's layers under 'body:'")
         body, body_span = [], file_span
-    input_value = value("input", parent.input if parent else None)
+    input_value = value("input") or (parent.input if parent else None)
     if input_value is None:
         diagnostics.error(file_span, "the spec has no 'input' shape", hint="add e.g. 'input: [3, 224, 224]'")
         input_value = Value([3, 224, 224], file_span, "missing")
@@ -314,9 +315,9 @@ def _merge(root: Map, path: Path, parent: ResolvedSpec | None, blocks: dict[str,
     return ResolvedSpec(
         path=display, name=name, class_name=class_name, doc=doc if isinstance(doc, str) else "",
         input=input_value, params=params, defaults=defaults, blocks=blocks, body=body, body_span=body_span,
-        outputs=value("outputs", parent.outputs if parent else None),
-        methods=value("methods", parent.methods if parent else None), files=list(context.files),
-        detect=value("detect", parent.detect if parent else None),
+        outputs=value("outputs") or (parent.outputs if parent else None),
+        methods=value("methods") or (parent.methods if parent else None), files=list(context.files),
+        detect=value("detect") or (parent.detect if parent else None),
         init=_parse_init(root, diagnostics) if "init" in root else parent.init if parent else None,
         transfer=_parse_transfer(root, path, diagnostics) if "transfer" in root else (
             parent.transfer if parent else None))
@@ -511,27 +512,36 @@ def _parse_transfer(root: Map, path: Path, diagnostics: Diagnostics) -> Transfer
             diagnostics.error(raw.value_span("bn"), f"'bn' must be one of {', '.join(BN_MODES)}, got {raw['bn']!r}",
                               "frozen: scale, shift and statistics fixed; eval: statistics fixed")
     multipliers = raw.get("lr_mult")
-    if multipliers is not None and not isinstance(multipliers, Map):
+    if isinstance(multipliers, Map):
+        transfer.lr_mult += _lr_multipliers(multipliers, display, diagnostics)
+    elif multipliers is not None:
         diagnostics.error(raw.value_span("lr_mult"), "'lr_mult' maps part names to learning-rate multipliers",
                           hint="e.g. 'lr_mult: {layer3: 0.1, layer4: 0.1}'")
-        multipliers = None
-    for name, value in (multipliers or {}).items():
+    return transfer
+
+
+def _lr_multipliers(multipliers: Map, display: str, diagnostics: Diagnostics) -> list[tuple[Value, Value]]:
+    """The (part, multiplier) pairs of `lr_mult`; a multiplier that is no number of at least 0 is an error."""
+    found = []
+    for name, value in multipliers.items():
         if isinstance(value, bool) or not isinstance(value, (int, float)) or value < 0:
             diagnostics.error(multipliers.value_span(name), f"the learning-rate multiplier of '{name}' must be a "
                               f"number of at least 0, got {value!r}")
             continue
-        transfer.lr_mult.append((Value(name, multipliers.key_span(name), display),
-                                 Value(value, multipliers.value_span(name), display)))
-    return transfer
+        found.append((Value(name, multipliers.key_span(name), display),
+                      Value(value, multipliers.value_span(name), display)))
+    return found
 
 
 def _part_names(raw: Map, key: str, display: str, diagnostics: Diagnostics) -> list[Value]:
     value = raw.get(key)
     if value is None:
         return []
-    items, spans = ([value], [raw.value_span(key)]) if isinstance(value, str) else (
-        (value, value.spans) if isinstance(value, YamlList) else (None, None))
-    if items is None or not all(isinstance(item, str) and item for item in items):
+    if isinstance(value, str) and value:
+        items, spans = [value], [raw.value_span(key)]
+    elif isinstance(value, YamlList) and all(isinstance(item, str) and item for item in value):
+        items, spans = list(value), value.spans
+    else:
         diagnostics.error(raw.value_span(key), f"'{key}' takes a part name or a list of them, e.g. [layer1, layer2]")
         return []
     return [Value(item, span, display) for item, span in zip(items, spans)]

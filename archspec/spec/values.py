@@ -6,7 +6,7 @@ import math
 import re
 from dataclasses import replace
 from fractions import Fraction
-from typing import Any, Mapping
+from typing import Any, Iterable, Mapping
 
 from ..errors import Span, SpecError, source_line
 from .expr import Expr, ExprError, evaluate, names_in, parse
@@ -36,7 +36,8 @@ class Env(dict):
 
     origins: dict[str, Span]
 
-    def __init__(self, values: Mapping[str, Any] = (), origins: Mapping[str, Span] | None = None):
+    def __init__(self, values: Mapping[str, Any] | Iterable[tuple[str, Any]] = (),
+                 origins: Mapping[str, Span] | None = None):
         super().__init__(values)
         self.origins = dict(origins or {})
 
@@ -45,7 +46,7 @@ class Env(dict):
         return Env({**self, name: value}, {k: s for k, s in self.origins.items() if k != name})
 
 
-def bind(env: Mapping[str, Any], name: str, value: Any) -> Mapping[str, Any]:
+def bind(env: Mapping[str, Any], name: str, value: Any) -> dict[str, Any]:
     """`env` with one more name, keeping where the others were set."""
     return env.bind(name, value) if isinstance(env, Env) else {**env, name: value}
 
@@ -104,8 +105,8 @@ def typed_value(raw: Any, kind: str, env: Mapping[str, Any], span: Span, what: s
     if checked is None:
         problem = f"{what} must be {KIND_NAMES.get(kind, kind)}"
     else:
-        numbers = checked if isinstance(checked, tuple) else (checked,)
-        numbers = [n for n in numbers if isinstance(n, (int, float)) and not isinstance(n, bool)]
+        items = checked if isinstance(checked, tuple) else (checked,)
+        numbers = [n for n in items if isinstance(n, (int, float)) and not isinstance(n, bool)]
         if minimum is not None and any(n < minimum for n in numbers):
             problem = f"{what} must be at least {minimum}"
         elif maximum is not None and any(n > maximum for n in numbers):

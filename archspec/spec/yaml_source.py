@@ -161,7 +161,7 @@ def _syntax_error(exc: yaml.MarkedYAMLError, lines: list[str], display: str) -> 
         return Span(display, mark.line + 1, mark.column + 1)
 
     tab = _indenting_tab(lines, problem)
-    if tab is not None:
+    if tab is not None and problem is not None:  # a tab is only found where the parser stopped
         return SpecError.at(Span(display, problem.line + 1, tab + 1), "malformed YAML: a tab cannot indent YAML; "
                             "use spaces", hint="indent with spaces only, e.g. two per level")
     if context is not None and exc.context in _FLOW_CONTEXTS and (problem is None or problem.line != context.line):

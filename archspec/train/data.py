@@ -99,7 +99,7 @@ def _load_image(path: Path, input_shape: tuple[int, ...]) -> Tensor:
 
     channels, height, width = input_shape
     with Image.open(path) as image:
-        image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.BILINEAR)
+        image = image.convert("L" if channels == 1 else "RGB").resize((width, height), Image.Resampling.BILINEAR)
         data = torch.frombuffer(bytearray(image.tobytes()), dtype=torch.uint8)
     tensor = data.view(height, width, channels).permute(2, 0, 1).float() / 255
     if channels == 3:

@@ -8,7 +8,8 @@ import importlib.util
 import json
 import sys
 import time
-from typing import Any
+from pathlib import Path
+from typing import Any, Callable
 
 import torch
 import torch.distributed as dist
@@ -32,12 +33,28 @@ def run_epochs(world: World, job: Job) -> dict[str, Any]:
         leave(world)
 
 
-def load_factory(job: Job):
+def load_factory(job: Job) -> Callable[[], nn.Module]:
     """The factory function of the emitted file (named after the spec)."""
     spec = importlib.util.spec_from_file_location(f"archspec_trained_{job.name}", job.model_file)
+    if spec is None or spec.loader is None:
+        raise TrainError(f"{job.model_file} cannot be loaded as a Python module")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return getattr(module, job.name)
+
+
+def emitted_method(module: nn.Module, name: str) -> Callable[..., Any] | None:
+    """A method that the emitted class has when its spec asks for it (`load_pretrained` with a `transfer`
+    section, `param_groups`): found by name, as the class is only known once its file is loaded."""
+    method = getattr(module, name, None)
+    return method if callable(method) else None
+
+
+def compiled(net: nn.Module) -> nn.Module:
+    """torch.compile of a module is a module (an OptimizedModule), though its signature says only callable."""
+    result = torch.compile(net)
+    assert isinstance(result, nn.Module), "torch.compile wraps a module in a module"
+    return result
 
 
 class Trainer:
@@ -54,23 +71,25 @@ class Trainer:
         if options.sync_bn and world.size > 1 and job.bn_mode == "train":
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
-        self.module = model.to(self.device, memory_format=self.memory_format)
+        # Module.to moves in place and returns the module; its stubs take the two settings one at a time.
+        self.module = model.to(self.device).to(memory_format=self.memory_format)
         self.optimizer = self.make_optimizer()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=options.amp == "fp16")
-        self.epoch, self.history = 0, []
+        self.epoch = 0
+        self.history: list[dict[str, Any]] = []
         if options.resume is not None:
-            self.resume()
+            self.resume(options.resume)
         net: nn.Module = self.module
         if world.size > 1:
             ids = [self.device.index] if self.device.type == "cuda" else None
             net = nn.parallel.DistributedDataParallel(net, device_ids=ids)
-        self.net = torch.compile(net) if options.compile else net
+        self.net = compiled(net) if options.compile else net
         train_set, self.val_set = datasets(options.data, job.task, job.input_shape, job.output_shape,
                                            options.synthetic_size, options.seed)
         self.train_set = train_set
         # The same sampler with one process or many: each epoch's order depends only on (seed, epoch).
-        self.sampler = DistributedSampler(train_set, num_replicas=world.size, rank=world.rank, shuffle=True,
-                                          seed=options.seed)
+        self.sampler: DistributedSampler[int] = DistributedSampler(train_set, num_replicas=world.size,
+                                                                   rank=world.rank, shuffle=True, seed=options.seed)
         self.loader = DataLoader(train_set, batch_size=options.batch_size, sampler=self.sampler, collate_fn=collate)
 
     # ------------------------------------------------------------ set-up
@@ -80,10 +99,11 @@ class Trainer:
             sys.stderr.write(text + "\n")
 
     def start_from(self, model: nn.Module) -> None:
-        if not hasattr(model, "load_pretrained"):
+        load_pretrained = emitted_method(model, "load_pretrained")
+        if load_pretrained is None:
             raise TrainError("the emitted module has no load_pretrained (the spec has no 'transfer' section)")
         try:
-            loaded, skipped_names = model.load_pretrained(str(self.job.pretrained))
+            loaded, skipped_names = load_pretrained(str(self.job.pretrained))
         except ValueError as error:
             raise TrainError(f"the weights in {self.job.pretrained} do not fit the network: {error}") from None
         replaced = f"; skipped (replaced): {', '.join(skipped_names)}" if skipped_names else ""
@@ -91,16 +111,17 @@ class Trainer:
 
     def make_optimizer(self) -> torch.optim.Optimizer:
         options = self.options
-        if hasattr(self.module, "param_groups"):
-            groups = self.module.param_groups(options.lr)  # the spec's lr multipliers, frozen parts left out
+        param_groups = emitted_method(self.module, "param_groups")
+        if param_groups is not None:
+            groups = param_groups(options.lr)  # the spec's lr multipliers, frozen parts left out
         else:
             groups = [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": options.lr}]
         if options.optimizer == "adamw":
             return torch.optim.AdamW(groups, lr=options.lr, weight_decay=options.weight_decay)
         return torch.optim.SGD(groups, lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay)
 
-    def resume(self) -> None:
-        state = checkpoint.load(self.options.resume, self.job.name, self.job.spec_hash)
+    def resume(self, path: Path) -> None:
+        state = checkpoint.load(path, self.job.name, self.job.spec_hash)
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
         self.scaler.load_state_dict(state["scaler"])
@@ -163,7 +184,7 @@ class Trainer:
         progress.finish()
         if self.world.size > 1:
             dist.all_reduce(total)  # the loss over every process's images, not rank 0's alone
-        return {"train_loss": float(total[0] / max(total[1], 1)), "images_per_s": progress.rate(images_seen),
+        return {"train_loss": float(total[0] / total[1].clamp(min=1)), "images_per_s": progress.rate(images_seen),
                 "lr": self.options.lr}
 
     @torch.no_grad()

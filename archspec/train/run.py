@@ -61,7 +61,9 @@ def prepare(options: TrainOptions) -> Job:
     input_shape = tuple(options.input_shape or network.input_shape)
     outputs = check_input(network, input_shape).outputs
     task = task_for(input_shape, outputs)
-    datasets(options.data, task, input_shape, tuple(outputs[0]), options.synthetic_size, options.seed)  # checks
+    output_shape = outputs[0]
+    assert output_shape is not None, "task_for takes only a network with one output of a known shape"
+    datasets(options.data, task, input_shape, tuple(output_shape), options.synthetic_size, options.seed)  # checks
     transfer = network.transfer
     pretrained = Path(transfer.pretrained) if transfer is not None and transfer.pretrained else None
     if pretrained is not None and options.resume is None and not pretrained.is_file():
@@ -75,7 +77,7 @@ def prepare(options: TrainOptions) -> Job:
     model_file = out / f"{network.name}.py"
     write_atomic(model_file, emit_pytorch(network))  # the model trained is the file `build` writes
     return Job(options=options, name=network.name, spec_hash=network.spec_hash, model_file=model_file, out=out,
-               input_shape=input_shape, output_shape=tuple(outputs[0]), task=task, pretrained=pretrained,
+               input_shape=input_shape, output_shape=tuple(output_shape), task=task, pretrained=pretrained,
                bn_mode=transfer.bn if transfer is not None else "train")
 
 

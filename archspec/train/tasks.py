@@ -8,7 +8,7 @@ detection heads, and plug in as another `Task` here.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -106,7 +106,7 @@ class Reconstruction(Task):
         return {"val_loss": mse, "mse": mse}
 
 
-def task_for(input_shape: tuple[int, ...], outputs: list[tuple[int, ...] | None]) -> Task:
+def task_for(input_shape: tuple[int, ...], outputs: Sequence[tuple[int, ...] | None]) -> Task:
     """The task of a network with these output shapes (from the shape pass, at the training input)."""
     if len(outputs) != 1 or outputs[0] is None:
         raise TrainError(f"the network has {len(outputs)} outputs; `archspec train` trains classifiers, "

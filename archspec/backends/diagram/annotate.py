@@ -75,16 +75,18 @@ def assign_levels(diagram: Diagram, annotations: Annotations) -> bool:
         box.level = _level(box.output, annotations)
     known = [box.level for box in diagram.boxes if box.level is not None]
     bottom = max(known, default=0) + 1
+    levels: dict[str, int] = {}
     for box in diagram.boxes:
-        if box.level is None:
-            box.level = bottom
-    levels = {box.id: box.level for box in diagram.boxes}
+        box.level = bottom if box.level is None else box.level
+        levels[box.id] = box.level
     return any(edge.kind == "main" and levels[edge.source] > levels[edge.target]
                for edge in diagram.edges if edge.target in levels and edge.source in levels)
 
 
 def _level(value: str | None, annotations: Annotations) -> int | None:
-    shape = annotations.shapes.get(value) if value else None
+    if not value:
+        return None
+    shape = annotations.shapes.get(value)
     if shape is None or len(shape) != 3:
         return None
     found = annotations.fields.get(value)

@@ -112,7 +112,7 @@ class _Builder:
 
     def opens(self, node: Node) -> bool:
         """Whether a container is drawn as a cluster of its parts rather than as one box."""
-        child = node.child
+        child = node.called_module()
         if not child.outputs:  # a block that failed before it had any: a box, which can carry its errors
             return False
         if id(child) in self.shared_modules and self.level != "layer":
@@ -124,7 +124,7 @@ class _Builder:
         return child.kind == "sequence" and _segments(child) > 1
 
     def open(self, node: Node, path: str, sources: list[Port], env: dict[str, Port], cluster: str | None) -> None:
-        child = node.child
+        child = node.called_module()
         title = path if child.kind == "sequence" else f"{path} · {child.class_name}"
         self.diagram.clusters.append(Cluster(f"cluster_{path}", title, cluster))
         child_env = dict(zip(child.inputs, sources))
@@ -142,7 +142,7 @@ class _Builder:
         if self.level == "layer" or node.shares or node.errors or len(sources) != 1:
             return False
         members = self.runs[run.id]
-        if sources[0] != Port(run.id, run.output) or readers.get(members[-1].name, 0) != 1:
+        if run.output is None or sources[0] != Port(run.id, run.output) or readers.get(members[-1].name, 0) != 1:
             return False
         if members[0].is_call or node.is_call:
             return self.folds_blocks(node) and members[0].is_call and _same_block(members[0], node, self.network)
@@ -151,14 +151,14 @@ class _Builder:
         return True
 
     def folds_blocks(self, node: Node) -> bool:
-        return self.level == "stage" and node.is_call and node.child.kind == "block" and not node.shares
+        return self.level == "stage" and node.is_call and node.called_module().kind == "block" and not node.shares
 
     def extend(self, run: Box, node: Node, path: str, env: dict[str, Port]) -> None:
         self.runs[run.id].append(node)
         run.output = path
         env[node.name] = Port(run.id, path)
         if node.is_call:
-            run.leaves += [f"{path}.{leaf}" for leaf in _leaf_paths(node.child)]
+            run.leaves += [f"{path}.{leaf}" for leaf in _leaf_paths(node.called_module())]
         else:
             run.leaves.append(path)
 
@@ -169,8 +169,9 @@ class _Builder:
                 continue
             box = self.diagram.box(box_id)
             if members[0].is_call:
-                arguments = _arguments(members[0].child, self.network)
-                box.lines = [f"{members[0].child.class_name} ×{len(members)}"] + ([arguments] if arguments else [])
+                arguments = _arguments(members[0].called_module(), self.network)
+                class_name = members[0].called_module().class_name
+                box.lines = [f"{class_name} ×{len(members)}"] + ([arguments] if arguments else [])
                 box.title = f"{_title(box_id, box.cluster)} … {members[-1].name}"
             else:
                 box.lines = _layer_lines(members)
@@ -186,31 +187,32 @@ class _Builder:
                       output=path, errors=list(node.errors))
         self.diagram.boxes.append(box)
         self.connect(sources, box.id)
-        residual = _residual(node.child) if node.is_call and self.level == "block" else None
+        residual = _residual(node.called_module()) if node.is_call and self.level == "block" else None
         if residual is None:
             self.bind(env, node, Port(box.id, path), path)
         else:
-            env[node.name] = self.shortcut(box, node, residual, sources)
+            env[node.name] = self.shortcut(box, path, node, residual, sources)
         return box
 
-    def shortcut(self, box: Box, node: Node, residual: tuple[str, list[Node], list[Node]], sources: list[Port]
-                 ) -> Port:
-        """A residual block's "+" after its box, and its shortcut as an arc from the block's input to the "+",
-        labelled with the projection on it; returns the port of the block's output."""
+    def shortcut(self, box: Box, path: str, node: Node, residual: tuple[str, list[Node], list[Node]],
+                 sources: list[Port]) -> Port:
+        """A residual block's "+" after its box (which draws the block at `path`), and its shortcut as an arc
+        from the block's input to the "+", labelled with the projection on it; returns the port of the
+        block's output."""
         skip_input, skip_nodes, after = residual
         merge = Box(f"{box.id}:add", "", [" · ".join(["+"] + [OPS[n.op].label(n.attrs) for n in after])],
-                    "merge", box.cluster, kind="merge", output=box.output)
+                    "merge", box.cluster, kind="merge", output=path)
         self.diagram.boxes.append(merge)
-        self.add_edge(Edge(box.id, merge.id, box.output))
-        position = node.child.inputs.index(skip_input)
+        self.add_edge(Edge(box.id, merge.id, path))
+        position = node.called_module().inputs.index(skip_input)
         if position < len(sources):
             source = sources[position]
             note = " · ".join(_layer_lines(_flat_nodes(skip_nodes)))
             self.add_edge(Edge(source.box, merge.id, source.value, "skip", note))
-        return Port(merge.id, box.output)
+        return Port(merge.id, path)
 
     def container_box(self, node: Node, path: str, cluster: str | None) -> Box:
-        child = node.child
+        child = node.called_module()
         leaves = [f"{path}.{leaf}" for leaf in _leaf_paths(child)]
         errors = [error for inner in _all_nodes(child) for error in inner.errors]
         if child.kind == "block":
@@ -260,8 +262,8 @@ def _given_name(node: Node) -> str:
 
 
 def _same_block(first: Node, other: Node, network: Network) -> bool:
-    return (first.child.class_name == other.child.class_name
-            and _arguments(first.child, network) == _arguments(other.child, network))
+    return (first.called_module().class_name == other.called_module().class_name
+            and _arguments(first.called_module(), network) == _arguments(other.called_module(), network))
 
 
 def _run_title(nodes: list[Node]) -> str:
@@ -310,10 +312,10 @@ def _fold(lines: list[str]) -> list[str]:
 
 def _describe(node: Node) -> str:
     """A one-line description of an item inside a folded container."""
-    if node.is_call and node.child.kind == "sequence":
+    if node.is_call and node.called_module().kind == "sequence":
         return " · ".join(_layer_lines(_flat_nodes([node])))
     if node.is_call:
-        return node.child.class_name
+        return node.called_module().class_name
     if node.errors:
         return f"{node.name} (failed)"
     return OPS[node.op].label(node.attrs)
@@ -321,7 +323,7 @@ def _describe(node: Node) -> str:
 
 def _arguments(module: Module, network: Network) -> str:
     """A block's arguments that differ from its definition's defaults: "planes 128, stride 2"."""
-    definition = network.blocks.get(module.block)
+    definition = network.blocks.get(module.block) if module.block is not None else None
     params = definition.params if definition is not None else {}
     shown = {key: value for key, value in module.args.items()
              if key != "in_channels" and not (key in params and params[key].default == value)}
@@ -365,7 +367,7 @@ def _all_nodes(module: Module) -> Iterable[Node]:
 
 def _flat_nodes(nodes: Iterable[Node]) -> list[Node]:
     """The layers of some nodes, containers opened."""
-    return [leaf for node in nodes for leaf in (_flat_nodes(node.child.nodes) if node.is_call else [node])]
+    return [leaf for node in nodes for leaf in (_flat_nodes(node.called_module().nodes) if node.is_call else [node])]
 
 
 def _leaf_paths(module: Module, prefix: str = "") -> list[str]:
@@ -393,7 +395,8 @@ def _segment_ended(nodes: list[Node]) -> bool:
 
 def _segments(module: Module) -> int:
     """How many stage boxes a sequence of layers is cut into at the stage level."""
-    count, run = 1, []
+    count = 1
+    run: list[Node] = []
     for node in module.nodes:
         if node.is_call or node.errors:
             return 1

@@ -201,7 +201,7 @@ def _edge(edge: Edge, diagram: Diagram, annotations: Annotations, show: frozense
         attributes.append(f"{key}=<{'<BR/>'.join(_escape(text) for text in label)}>")
     if edge.kind == "skip" and not layout.flat:
         attributes.append("constraint=false")  # the main path alone sets the ranks; skips arc beside it
-    elif layout.pyramid and diagram.box(edge.source).level > diagram.box(edge.target).level:
+    elif layout.pyramid and diagram.box(edge.source).assigned_level() > diagram.box(edge.target).assigned_level():
         attributes.append("constraint=false")  # the way back up: ranks come from the levels
     elif layout.rows and -1 != _row_of(layout, edge.source) != _row_of(layout, edge.target) != -1:
         attributes.append("constraint=false")  # from the end of a row to the start of the next
@@ -216,7 +216,7 @@ def _row_of(layout: Layout, box_id: str) -> int:
 def _ranks(diagram: Diagram) -> list[str]:
     levels: dict[int, list[str]] = {}
     for box in diagram.boxes:
-        levels.setdefault(box.level, []).append(box.id)
+        levels.setdefault(box.assigned_level(), []).append(box.id)
     return ["  {rank=same; " + " ".join(_quote(box_id) + ";" for box_id in ids) + "}"
             for _, ids in sorted(levels.items())]
 

@@ -86,11 +86,11 @@ def _isolated(draw: Callable[[], tuple[bytes, list[str]]]) -> tuple[bytes, list[
         os.close(read)
         try:
             data, warnings = draw()
-            head = {"ok": True, "warnings": warnings}
+            message: dict[str, object] = {"ok": True, "warnings": warnings}
         except BaseException as exc:  # noqa: BLE001 - every failure goes back to the parent as a message
-            data, head = b"", {"ok": False, "error": str(exc)}
+            data, message = b"", {"ok": False, "error": str(exc)}
         with os.fdopen(write, "wb") as stream:
-            stream.write(json.dumps(head).encode() + b"\n" + data)
+            stream.write(json.dumps(message).encode() + b"\n" + data)
         os._exit(0)
     os.close(write)
     try:
@@ -117,7 +117,7 @@ def _isolated(draw: Callable[[], tuple[bytes, list[str]]]) -> tuple[bytes, list[
 def _read_within(fd: int, seconds: float) -> bytes:
     """Everything the child writes to `fd` until it closes it; TimeoutError after `seconds`."""
     deadline = time.monotonic() + seconds
-    chunks = []
+    chunks: list[bytes] = []
     while True:
         remaining = deadline - time.monotonic()
         if remaining <= 0 or not select.select([fd], [], [], remaining)[0]:

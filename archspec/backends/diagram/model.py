@@ -30,6 +30,12 @@ class Box:
     errors: list[Any] = field(default_factory=list)  # Diagnostics of the layers in it that failed
     level: int | None = None  # resolution level (log2 of the stride), for encoder-decoder layouts
 
+    def assigned_level(self) -> int:
+        """The level, once `assign_levels` has given every box one (the layout reads it after that)."""
+        if self.level is None:
+            raise ValueError(f"box '{self.id}' has no resolution level yet: assign_levels sets them")
+        return self.level
+
 
 @dataclass
 class Edge:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import textwrap
 from dataclasses import dataclass, field
+from typing import SupportsFloat
 
 from ...detection.spec import FOLLOWS_CONSTRUCTOR, Detection, output_value
 from ...ir.graph import Network
@@ -48,7 +49,7 @@ def detector_parts(network: Network) -> DetectorParts | None:
     return kinds[detection.kind](detection, network)
 
 
-def _number(value: float) -> str:
+def _number(value: SupportsFloat) -> str:
     return repr(float(value))
 
 
@@ -216,7 +217,7 @@ def _ssd(detection: Detection, network: Network) -> DetectorParts:
                          typing=("Dict", "List", "Optional", "Tuple", "Union"))
 
 
-def _rpn(detection: Detection, network: Network) -> DetectorParts:
+def _rpn(detection: Detection, network: Network) -> DetectorParts | None:
     # A region proposal network's proposals are the two-stage detector's business (archspec.backends.pytorch
     # runtime functions grid_anchors, decode_boxes, match_anchors); its module keeps its raw outputs.
     return None

@@ -30,9 +30,9 @@ def faster_rcnn_parts(detection: Detection, network: Network) -> DetectorParts:
 def _init_lines(detection: Detection, parts: TwoStage) -> list[str]:
     t, rpn, roi = parts.transform, parts.rpn, parts.roi_heads
     sizes = "[" + ", ".join(_numbers(level.sizes) for level in detection.levels) + "]"
-    ratios = [_numbers(level.aspect_ratios) for level in detection.levels]
+    per_level = [_numbers(level.aspect_ratios) for level in detection.levels]
     # One list of ratios for every level is written once, as torchvision writes it.
-    ratios = f"[{ratios[0]}] * {len(ratios)}" if len(set(ratios)) == 1 else "[" + ", ".join(ratios) + "]"
+    ratios = f"[{per_level[0]}] * {len(per_level)}" if len(set(per_level)) == 1 else "[" + ", ".join(per_level) + "]"
     return [
         "# What the detector does besides its layers, with the settings of the spec's `detect:` section.",
         f"self.transform = DetectionTransform(min_size={t['min_size']}, max_size={t['max_size']}, "
@@ -124,6 +124,8 @@ def _numbers(values) -> str:
 def _feature_names(parts: TwoStage, network: Network):
     """How forward names a backbone output: `features['0']` for one of several, `features` for the only one."""
     backbone = network.root.node(parts.backbone)
+    if backbone is None:
+        raise ValueError(f"the backbone '{parts.backbone}' is no layer of the body (read_two_stage checks it)")
     several = backbone.child is not None and len(backbone.child.outputs) > 1
 
     def name(reference: str) -> str:

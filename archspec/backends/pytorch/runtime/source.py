@@ -25,6 +25,13 @@ class Function:
     order: tuple[int, int]  # (module, line): where it is written
 
 
+def _source(text: str, node: ast.stmt) -> str:
+    """The text of a top-level statement parsed from `text` (the parser records its positions)."""
+    source = ast.get_source_segment(text, node)
+    assert source is not None, f"no source positions for the statement on line {node.lineno}"
+    return source
+
+
 @lru_cache(maxsize=None)
 def _library() -> tuple[dict[str, Function], dict[str, str]]:
     """Every runtime function by name, and every name the runtime imports -> its import line."""
@@ -35,8 +42,7 @@ def _library() -> tuple[dict[str, Function], dict[str, str]]:
         for node in tree.body:
             if isinstance(node, (ast.FunctionDef, ast.ClassDef)):
                 called = {n.id for n in ast.walk(node) if isinstance(n, ast.Name)}
-                functions[node.name] = Function(node.name, ast.get_source_segment(text, node), frozenset(called),
-                                                (index, node.lineno))
+                functions[node.name] = Function(node.name, _source(text, node), frozenset(called), (index, node.lineno))
             elif isinstance(node, ast.ImportFrom) and not node.level:
                 for alias in node.names:
                     imports[alias.asname or alias.name] = f"from {node.module} import {alias.name}"
@@ -65,7 +71,8 @@ def imports_for(text: str) -> list[str]:
     `from … import a, b` line per module."""
     _, imports = _library()
     used = set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
-    plain, grouped = set(), {}
+    plain: set[str] = set()
+    grouped: dict[str, set[str]] = {}
     for name, line in imports.items():
         if name not in used:
             continue
