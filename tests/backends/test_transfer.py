@@ -110,9 +110,9 @@ def test_frozen_batch_norm_without_affine_is_a_located_error(tmp_path) -> None:
     spec.write_text(VARIANT.replace("BN", "frozen") + "defaults:\n  bn: {affine: false}\n")
     with pytest.raises(SpecError) as caught:
         compile_spec(spec, spec_path=(SPECS / "resnet",))
-    message = str(caught.value)
-    assert "resnet18_finetune.yaml:12:16: error:" in message and "with `bn: eval` instead" in message
-    assert "always has a scale and a shift; this one is `affine: false`" in message
+    (problem,) = caught.value.diagnostics
+    assert (problem.span.line, problem.span.column) == (12, 16) and "with `bn: eval` instead" in problem.hint
+    assert problem.message.endswith("always has a scale and a shift; this one is `affine: false`")
 
 
 def test_batch_norm_kept_in_eval_mode(tmp_path) -> None:
