@@ -8,7 +8,7 @@ own emitted module and evaluated with mAP@0.5.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, cast
 
 import torch
 import torch.nn.functional as F
@@ -130,11 +130,12 @@ class Detection(Task):
         self.first_label = 1 if self.takes_lists else 0
         self.labels = classes - self.first_label  # the object classes the targets may use
 
-    def train_loss(self, net: nn.Module, module: nn.Module, images: Tensor, targets: Any) -> Tensor:
+    # `module` is the emitted detector class, whose `loss` and `postprocess` nn.Module does not declare.
+    def train_loss(self, net: nn.Module, module: Any, images: Tensor, targets: Any) -> Tensor:
         losses = net(list(images), targets) if self.takes_lists else module.loss(net(images), targets)
         return sum(losses.values())
 
-    def predict(self, module: nn.Module, images: Tensor) -> Any:
+    def predict(self, module: Any, images: Tensor) -> Any:
         detections = module(list(images)) if self.takes_lists else module.postprocess(module(images))
         return [{key: value.detach().float().cpu() if key != "labels" else value.cpu() for key, value in d.items()}
                 for d in detections]
@@ -149,7 +150,8 @@ class Detection(Task):
     def summary(self, tally: dict[str, Any]) -> dict[str, float]:
         from ..detection.evaluate import mean_average_precision
 
-        return {"map50": float(mean_average_precision(tally["predictions"], tally["targets"], 0.5)["map"])}
+        found = mean_average_precision(tally["predictions"], tally["targets"], 0.5)
+        return {"map50": float(cast(float, found["map"]))}
 
 
 def detection_task(detection: Any) -> Detection:
