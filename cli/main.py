@@ -395,8 +395,9 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: runs/NAME)."),
     nproc: int = typer.Option(1, "--nproc", help="Processes on this machine (DistributedDataParallel; gloo on "
                               "CPUs). Under torchrun, its world is used instead."),
-    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise batch norm across processes (with one "
-                                 "process, or `bn: eval`, it is skipped with a warning; `bn: frozen` refuses it)."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise batch norm across processes on GPUs (with "
+                                 "one process, on CPUs or with `bn: eval` it is skipped with a warning; `bn: frozen` "
+                                 "refuses it)."),
     accumulate: int = typer.Option(1, "--accumulate", help="Batches per optimizer step (gradient accumulation)."),
     synthetic_size: int = typer.Option(32, "--synthetic-size", help="Training images of the synthetic set."),
     seed: int = typer.Option(0, "--seed"),

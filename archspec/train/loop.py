@@ -101,6 +101,9 @@ class Trainer:
         elif self.world.size == 1:
             self.warn("--sync-bn skipped: one process has nothing to synchronise with (--nproc N or torchrun "
                       "start several)")
+        elif self.device.type != "cuda":
+            self.warn("--sync-bn skipped: PyTorch's SyncBatchNorm runs on GPUs only; on CPUs each process keeps "
+                      "its own batch norm statistics")
         else:
             return True
         return False

@@ -343,6 +343,15 @@ def test_sync_bn_skipped_says_so(tmp_path, capsys, bn: str, warning: str) -> Non
     assert "sync-bn" not in capsys.readouterr().err
 
 
+def test_sync_bn_on_cpus_is_skipped_with_a_warning(capsys) -> None:
+    """Two processes on CPUs (gloo): PyTorch's SyncBatchNorm refuses CPU modules, so it is skipped, saying so."""
+    trainer = Trainer.__new__(Trainer)  # only what the decision reads: two processes, a CPU, batch norm trained
+    trainer.world, trainer.device = distributed.World(0, 2, 0), torch.device("cpu")
+    trainer.job = type("Job", (), {"bn_mode": "train"})()
+    assert not trainer.synchronises_batch_norm(torch.nn.Sequential(torch.nn.BatchNorm2d(3)))
+    assert "warning: --sync-bn skipped: PyTorch's SyncBatchNorm runs on GPUs only" in capsys.readouterr().err
+
+
 def test_sync_bn_with_frozen_batch_norm_is_refused(tmp_path) -> None:
     spec = tmp_path / "tiny_bn.yaml"
     spec.write_text(WITH_BN.replace("BN", "frozen"))
