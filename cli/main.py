@@ -383,9 +383,9 @@ def train(
     batch_size: int = typer.Option(16, "--batch-size", help="Images per process and step."),
     lr: float = typer.Option(0.01, "--lr", help="Base learning rate (the spec's lr_mult scales it per part)."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) or adamw."),
-    schedule: str = typer.Option("step", "--schedule", help="Learning rate per epoch: constant, step (x0.1 every "
-                                 "--lr-step-size epochs) or cosine (to 0 at the last epoch), as torchvision's "
-                                 "classification reference."),
+    schedule: str = typer.Option("step", "--schedule", help="Learning rate per epoch, as torchvision's "
+                                 "classification reference sets it: constant, step (x0.1 every --lr-step-size "
+                                 "epochs) or cosine (falling to 0 by the end of the run)."),
     warmup_epochs: int = typer.Option(0, "--warmup-epochs", help="Epochs of linear warm-up from 0.01 x --lr."),
     lr_step_size: int = typer.Option(30, "--lr-step-size", help="Epochs between the steps of --schedule step."),
     amp: str = typer.Option("off", "--amp", help="Mixed precision: bf16, fp16 or off."),
