@@ -295,6 +295,24 @@ def test_a_detector_trains_on_its_own_losses_and_is_evaluated_with_map(tmp_path,
     assert mean_average_precision(detections, list(targets), 0.5)["map"] == pytest.approx(row["map50"], abs=1e-6)
 
 
+def test_the_detection_tally_scores_perfect_and_misplaced_detections() -> None:
+    """The evaluation's bookkeeping over batches: detections equal to the ground truth score mAP@0.5 1;
+    the same boxes moved by more than half their size score 0."""
+    from archspec.train.tasks import Detection
+
+    task = Detection("yolov2", 3)
+    truth = [{"boxes": torch.tensor([[4.0, 4.0, 20.0, 20.0], [30.0, 30.0, 60.0, 50.0]]),
+              "labels": torch.tensor([0, 2])},
+             {"boxes": torch.tensor([[10.0, 0.0, 40.0, 30.0]]), "labels": torch.tensor([1])}]
+    for shift, expected in ((0.0, 1.0), (40.0, 0.0)):
+        tally = task.new_tally()
+        for target in truth:  # one image per batch
+            found = {"boxes": target["boxes"] + shift, "labels": target["labels"],
+                     "scores": torch.ones(len(target["labels"]))}
+            task.count(tally, [found], [target])
+        assert task.summary(tally) == {"map50": expected}
+
+
 def test_what_cannot_train_as_a_detector_is_refused_clearly(tmp_path) -> None:
     with pytest.raises(TrainError, match=r"has 5 outputs and no `detect` section; .* and detectors"):
         prepare(options(SPECS / "resnet" / "resnet50_fpn.yaml", tmp_path))
