@@ -377,11 +377,17 @@ def render(
 def train(
     spec: Path = typer.Argument(..., help="Spec file."),
     data: str = typer.Option("synthetic", "--data", help="An image folder (ImageFolder layout, with train/ and "
-                             "val/ or one folder per class), or 'synthetic' (deterministic, runs anywhere)."),
+                             "val/ or one folder per class), or 'synthetic' (deterministic, runs anywhere; "
+                             "images with boxes for a detector)."),
     epochs: int = typer.Option(1, "--epochs"),
     batch_size: int = typer.Option(16, "--batch-size", help="Images per process and step."),
     lr: float = typer.Option(0.01, "--lr", help="Base learning rate (the spec's lr_mult scales it per part)."),
     optimizer: str = typer.Option("sgd", "--optimizer", help="sgd (momentum 0.9) or adamw."),
+    schedule: str = typer.Option("step", "--schedule", help="Learning rate per epoch, as torchvision's "
+                                 "classification reference sets it: constant, step (x0.1 every --lr-step-size "
+                                 "epochs) or cosine (falling to 0 by the end of the run)."),
+    warmup_epochs: int = typer.Option(0, "--warmup-epochs", help="Epochs of linear warm-up from 0.01 x --lr."),
+    lr_step_size: int = typer.Option(30, "--lr-step-size", help="Epochs between the steps of --schedule step."),
     amp: str = typer.Option("off", "--amp", help="Mixed precision: bf16, fp16 or off."),
     channels_last: bool = typer.Option(False, "--channels-last", help="Train in the channels_last memory format."),
     compile_model: bool = typer.Option(False, "--compile", help="Compile the module with torch.compile."),
@@ -389,7 +395,9 @@ def train(
     out: Optional[Path] = typer.Option(None, "--out", help="Output folder (default: runs/NAME)."),
     nproc: int = typer.Option(1, "--nproc", help="Processes on this machine (DistributedDataParallel; gloo on "
                               "CPUs). Under torchrun, its world is used instead."),
-    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise batch norm across processes."),
+    sync_bn: bool = typer.Option(False, "--sync-bn", help="Synchronise batch norm across processes on GPUs (with "
+                                 "one process, on CPUs or with `bn: eval` it is skipped with a warning; `bn: frozen` "
+                                 "refuses it)."),
     accumulate: int = typer.Option(1, "--accumulate", help="Batches per optimizer step (gradient accumulation)."),
     synthetic_size: int = typer.Option(32, "--synthetic-size", help="Training images of the synthetic set."),
     seed: int = typer.Option(0, "--seed"),
@@ -409,6 +417,7 @@ def train(
         shape = load(spec, input, sources=sources).input_shape if input else None
         options = TrainOptions(
             spec=spec, data=data, epochs=epochs, batch_size=batch_size, lr=lr, optimizer=optimizer, amp=amp,
+            schedule=schedule, warmup_epochs=warmup_epochs, lr_step_size=lr_step_size,
             channels_last=channels_last, compile=compile_model, resume=resume, out=out, input_shape=shape,
             nproc=nproc, sync_bn=sync_bn, accumulate=accumulate, synthetic_size=synthetic_size, seed=seed,
             spec_path=tuple(spec_path or ()), allow_absolute=sources.allow_absolute)

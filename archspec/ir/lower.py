@@ -37,7 +37,7 @@ from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
 from .scope import Scope, TooLarge
-from .training import lower_training
+from .training import freeze_batch_norms, lower_training
 
 MAX_NODES = 100_000  # layers and repeat passes; lowering costs tens of microseconds per layer
 # Items evaluated, kept or not: a layer disabled with `if` costs an evaluation but adds no layer.
@@ -59,11 +59,15 @@ def lower_partial(spec: ResolvedSpec) -> tuple[Network, Diagnostics]:
     carries its errors (`Node.errors`) and has no shape, so a diagram can still show the network
     and point at what is wrong. Raises SpecError only when the network passes a size limit."""
     diagnostics = Diagnostics()
+    written = spec
+    spec = freeze_batch_norms(spec, diagnostics)
     try:
         network = _Lowering(spec, diagnostics).network()
     except TooLarge as stop:
         diagnostics.extend(stop.error)
         raise SpecError(diagnostics.errors) from None
+    if spec is not written:
+        network.spec_hash = spec_hash(written)  # the hash names the spec as written, not as lowered
     lower_training(spec, network, diagnostics)
     network.warnings = diagnostics.warnings
     return network, diagnostics

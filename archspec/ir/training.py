@@ -7,12 +7,13 @@ only writes what applies.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from ..errors import Diagnostics, SpecError, did_you_mean
+from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..ops import OPS
-from ..spec.model import InitCall, InitRule, InitSpec, ResolvedSpec, Value
+from ..spec.model import InitCall, InitRule, InitSpec, Item, ResolvedSpec, Value
 from ..spec.values import typed_value
+from ..spec.yaml_source import Map
 from .graph import Module, Network, Node
 
 
@@ -61,6 +62,58 @@ def lower_training(spec: ResolvedSpec, network: Network, diagnostics: Diagnostic
             freeze=[parts.check(v, "freeze") for v in transfer.freeze],
             bn=transfer.bn.value if transfer.bn else "train",
             lr_mult={parts.check(name, "lr_mult"): float(mult.value) for name, mult in transfer.lr_mult})
+
+
+def freeze_batch_norms(spec: ResolvedSpec, diagnostics: Diagnostics) -> ResolvedSpec:
+    """The spec to lower: under `transfer: {bn: frozen}`, every `bn` becomes a `frozen_bn`
+    (FrozenBatchNorm2d, as torchvision's detection backbones freeze it: scale, shift and statistics
+    are buffers, so nothing trains them and `train()` does not update them), in the body, in every
+    block definition and in the defaults; the spec itself is left as written."""
+    if spec.transfer is None or spec.transfer.bn is None or spec.transfer.bn.value != "frozen":
+        return spec
+    frozen = _FrozenItems(diagnostics)
+    blocks = {name: replace(block, body=frozen.items(block.body), defaults=frozen.defaults(block.defaults))
+              for name, block in spec.blocks.items()}
+    return replace(spec, body=frozen.items(spec.body), blocks=blocks, defaults=frozen.defaults(spec.defaults))
+
+
+FROZEN_BN_DROPS = ("momentum", "affine")  # a frozen batch norm keeps no running averages and is always affine
+
+
+class _FrozenItems:
+    def __init__(self, diagnostics: Diagnostics):
+        self.diagnostics = diagnostics
+
+    def items(self, items: list[Item]) -> list[Item]:
+        return [self.item(item) for item in items]
+
+    def item(self, item: Item) -> Item:
+        if item.kind == "op" and item.op == "bn":
+            return replace(item, op="frozen_bn", attrs=self.attrs(item.attrs))
+        return replace(item, body=self.items(item.body)) if item.body else item
+
+    def attrs(self, attrs: Map) -> Map:
+        if "affine" in attrs:
+            self.check_affine(attrs["affine"], attrs.value_span("affine"))
+        kept = Map({key: value for key, value in attrs.items() if key not in FROZEN_BN_DROPS})
+        kept.span, kept.key_spans, kept.value_spans = attrs.span, attrs.key_spans, attrs.value_spans
+        return kept
+
+    def defaults(self, defaults: dict[str, dict[str, Value]]) -> dict[str, dict[str, Value]]:
+        if "bn" not in defaults:
+            return defaults
+        if "affine" in defaults["bn"]:
+            self.check_affine(defaults["bn"]["affine"].value, defaults["bn"]["affine"].span)
+        moved = {key: value for key, value in defaults["bn"].items() if key not in FROZEN_BN_DROPS}
+        others = {op: attrs for op, attrs in defaults.items() if op != "bn"}
+        return {**others, "frozen_bn": {**moved, **defaults.get("frozen_bn", {})}}
+
+    def check_affine(self, value: object, span: Span) -> None:
+        if value is not True:
+            written = str(value).lower() if isinstance(value, bool) else value
+            self.diagnostics.error(span, "`transfer: {bn: frozen}` makes every batch norm a FrozenBatchNorm2d, "
+                                   f"which always has a scale and a shift; this one is `affine: {written}`",
+                                   "keep its statistics with `bn: eval` instead")
 
 
 def find_part(module: Module, path: str) -> Node | None:

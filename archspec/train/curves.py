@@ -1,5 +1,5 @@
 """The PNG of the training curves, drawn with Pillow (no plotting library needed): the losses on one
-shared scale, the scores (accuracy, IoU) on [0, 1], both against the epoch."""
+shared scale, the scores (accuracy, IoU, mAP@0.5) on [0, 1], both against the epoch."""
 
 from __future__ import annotations
 
@@ -10,9 +10,10 @@ from typing import Any
 from ..output import write_atomic
 
 WIDTH, HEIGHT = 900, 380
-PANELS = (("loss", ("train_loss", "val_loss", "mse")), ("score", ("top1", "top5", "miou")))
+PANELS = (("loss", ("train_loss", "val_loss", "mse")), ("score", ("top1", "top5", "miou", "map50")))
 COLOURS = {"train_loss": (31, 119, 180), "val_loss": (255, 127, 14), "mse": (214, 39, 40),
-           "top1": (44, 160, 44), "top5": (148, 103, 189), "miou": (44, 160, 44)}
+           "top1": (44, 160, 44), "top5": (148, 103, 189), "miou": (44, 160, 44),
+           "map50": (44, 160, 44)}
 GREY = (110, 110, 110)
 
 

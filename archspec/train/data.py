@@ -2,7 +2,9 @@
 
 Synthetic sets are the default, so that a run works anywhere: sample `i` is drawn from a generator
 seeded with `i`, so every process, every resume and every machine sees the same images. Classes
-are smooth random patterns plus noise, so a network can learn them in a few steps.
+are smooth random patterns plus noise, so a network can learn them in a few steps. A detector's
+synthetic images are archspec.detection.synthetic's: textured backgrounds with one to three
+rectangles, ellipses and triangles, and their boxes.
 
 An image folder is checked before training starts: a missing folder, a class folder without
 images, or a file that is not an image is an error then. A file that fails later, while it is
@@ -20,7 +22,7 @@ from torch import Tensor
 from torch.utils.data import Dataset
 
 from .options import TrainError
-from .tasks import Classification, Segmentation, Task
+from .tasks import Classification, Detection, Segmentation, Task
 
 IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".ppm", ".bmp", ".pgm", ".tif", ".tiff", ".webp")
 SYNTHETIC_CLASSES = 10  # at most; fewer when the network has fewer outputs
@@ -69,6 +71,35 @@ def _paint(patterns: Tensor, layout: Tensor) -> Tensor:
     """An image whose pixel (y, x) is the pattern of class layout[y, x] there."""
     _, channels, height, width = patterns.shape
     return torch.gather(patterns, 0, layout[None, None].expand(1, channels, height, width))[0]
+
+
+class SyntheticDetection(Dataset):
+    """`size` images at `input_shape` with their {boxes, labels}; sample i depends only on (seed, i).
+    The three shapes are the classes, folded onto fewer when the detector has fewer."""
+
+    def __init__(self, task: Detection, input_shape: tuple[int, ...], size: int, seed: int):
+        self.task, self.input_shape, self.size, self.seed = task, tuple(input_shape), size, seed
+        self.skipped = 0
+
+    def __len__(self) -> int:
+        return self.size
+
+    def __getitem__(self, index: int) -> tuple[Tensor, dict[str, Tensor]]:
+        from ..detection.synthetic import synthetic_detection
+
+        _, height, width = self.input_shape
+        side = max(height, width)
+        (image,), (target,) = synthetic_detection(1, side, seed=self.seed * 1_000_003 + index + 1, first_label=0)
+        labels = target["labels"] % self.task.labels + self.task.first_label
+        if (height, width) != (side, side):  # drawn square, then resized with its boxes
+            image = F.interpolate(image[None], size=(height, width), mode="bilinear", align_corners=False)[0]
+            target["boxes"] = target["boxes"] * torch.tensor([width / side, height / side] * 2)
+        return image, {"boxes": target["boxes"], "labels": labels}
+
+
+def detection_collate(batch: list[Any]) -> tuple[Tensor, list[dict[str, Tensor]]]:
+    """The images stacked (the synthetic ones share a size), the targets as a list, as detectors take them."""
+    return torch.stack([s[0] for s in batch]), [s[1] for s in batch]
 
 
 # ---------------------------------------------------------------- image folders
@@ -145,6 +176,9 @@ def _readable(path: Path) -> bool:
 def folder_datasets(root: Path, task: Task, input_shape: tuple[int, ...]) -> tuple[Dataset, Dataset]:
     """`root/train` and `root/val` when both exist (ImageNet's layout), else every fifth image of `root`
     held out for evaluation."""
+    if isinstance(task, Detection):
+        raise TrainError("an image folder holds classes (torchvision's ImageFolder layout), not boxes; a detector "
+                         "trains on --data synthetic (images with their boxes, archspec.detection.synthetic)")
     if not isinstance(task, Classification):
         raise TrainError(f"an image folder holds classes; this network is a {task.name} network, "
                          "train it on --data synthetic")
@@ -168,10 +202,19 @@ def folder_datasets(root: Path, task: Task, input_shape: tuple[int, ...]) -> tup
 
 def datasets(data: str, task: Task, input_shape: tuple[int, ...], output_shape: tuple[int, ...], size: int,
              seed: int) -> tuple[Dataset, Dataset]:
+    if data == "synthetic" and isinstance(task, Detection):
+        if input_shape[0] != 3:
+            raise TrainError(f"the synthetic detection images are RGB; the network takes {input_shape[0]} channels")
+        return (SyntheticDetection(task, input_shape, size, seed),
+                SyntheticDetection(task, input_shape, max(size // 4, 1), seed + 1))
     if data == "synthetic":
         return (Synthetic(task, input_shape, output_shape, size, seed),
                 Synthetic(task, input_shape, output_shape, max(size // 4, 1), seed + 1))
     return folder_datasets(Path(data), task, input_shape)
+
+
+def collate_for(task: Task):
+    return detection_collate if isinstance(task, Detection) else collate
 
 
 def collate(batch: list[Any]) -> tuple[Tensor, Tensor] | None:

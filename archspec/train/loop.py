@@ -1,5 +1,6 @@
-"""The epochs of one process: build the emitted module, train with a progress line, evaluate, write
-metrics, curves and a checkpoint after every epoch. Rank 0 alone prints and writes."""
+"""The epochs of one process: build the emitted module, train with a progress line and the epoch's
+learning rate, evaluate, write metrics, curves and a checkpoint after every epoch. Rank 0 alone prints
+and writes."""
 
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ from torch.utils.data import DataLoader, DistributedSampler
 from ..output import write_atomic
 from . import checkpoint
 from .curves import plot
-from .data import collate, datasets, skipped
+from .data import collate_for, datasets, skipped
 from .distributed import World, join, leave
 from .options import TrainError
 from .run import Job
+from .schedule import Schedule
 
 
 def run_epochs(world: World, job: Job) -> dict[str, Any]:
@@ -68,13 +70,15 @@ class Trainer:
         model = load_factory(job)()
         if job.pretrained is not None and options.resume is None:
             self.start_from(model)
-        if options.sync_bn and world.size > 1 and job.bn_mode == "train":
+        if options.sync_bn and self.synchronises_batch_norm(model):
             model = nn.SyncBatchNorm.convert_sync_batchnorm(model)
         self.memory_format = torch.channels_last if options.channels_last else torch.contiguous_format
         # Module.to moves in place and returns the module; its stubs take the two settings one at a time.
         self.module = model.to(self.device).to(memory_format=self.memory_format)
         self.optimizer = self.make_optimizer()
         self.scaler = torch.amp.GradScaler(self.device.type, enabled=options.amp == "fp16")
+        self.schedule = Schedule(options.schedule, options.lr, options.epochs, options.warmup_epochs,
+                                 options.lr_step_size)
         self.epoch = 0
         self.history: list[dict[str, Any]] = []
         if options.resume is not None:
@@ -90,13 +94,38 @@ class Trainer:
         # The same sampler with one process or many: each epoch's order depends only on (seed, epoch).
         self.sampler: DistributedSampler[int] = DistributedSampler(train_set, num_replicas=world.size,
                                                                    rank=world.rank, shuffle=True, seed=options.seed)
-        self.loader = DataLoader(train_set, batch_size=options.batch_size, sampler=self.sampler, collate_fn=collate)
+        self.collate = collate_for(job.task)
+        self.loader = DataLoader(train_set, batch_size=options.batch_size, sampler=self.sampler,
+                                 collate_fn=self.collate)
 
     # ------------------------------------------------------------ set-up
 
     def say(self, text: str) -> None:
         if self.world.main and not self.options.quiet:
             sys.stderr.write(text + "\n")
+
+    def warn(self, text: str) -> None:
+        """A line on rank 0 even when quiet: something asked for is not done."""
+        if self.world.main:
+            sys.stderr.write(f"warning: {text}\n")
+
+    def synchronises_batch_norm(self, model: nn.Module) -> bool:
+        """Whether --sync-bn has anything to do; says why not when it has not (`bn: frozen` is refused
+        before training, in `run.prepare`)."""
+        if self.job.bn_mode == "eval":
+            self.warn("--sync-bn skipped: the spec's `transfer: {bn: eval}` keeps batch norm in eval mode, "
+                      "so its statistics are not computed from the batches")
+        elif not any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in model.modules()):
+            self.warn("--sync-bn skipped: the network has no batch norm")
+        elif self.world.size == 1:
+            self.warn("--sync-bn skipped: one process has nothing to synchronise with (--nproc N or torchrun "
+                      "start several)")
+        elif self.device.type != "cuda":
+            self.warn("--sync-bn skipped: PyTorch's SyncBatchNorm runs on GPUs only; on CPUs each process keeps "
+                      "its own batch norm statistics")
+        else:
+            return True
+        return False
 
     def start_from(self, model: nn.Module) -> None:
         load_pretrained = emitted_method(model, "load_pretrained")
@@ -116,6 +145,8 @@ class Trainer:
             groups = param_groups(options.lr)  # the spec's lr multipliers, frozen parts left out
         else:
             groups = [{"params": [p for p in self.module.parameters() if p.requires_grad], "lr": options.lr}]
+        for group in groups:
+            group["initial_lr"] = group["lr"]  # the schedule's factor multiplies it, epoch by epoch
         if options.optimizer == "adamw":
             return torch.optim.AdamW(groups, lr=options.lr, weight_decay=options.weight_decay)
         return torch.optim.SGD(groups, lr=options.lr, momentum=options.momentum, weight_decay=options.weight_decay)
@@ -124,10 +155,18 @@ class Trainer:
         state = checkpoint.load(path, self.job.name, self.job.spec_hash)
         self.module.load_state_dict(state["model"])
         self.optimizer.load_state_dict(state["optimizer"])
+        for group in self.optimizer.param_groups:
+            group.setdefault("initial_lr", group["lr"])  # a checkpoint from before schedules
         self.scaler.load_state_dict(state["scaler"])
         torch.set_rng_state(state["rng"])
         self.epoch, self.history = state["epoch"], list(state["history"])
         self.say(f"resumed {self.options.resume} after epoch {self.epoch}")
+        if "schedule" in state:  # the schedule the run started with goes on, whatever this command line says
+            saved = Schedule(**state["schedule"])
+            if not saved.same_as(self.schedule):
+                self.warn(f"the learning rate follows the checkpoint's schedule, {saved.describe()}, not this "
+                          f"command line's ({self.schedule.describe()})")
+            self.schedule = saved
 
     # ------------------------------------------------------------ epochs
 
@@ -150,14 +189,22 @@ class Trainer:
         dtype = torch.bfloat16 if self.options.amp == "bf16" else torch.float16
         return torch.autocast(self.device.type, dtype=dtype)
 
-    def batch(self, batch: tuple[torch.Tensor, torch.Tensor]) -> tuple[torch.Tensor, torch.Tensor]:
+    def batch(self, batch: tuple[torch.Tensor, Any]) -> tuple[torch.Tensor, Any]:
         images, targets = batch
-        return images.to(self.device, memory_format=self.memory_format), targets.to(self.device)
+        return images.to(self.device, memory_format=self.memory_format), _to_device(targets, self.device)
+
+    def set_learning_rate(self) -> float:
+        """The epoch's rate in every optimizer group (each keeps its lr_mult); returns the base rate's."""
+        factor = self.schedule.factor(self.epoch)
+        for group in self.optimizer.param_groups:
+            group["lr"] = group["initial_lr"] * factor
+        return self.schedule.lr * factor
 
     def train_epoch(self) -> dict[str, Any]:
         options, task = self.options, self.job.task
         self.net.train()
         self.sampler.set_epoch(self.epoch)
+        lr = self.set_learning_rate()
         steps = len(self.loader) if options.max_steps is None else min(len(self.loader), options.max_steps)
         progress = _Progress(self, steps)
         total, images_seen = torch.zeros(2, dtype=torch.float64), 0
@@ -172,7 +219,7 @@ class Trainer:
             quiet = no_sync() if self.world.size > 1 and not update and no_sync else contextlib.nullcontext()
             with quiet:
                 with self.autocast():
-                    loss = task.loss(self.net(images), targets)
+                    loss = task.train_loss(self.net, self.module, images, targets)
                 self.scaler.scale(loss / options.accumulate).backward()
             if update:
                 self.scaler.step(self.optimizer)
@@ -185,7 +232,7 @@ class Trainer:
         if self.world.size > 1:
             dist.all_reduce(total)  # the loss over every process's images, not rank 0's alone
         return {"train_loss": float(total[0] / total[1].clamp(min=1)), "images_per_s": progress.rate(images_seen),
-                "lr": self.options.lr}
+                "lr": lr}
 
     @torch.no_grad()
     def evaluate(self) -> dict[str, float]:
@@ -194,13 +241,13 @@ class Trainer:
         if self.world.main:
             task, tally = self.job.task, self.job.task.new_tally()
             self.module.eval()
-            loader = DataLoader(self.val_set, batch_size=self.options.batch_size, collate_fn=collate)
+            loader = DataLoader(self.val_set, batch_size=self.options.batch_size, collate_fn=self.collate)
             for batch in loader:
                 if batch is not None:
                     images, targets = self.batch(batch)
                     with self.autocast():
-                        outputs = self.module(images)
-                    task.count(tally, outputs.float(), targets)
+                        outputs = task.predict(self.module, images)
+                    task.count(tally, outputs, targets)
             result = task.summary(tally)
         if self.world.size > 1:
             dist.barrier()
@@ -213,13 +260,15 @@ class Trainer:
         checkpoint.save(out / "last.pt", {
             "spec": self.job.name, "spec_hash": self.job.spec_hash, "epoch": self.epoch,
             "model": self.module.state_dict(), "optimizer": self.optimizer.state_dict(),
-            "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(), "history": self.history})
+            "scaler": self.scaler.state_dict(), "rng": torch.get_rng_state(), "history": self.history,
+            "schedule": self.schedule.state()})
         write_atomic(out / "metrics.jsonl", "".join(json.dumps(r) + "\n" for r in self.history))
         drawn = plot(self.history, out / "curves.png")
         headline = self.job.task.headline
         shown = f"  {headline} {row[headline]:.4f}" if headline in row else ""
-        self.say(f"epoch {row['epoch']}/{self.options.epochs}: train loss {row['train_loss']:.4f}  "
-                 f"val loss {row.get('val_loss', float('nan')):.4f}{shown}  ({row['images_per_s']:.1f} images/s)"
+        validation = f"  val loss {row['val_loss']:.4f}" if "val_loss" in row else ""  # a detector's has none
+        self.say(f"epoch {row['epoch']}/{self.options.epochs}: train loss {row['train_loss']:.4f}"
+                 f"{validation}{shown}  ({row['images_per_s']:.1f} images/s)"
                  f"{'' if drawn else '  (no curves.png: needs Pillow)'}")
 
 
@@ -257,3 +306,12 @@ class _Progress:
 def _clock(seconds: float) -> str:
     seconds = int(seconds + 0.5)
     return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def _to_device(value: Any, device: torch.device) -> Any:
+    """A tensor, or a detector's targets (a list of {boxes, labels}), on `device`."""
+    if isinstance(value, list):
+        return [_to_device(item, device) for item in value]
+    if isinstance(value, dict):
+        return {key: _to_device(item, device) for key, item in value.items()}
+    return value.to(device)

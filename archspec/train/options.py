@@ -19,6 +19,9 @@ class TrainOptions:
     lr: float = 0.01
     optimizer: str = "sgd"  # sgd | adamw
     momentum: float = 0.9
+    schedule: str = "step"  # constant | step | cosine (archspec.train.schedule)
+    warmup_epochs: int = 0
+    lr_step_size: int = 30  # epochs between the steps of `step`
     weight_decay: float = 1e-4
     amp: str = "off"  # off | bf16 | fp16
     channels_last: bool = False

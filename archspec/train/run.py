@@ -15,7 +15,8 @@ from ..passes.shapes import check_input
 from . import distributed
 from .data import datasets
 from .options import TrainError, TrainOptions
-from .tasks import Task, task_for
+from .schedule import SCHEDULES
+from .tasks import Task, detection_task, task_for
 
 
 @dataclass
@@ -60,11 +61,21 @@ def prepare(options: TrainOptions) -> Job:
     network = compile_spec(options.spec, options.spec_path, options.allow_absolute)
     input_shape = tuple(options.input_shape or network.input_shape)
     outputs = check_input(network, input_shape).outputs
-    task = task_for(input_shape, outputs)
-    output_shape = outputs[0]
-    assert output_shape is not None, "task_for takes only a network with one output of a known shape"
-    datasets(options.data, task, input_shape, tuple(output_shape), options.synthetic_size, options.seed)  # checks
+    task: Task
+    output_shape: tuple[int, ...]
+    if network.detection is not None:
+        task, output_shape = detection_task(network.detection), ()
+    else:
+        task = task_for(input_shape, outputs)
+        known = outputs[0]
+        assert known is not None, "task_for takes only a network with one output of a known shape"
+        output_shape = tuple(known)
+    datasets(options.data, task, input_shape, output_shape, options.synthetic_size, options.seed)  # checks
     transfer = network.transfer
+    bn_mode = transfer.bn if transfer is not None else "train"
+    if options.sync_bn and bn_mode == "frozen":
+        raise TrainError("--sync-bn has nothing to synchronise: the spec's `transfer: {bn: frozen}` makes every "
+                         "batch norm a FrozenBatchNorm2d, whose statistics are fixed; leave out --sync-bn")
     pretrained = Path(transfer.pretrained) if transfer is not None and transfer.pretrained else None
     if pretrained is not None and options.resume is None and not pretrained.is_file():
         raise TrainError(f"the spec starts from the weights file {pretrained} ('transfer: pretrained'), "
@@ -77,15 +88,19 @@ def prepare(options: TrainOptions) -> Job:
     model_file = out / f"{network.name}.py"
     write_atomic(model_file, emit_pytorch(network))  # the model trained is the file `build` writes
     return Job(options=options, name=network.name, spec_hash=network.spec_hash, model_file=model_file, out=out,
-               input_shape=input_shape, output_shape=tuple(output_shape), task=task, pretrained=pretrained,
-               bn_mode=transfer.bn if transfer is not None else "train")
+               input_shape=input_shape, output_shape=output_shape, task=task, pretrained=pretrained,
+               bn_mode=bn_mode)
 
 
 def _check_options(options: TrainOptions) -> None:
     problems = []
-    for name in ("epochs", "batch_size", "nproc", "accumulate", "synthetic_size"):
+    for name in ("epochs", "batch_size", "nproc", "accumulate", "synthetic_size", "lr_step_size"):
         if getattr(options, name) < 1:
             problems.append(f"--{name.replace('_', '-')} must be at least 1")
+    if options.warmup_epochs < 0:
+        problems.append("--warmup-epochs must be at least 0")
+    if options.schedule not in SCHEDULES:
+        problems.append(f"--schedule is {', '.join(SCHEDULES)}, not {options.schedule!r}")
     if options.lr <= 0:
         problems.append("--lr must be positive")
     if options.optimizer not in ("sgd", "adamw"):

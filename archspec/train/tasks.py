@@ -2,17 +2,17 @@
 
 A vector of K values is a classifier (top-1 and top-5 accuracy); a map of K channels is a
 segmentation (mean IoU over the classes); an output the shape of the input is a reconstruction
-(mean squared error). A detector's outputs are several maps; its losses and mAP@0.5 come with the
-detection heads, and plug in as another `Task` here.
+(mean squared error). A detector (a spec with a `detect` section) is trained on the losses of its
+own emitted module and evaluated with mAP@0.5.
 """
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from typing import Any, Sequence, cast
 
 import torch
 import torch.nn.functional as F
-from torch import Tensor
+from torch import Tensor, nn
 
 from .options import TrainError
 
@@ -23,6 +23,15 @@ class Task:
 
     def loss(self, output: Tensor, target: Tensor) -> Tensor:
         raise NotImplementedError
+
+    def train_loss(self, net: nn.Module, module: nn.Module, images: Tensor, targets: Any) -> Tensor:
+        """The loss of one training batch: `net` is what trains (the module, or its DistributedDataParallel
+        or compiled wrapper), `module` the emitted module itself."""
+        return self.loss(net(images), targets)
+
+    def predict(self, module: nn.Module, images: Tensor) -> Any:
+        """The module's answer for evaluation, in eval mode."""
+        return module(images).float()
 
     def new_tally(self) -> dict[str, Any]:
         raise NotImplementedError
@@ -106,12 +115,64 @@ class Reconstruction(Task):
         return {"val_loss": mse, "mse": mse}
 
 
+class Detection(Task):
+    """A detector's own losses (its emitted `loss`, or its forward in training, as torchvision's detectors
+    answer), and mAP@0.5 over the evaluation set (archspec.detection.evaluate, PASCAL VOC's all-point AP)."""
+
+    name = "detection"
+    headline = "map50"
+    TAKES_TENSORS = ("yolov1", "yolov2")  # the others take a list of images, as torchvision's detectors
+
+    def __init__(self, kind: str, classes: int):
+        self.kind = kind
+        self.takes_lists = kind not in self.TAKES_TENSORS
+        # YOLO's labels are 0 … C - 1; torchvision's (SSD, Faster R-CNN) 1 … C - 1, 0 being the background.
+        self.first_label = 1 if self.takes_lists else 0
+        self.labels = classes - self.first_label  # the object classes the targets may use
+
+    # `module` is the emitted detector class, whose `loss` and `postprocess` nn.Module does not declare.
+    def train_loss(self, net: nn.Module, module: Any, images: Tensor, targets: Any) -> Tensor:
+        losses = net(list(images), targets) if self.takes_lists else module.loss(net(images), targets)
+        return sum(losses.values())
+
+    def predict(self, module: Any, images: Tensor) -> Any:
+        detections = module(list(images)) if self.takes_lists else module.postprocess(module(images))
+        return [{key: value.detach().float().cpu() if key != "labels" else value.cpu() for key, value in d.items()}
+                for d in detections]
+
+    def new_tally(self) -> dict[str, Any]:
+        return {"predictions": [], "targets": []}
+
+    def count(self, tally: dict[str, Any], output: Any, target: Any) -> None:
+        tally["predictions"] += output
+        tally["targets"] += [{key: value.cpu() for key, value in t.items()} for t in target]
+
+    def summary(self, tally: dict[str, Any]) -> dict[str, float]:
+        from ..detection.evaluate import mean_average_precision
+
+        found = mean_average_precision(tally["predictions"], tally["targets"], 0.5)
+        return {"map50": float(cast(float, found["map"]))}
+
+
+def detection_task(detection: Any) -> Detection:
+    """The task of a spec with a `detect` section (archspec.detection.spec.Detection)."""
+    if detection.kind == "rpn":
+        raise TrainError("a region proposal network alone has no detection loss in its emitted module; "
+                         "train the two-stage detector built on it (a `detect: {kind: faster_rcnn}` spec, "
+                         "e.g. specs/resnet/fasterrcnn_resnet50_fpn.yaml)")
+    task = Detection(detection.kind, detection.classes)
+    if task.labels < 1:
+        raise TrainError(f"the detector has {detection.classes} class(es), the background included: it has "
+                         "no object class to learn")
+    return task
+
+
 def task_for(input_shape: tuple[int, ...], outputs: Sequence[tuple[int, ...] | None]) -> Task:
     """The task of a network with these output shapes (from the shape pass, at the training input)."""
     if len(outputs) != 1 or outputs[0] is None:
-        raise TrainError(f"the network has {len(outputs)} outputs; `archspec train` trains classifiers, "
-                         "segmentation and reconstruction networks (one output). Detectors need their losses "
-                         "and mAP@0.5 evaluation, which plug in as a Task in archspec/train/tasks.py")
+        raise TrainError(f"the network has {len(outputs)} outputs and no `detect` section; `archspec train` "
+                         "trains classifiers, segmentation and reconstruction networks (one output), and "
+                         "detectors (a `detect` section: yolov1, yolov2, ssd, faster_rcnn)")
     shape = tuple(outputs[0])
     if shape == tuple(input_shape):
         return Reconstruction()

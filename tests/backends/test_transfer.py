@@ -40,7 +40,9 @@ def test_load_pretrained_reports_loaded_and_skipped(tmp_path) -> None:
     model = finetune_module(tmp_path)
     loaded, skipped = model.load_pretrained(str(tmp_path / "weights.pth"))
     assert skipped == ["fc.weight", "fc.bias"]
-    assert set(loaded) == set(reference.state_dict()) - {"fc.weight", "fc.bias"}
+    # Frozen batch norm keeps no batch counter: BatchNorm2d's num_batches_tracked has nowhere to go.
+    counters = {key for key in reference.state_dict() if key.endswith("num_batches_tracked")}
+    assert counters and set(loaded) == set(reference.state_dict()) - {"fc.weight", "fc.bias"} - counters
     for key in loaded:
         assert torch.equal(model.state_dict()[key], reference.state_dict()[key]), key
     # A checkpoint of `archspec train` holds the state under "model".
@@ -67,16 +69,53 @@ def test_load_pretrained_lists_every_mismatch(tmp_path) -> None:
         "  layer4.1.bn2.bias: missing from the file (the model has [512])"]
 
 
-def test_frozen_parts_and_batch_norm(tmp_path) -> None:
+def test_frozen_parts(tmp_path) -> None:
     model = finetune_module(tmp_path)
     frozen = {name for name, p in model.named_parameters() if not p.requires_grad}
-    assert all(name.startswith(("conv1", "bn1", "layer1")) or ".bn" in name or "downsample.1" in name
-               for name in frozen)
-    assert "layer1.0.conv1.weight" in frozen and "layer2.0.bn1.weight" in frozen
-    assert "layer2.0.conv1.weight" not in frozen
-    model.train()
-    assert model.training and model.layer3.training
-    assert not any(m.training for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert all(name.startswith(("conv1", "layer1")) for name in frozen)
+    assert "layer1.0.conv1.weight" in frozen and "layer2.0.conv1.weight" not in frozen
+
+
+def test_frozen_batch_norm_is_torchvisions_frozen_batch_norm(tmp_path) -> None:
+    """`bn: frozen` builds FrozenBatchNorm2d: the state_dict of torchvision's ResNet built with
+    torchvision.ops.FrozenBatchNorm2d, nothing trainable in it, statistics that training leaves alone,
+    and the same outputs from the same (BatchNorm2d) weights."""
+    from torchvision.ops import FrozenBatchNorm2d
+
+    model = finetune_module(tmp_path)
+    torch.manual_seed(0)
+    weights = torchvision.models.resnet18(num_classes=10).state_dict()  # BatchNorm2d's, batch counters included
+    for key in weights:
+        if "running_" in key or key.endswith(("bn1.weight", "bn2.bias")):
+            weights[key].uniform_(0.5, 1.5)  # statistics and affines that are not the identity
+    reference = torchvision.models.resnet18(num_classes=10, norm_layer=FrozenBatchNorm2d)
+    reference.load_state_dict(weights)
+    model.load_state_dict(weights)  # strict: the batch counters are dropped as torchvision's are
+    assert {k: list(v.shape) for k, v in model.state_dict().items()} == \
+           {k: list(v.shape) for k, v in reference.state_dict().items()}
+    norms = [m for m in model.modules() if type(m).__name__ == "FrozenBatchNorm2d"]
+    assert len(norms) == 20 and not any(list(m.parameters()) for m in norms)
+    assert not any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    images = torch.randn(2, 3, 32, 32)
+    model.train(), reference.train()
+    before = {k: v.clone() for k, v in model.state_dict().items() if "running_" in k}
+    assert torch.allclose(model(images), reference(images), atol=1e-5)
+    assert all(torch.equal(model.state_dict()[k], v) for k, v in before.items())
+
+
+def test_frozen_batch_norm_without_affine_is_a_located_error(tmp_path) -> None:
+    from archspec.errors import SpecError
+
+    spec = tmp_path / "resnet18_finetune.yaml"
+    spec.write_text(VARIANT.replace("BN", "frozen") + "defaults:\n  bn: {affine: false}\n")
+    with pytest.raises(SpecError) as caught:
+        compile_spec(spec, spec_path=(SPECS / "resnet",))
+    (problem,) = caught.value.diagnostics
+    assert (problem.span.line, problem.span.column) == (12, 16) and "with `bn: eval` instead" in problem.hint
+    assert problem.message.endswith("always has a scale and a shift; this one is `affine: false`")
+
+
+def test_batch_norm_kept_in_eval_mode(tmp_path) -> None:
     eval_mode = finetune_module(tmp_path, bn="eval")
     eval_mode.train()
     assert not eval_mode.layer2[0].bn1.training and eval_mode.layer2[0].bn1.weight.requires_grad

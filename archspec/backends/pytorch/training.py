@@ -159,6 +159,8 @@ def _part_rules(emitter: "FileEmitter", parts: list[PartInit], writer: LineWrite
 
 
 def _freezing(network: Network, transfer: TransferPlan, writer: LineWriter) -> None:
+    """The frozen parts (`bn: frozen` needs nothing here: lowering made every batch norm a FrozenBatchNorm2d,
+    whose tensors are all buffers)."""
     if transfer.freeze:
         writer.line()
         writer.line("# Fine-tuning (the spec's `transfer`): these parts keep their pretrained weights.")
@@ -167,24 +169,14 @@ def _freezing(network: Network, transfer: TransferPlan, writer: LineWriter) -> N
         writer.indent()
         writer.line("self.get_submodule(name).requires_grad_(False)")
         writer.outdent()
-    bn_classes = torch_classes(network, "bn")
-    if transfer.bn == "frozen" and bn_classes:
-        writer.line()
-        writer.line("# Batch norm frozen: its scale and shift are not trained, and `train` keeps its statistics.")
-        writer.line("for m in self.modules():")
-        writer.indent()
-        writer.line(f"if isinstance(m, {_isinstance(bn_classes)}):")
-        writer.indent()
-        writer.line("m.requires_grad_(False)")
-        writer.outdent()
-        writer.outdent()
 
 
 # ---------------------------------------------------------------- methods
 
 
 def emit_transfer_methods(emitter: "FileEmitter", writer: LineWriter) -> None:
-    """`train` (batch norm kept in eval mode), `load_pretrained` and `param_groups`, after `forward`.
+    """`train` (batch norm kept in eval mode, for `bn: eval`), `load_pretrained` and `param_groups`, after
+    `forward`.
     `writer` is inside a method body, as `forward` leaves it, and is left there."""
     network = emitter.network
     transfer = network.transfer
@@ -194,7 +186,7 @@ def emit_transfer_methods(emitter: "FileEmitter", writer: LineWriter) -> None:
     emitter.helpers.setdefault(LOAD_HELPER, LOAD_HELPER_SOURCE)
     writer.outdent()
     bn_classes = torch_classes(network, "bn")
-    if transfer.bn in ("eval", "frozen") and bn_classes:
+    if transfer.bn == "eval" and bn_classes:
         _train_method(network.root.class_name, bn_classes, transfer.bn, writer)
     _load_method(transfer, writer)
     _param_groups_method(transfer, writer)
