@@ -48,10 +48,10 @@ def _choose_in_place_sums(module: Module, readers: dict[str, int]) -> None:
             continue
         first = module.value(node.inputs[0])
         producer = module.node(first)
-        fresh = producer is not None and producer.op in OPS and not OPS[producer.op].output_for_backward \
-            and not _optional(producer)
+        if producer is None or producer.op not in OPS or OPS[producer.op].output_for_backward or _optional(producer):
+            continue  # not made here, or not fresh: its value is still needed as it is
         others = [module.value(source) for source in node.inputs[1:]]
-        if fresh and readers.get(first) == 1 and first not in others and producer.shape == node.shape:
+        if readers.get(first) == 1 and first not in others and producer.shape == node.shape:
             node.in_place = True
 
 

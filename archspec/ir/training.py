@@ -2,9 +2,9 @@
 
 An `init` belongs to the spec (the network's constructor), to a group or to a block definition (the
 constructor of its class): torchvision's components initialise themselves when they are built, so the
-random draws of a detector's backbone come before its heads are even built. Every part a rule names must exist (a misspelt `layer5` in `freeze` is a located error at validation
-time, not a silent no-op), and conditions over the spec's parameters are decided here, so the backend
-only writes what applies.
+random draws of a detector's backbone come before its heads are even built. Every part a rule names
+must exist (a misspelt `layer5` in `freeze` is a located error at validation time, not a silent no-op),
+and conditions over the spec's parameters are decided here, so the backend only writes what applies.
 """
 
 from __future__ import annotations

@@ -441,7 +441,8 @@ def _dropped_layers(raw: Any, span: Span, diagnostics: Diagnostics) -> list[Drop
     for index, entry in enumerate(raw):
         where = raw.item_span(index) if isinstance(raw, Seq) else span
         if not isinstance(entry, Map) or len(entry) != 1:
-            diagnostics.error(where, "a dropped layer is one op with its attributes, e.g. {linear: {in: 2048, out: 1000}}")
+            diagnostics.error(where, "a dropped layer is one op with its attributes",
+                              hint="e.g. {linear: {in: 2048, out: 1000}}")
             continue
         (op, attrs), = entry.items()
         if op not in OPS:

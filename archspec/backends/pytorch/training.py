@@ -2,8 +2,9 @@
 
 The initialisation is written as torchvision writes it, a loop over `self.modules()` at the end of
 `__init__` (so the random draws come in the same order as in torchvision's constructors), followed by
-the named parts; a group or block with an `init` of its own ends its own `__init__` that way. Fine-tuning adds the freezing to `__init__`, and `train`, `load_pretrained` and
-`param_groups` methods to the class.
+the named parts; a group or block with an `init` of its own ends its own `__init__` that way.
+Fine-tuning adds the freezing to `__init__`, and `train`, `load_pretrained` and `param_groups` methods
+to the class.
 """
 
 from __future__ import annotations
@@ -117,8 +118,8 @@ def _dropped(plan: InitPlan, writer: LineWriter) -> None:
         return
     constructs = [_construct(layer.op, layer.attrs) for layer in plan.dropped]
     writer.line()
-    writer.line("# Built as in the published code, which builds these layers too and then drops them (the")
-    writer.line("# spec's `init: dropped`): their random draws come first, so the kept weights come out the same.")
+    writer.line("# The published code builds these layers too, initialises them and drops them (the spec's")
+    writer.line("# `init: dropped`): built here as well, they use up the same random numbers, so the rest match.")
     if plan.ops:
         writer.block(call_lines("dropped = ", constructs, brackets="[]"))
     else:
