@@ -5,8 +5,9 @@
 Each pair times one training step (forward, loss, backward) of each model on the same batch, in
 alternating order so that drift in the machine's load affects both alike; the result is the median
 and the spread of the per-pair time ratio emitted / torchvision. Both models start from the same
-weights. `--variant inplace-add` times the emitted file with its residual `out = out + identity`
-written in place (`out += identity`, as torchvision writes it), to measure what that one difference costs.
+weights. The emitted residual sum is written in place, `out += identity`, as torchvision writes it;
+`--variant out-of-place-add` times the emitted file with it rewritten as `out = out + identity` (what
+code generation wrote before), to measure what that one difference costs.
 """
 
 from __future__ import annotations
@@ -33,8 +34,8 @@ from archspec.compiler import compile_spec  # noqa: E402
 def emitted_model(spec: Path, variant: str) -> torch.nn.Module:
     network = compile_spec(spec)
     source = emit_pytorch(network)
-    if variant == "inplace-add":
-        source = source.replace("out = out + downsample", "out += downsample")
+    if variant == "out-of-place-add":
+        source = source.replace("out += identity", "out = out + identity")
     folder = Path(tempfile.mkdtemp(prefix="archspec_bench_"))
     path = folder / f"{network.name}.py"
     path.write_text(source)
@@ -59,7 +60,7 @@ def main() -> None:
     parser.add_argument("--pairs", type=int, default=15)
     parser.add_argument("--batch", type=int, default=2)
     parser.add_argument("--size", type=int, default=224)
-    parser.add_argument("--variant", choices=("as-emitted", "inplace-add"), default="as-emitted")
+    parser.add_argument("--variant", choices=("as-emitted", "out-of-place-add"), default="as-emitted")
     args = parser.parse_args()
     torch.manual_seed(0)
     reference = getattr(torchvision.models, args.spec.stem)()

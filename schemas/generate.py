@@ -93,6 +93,8 @@ BLOCK_DOCS = {
               "'from: [a, b]'.",
     "body": "The layers of the block.",
     "outputs": "What the block returns: a layer name, a list of names, or a mapping. Defaults to the last layer.",
+    "init": "How the block's weights start, run at the end of its constructor (as torchvision's components "
+            "initialise themselves when built): the same keys as the spec's 'init'.",
 }
 
 KIND_DOCS = {
@@ -234,6 +236,8 @@ def group_item() -> dict[str, Any]:
         "outputs": {**ref("outputs"), "description": "What the group returns; a mapping gives several outputs, "
                                                      "read as group.key."},
         "body": ref("body"),
+        "init": {**ref("init"), "description": "How the group's weights start, run at the end of its constructor: "
+                                               "the same keys as the spec's 'init'."},
     })
     return {"type": "object", "required": ["body"], "additionalProperties": False, "properties": properties,
             "description": "A named sub-network in place, emitted as its own class: the enclosing parameters, "
@@ -280,6 +284,7 @@ def block_definition() -> dict[str, Any]:
         "inputs": {"anyOf": [ref("identifier"), {"type": "array", "items": ref("identifier"), "minItems": 1}]},
         "body": ref("body"),
         "outputs": ref("outputs"),
+        "init": ref("init"),
     }
     assert tuple(properties) == BLOCK_KEYS, "BLOCK_KEYS changed: update block_definition()"
     for key, schema in properties.items():
@@ -295,7 +300,7 @@ def init_defs() -> dict[str, Any]:
                                                     "propertyNames": {"enum": list(args)}}
                                              for name, args in INITIALIZERS.items()}}]}
     tensors = {name: ref("initialiser") for name in INIT_TENSORS}
-    return {"initialiser": initialiser,
+    return {"initialiser": initialiser, "init": init_schema(),
             "init_rule": {"type": "object", "additionalProperties": False, "properties": tensors},
             "init_part": {"type": "object", "additionalProperties": False,
                           "properties": {**tensors, "if": ref("condition")}}}
@@ -304,7 +309,12 @@ def init_defs() -> dict[str, Any]:
 def init_schema() -> dict[str, Any]:
     return {"type": "object", "additionalProperties": False,
             "properties": {**{name: ref("init_rule") for name in OPS},
-                           "parts": {"type": "object", "additionalProperties": ref("init_part")}}}
+                           "parts": {"type": "object", "additionalProperties": ref("init_part")},
+                           "dropped": {"type": "array", "description": "Layers the published code builds, "
+                                       "initialises and drops, e.g. [linear: {in: 2048, out: 1000}].",
+                                       "items": {"type": "object", "minProperties": 1, "maxProperties": 1,
+                                                 "propertyNames": {"enum": sorted(OPS)},
+                                                 "additionalProperties": {"type": "object"}}}}}
 
 
 def transfer_schema() -> dict[str, Any]:
@@ -339,7 +349,7 @@ def top_level() -> dict[str, Any]:
                     "additionalProperties": {"type": "object", "additionalProperties": False,
                                              "properties": {"from": {"type": "string", "minLength": 1},
                                                             "to": {"type": "string", "minLength": 1}}}},
-        "init": init_schema(),
+        "init": ref("init"),
         "transfer": transfer_schema(),
     }
     assert set(properties) == set(TOP_LEVEL_KEYS) == set(TOP_LEVEL_DOCS), "TOP_LEVEL_KEYS changed"

@@ -63,6 +63,7 @@ class Layer:
     choices: dict[str, str] = field(default_factory=dict)  # `$param`: parameter value -> block, as instances use
     inline: bool = False  # an unnamed repeat in a seq: its copies are layers of that seq
     pieces: list[str] = field(default_factory=list)  # the keys of an op's several outputs (a split's)
+    in_place: bool = False  # overwrites its first input, in every instance (see Node.in_place)
 
     def names(self) -> set[str]:
         """The names its expressions read (a repeat's index among them), its body's included."""
@@ -416,7 +417,8 @@ class _Definition:
             if len(agreed) == 1:
                 values[extra] = agreed.pop()
         return Layer(name, "op", op.name, item.span, attrs=exprs, values=values, named=item.name is not None,
-                     channels=self.output_channels(op, exprs, in_channels))
+                     channels=self.output_channels(op, exprs, in_channels),
+                     in_place=bool(nodes) and all(node.in_place for node in nodes))
 
     def op_attrs(self, item: Item, op: Op, nodes: list[Node], in_channels: list[ex.Expr | None]
                  ) -> tuple[dict[str, ex.Expr], set[str]]:

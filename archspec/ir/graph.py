@@ -44,6 +44,8 @@ class Node:
     indices: dict[str, int] = field(default_factory=dict)
     # Attributes that read a parameter of the network's constructor, as expressions of those parameters.
     exprs: dict[str, Any] = field(default_factory=dict)
+    # Written so that it overwrites its first input (`out += identity`): `inplace.py` decides where it is safe.
+    in_place: bool = False
 
     @property
     def is_call(self) -> bool:
@@ -92,6 +94,7 @@ class Module:
     outputs: list[str] = field(default_factory=list)
     output_keys: list[str] | None = None  # names of a dict output, when the outputs are named
     aliases: dict[str, str] = field(default_factory=dict)  # disabled optional node -> the value it passes on
+    init: Any = None  # training.InitPlan of a group's own `init`, run at the end of its constructor
 
     def node(self, name: str) -> Node | None:
         index = self.__dict__.get("_index")
@@ -192,6 +195,7 @@ class Network:
     detection: Any = None  # archspec.detection.spec.Detection, for a spec with a `detect:` section
     two_stage: Any = None  # archspec.detection.two_stage.TwoStage, for a two-stage detector (Faster R-CNN)
     init: Any = None  # training.InitPlan: how the weights start, from the spec's `init`
+    block_inits: dict[str, Any] = field(default_factory=dict)  # block name -> training.InitPlan of its `init`
     transfer: Any = None  # training.TransferPlan: fine-tuning, from the spec's `transfer`
     files: list[str] = field(default_factory=list)  # every spec file read, as displayed; outputs never replace them
 

@@ -1,10 +1,10 @@
-"""In-place activations, chosen where they are safe, as torchvision writes them."""
+"""In-place activations and sums, chosen where they are safe, as torchvision writes them."""
 
 from __future__ import annotations
 
 from ..errors import Diagnostic, Span
 from ..ops import OPS
-from .graph import Module, Network
+from .graph import Module, Network, Node
 
 
 def choose_inplace(network: Network) -> list[Diagnostic]:
@@ -32,7 +32,31 @@ def choose_inplace(network: Network) -> list[Diagnostic]:
             if overwritable and readers.get(source) == 1:
                 node.attrs["inplace"] = True
                 node.origins["inplace"] = "in-place: nothing else reads the input"
+        _choose_in_place_sums(module, readers)
     return errors
+
+
+def _choose_in_place_sums(module: Module, readers: dict[str, int]) -> None:
+    """`out += identity` where the sum may overwrite its first input, as torchvision's residual blocks write
+    it: the op's backward needs none of its inputs (`Op.in_place`), and the first input is a fresh tensor
+    that nothing else reads and whose producer's backward does not need it (the test of an in-place
+    activation), of the sum's own shape (no broadcasting into it). A producer under `if` is left alone: where
+    it is off, its value is its own input, which the caller still holds."""
+    for node in module.nodes:
+        op = OPS.get(node.op)
+        if op is None or not op.in_place or node.shares is not None or _optional(node) or node.shape is None:
+            continue
+        first = module.value(node.inputs[0])
+        producer = module.node(first)
+        if producer is None or producer.op not in OPS or OPS[producer.op].output_for_backward or _optional(producer):
+            continue  # not made here, or not fresh: its value is still needed as it is
+        others = [module.value(source) for source in node.inputs[1:]]
+        if readers.get(first) == 1 and first not in others and producer.shape == node.shape:
+            node.in_place = True
+
+
+def _optional(node: Node) -> bool:
+    return node.item is not None and node.item.condition is not None
 
 
 def _readers(module: Module) -> dict[str, int]:

@@ -27,7 +27,7 @@ from typing import Any
 from ..errors import Diagnostics, Span, SpecError, processing
 from ..names import attribute_problem
 from ..ops import OPS, Shape
-from ..spec.model import Item, ResolvedSpec
+from ..spec.model import InitSpec, Item, ResolvedSpec
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .containers import Containers
@@ -79,6 +79,9 @@ def spec_hash(spec: ResolvedSpec) -> str:
                      "inputs": b.inputs, "outputs": b.outputs, "class": b.class_name,
                      "defaults": {op: {k: v.value for k, v in attrs.items()} for op, attrs in b.defaults.items()}}
               for name, b in spec.blocks.items()}
+    for name, b in spec.blocks.items():
+        if b.init is not None:  # present only when the block has one (older hashes stay)
+            blocks[name]["init"] = _init_canonical(b.init)
     canonical = {
         "name": spec.name.value, "class": spec.class_name.value, "input": spec.input.value,
         "params": {k: v.value for k, v in spec.params.items()},
@@ -93,12 +96,19 @@ def spec_hash(spec: ResolvedSpec) -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+def _init_canonical(init: InitSpec) -> list[Any]:
+    rules: list[Any] = [[r.target, r.condition, {t: [c.function, c.args] for t, c in r.tensors.items()}]
+                        for r in init.ops + init.parts]
+    if init.dropped:
+        rules.append({"dropped": [[layer.op, dict(layer.attrs)] for layer in init.dropped]})
+    return rules
+
+
 def _training_canonical(spec: ResolvedSpec) -> dict[str, Any]:
     """`init` and `transfer` for the spec hash, present only when the spec has them (older hashes stay)."""
     found: dict[str, Any] = {}
     if spec.init is not None:
-        found["init"] = [[r.target, r.condition, {t: [c.function, c.args] for t, c in r.tensors.items()}]
-                         for r in spec.init.ops + spec.init.parts]
+        found["init"] = _init_canonical(spec.init)
     if spec.transfer is not None:
         t = spec.transfer
         found["transfer"] = [[v.value for v in t.replace], [v.value for v in t.freeze], t.bn and t.bn.value,

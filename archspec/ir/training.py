@@ -1,17 +1,20 @@
 """The spec's `init` and `transfer`, checked against the network they apply to.
 
-Every part a rule names must exist (a misspelt `layer5` in `freeze` is a located error at validation
-time, not a silent no-op), and conditions over the spec's parameters are decided here, so the backend
-only writes what applies.
+An `init` belongs to the spec (the network's constructor), to a group or to a block definition (the
+constructor of its class): torchvision's components initialise themselves when they are built, so the
+random draws of a detector's backbone come before its heads are even built. Every part a rule names
+must exist (a misspelt `layer5` in `freeze` is a located error at validation time, not a silent no-op),
+and conditions over the spec's parameters are decided here, so the backend only writes what applies.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import Any, Iterator
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..ops import OPS
-from ..spec.model import InitCall, InitRule, InitSpec, Item, ResolvedSpec, Value
+from ..spec.model import DroppedLayer, InitCall, InitRule, InitSpec, Item, ResolvedSpec, Value
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
 from .graph import Module, Network, Node
@@ -35,9 +38,18 @@ class PartInit:
 
 
 @dataclass
+class DroppedInit:
+    """A layer built, initialised and thrown away, so that the draws of the layers kept come out as published."""
+
+    op: str
+    attrs: dict[str, Any]  # every attribute's value
+
+
+@dataclass
 class InitPlan:
     ops: list[OpInit] = field(default_factory=list)
     parts: list[PartInit] = field(default_factory=list)
+    dropped: list[DroppedInit] = field(default_factory=list)
 
 
 @dataclass
@@ -52,10 +64,16 @@ class TransferPlan:
 def lower_training(spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> None:
     """Attach the checked `init` and `transfer` of `spec` to `network`."""
     if spec.init is not None:
-        network.init = _init_plan(spec.init, spec, network, diagnostics)
+        network.init = _init_plan(spec.init, [network.root], spec, network, diagnostics)
+    for module, init in _group_inits(network):
+        module.init = _init_plan(init, [module], spec, network, diagnostics)
+    for name, block in spec.blocks.items():
+        instances = [m for m in network.modules() if m.kind == "block" and m.block == name]
+        if block.init is not None and instances:  # a family's block that this variant does not use: nothing
+            network.block_inits[name] = _init_plan(block.init, instances, spec, network, diagnostics)
     if spec.transfer is not None:
         transfer = spec.transfer
-        parts = _Parts(network, diagnostics)
+        parts = _Parts(network.root, diagnostics)
         network.transfer = TransferPlan(
             pretrained=transfer.pretrained.value if transfer.pretrained else None,
             replace=[parts.check(v, "replace") for v in transfer.replace],
@@ -117,28 +135,51 @@ class _FrozenItems:
 
 
 def find_part(module: Module, path: str) -> Node | None:
-    """The node that `layer2.0.conv1` names, walking down through the modules that calls apply."""
-    head, _, rest = path.partition(".")
-    node = module.node(head)
-    if node is None or not rest:
-        return node
-    return find_part(node.child, rest) if node.child is not None else None
+    """The node that `layer2.0.conv1` names, walking down through the modules that calls apply. A layer's
+    own name may hold dots (`inner_blocks.3`, a member of a module list), so the longest name wins."""
+    steps = path.split(".")
+    for end in range(len(steps), 0, -1):
+        node = module.node(".".join(steps[:end]))
+        if node is None:
+            continue
+        if end == len(steps):
+            return node
+        found = find_part(node.child, ".".join(steps[end:])) if node.child is not None else None
+        if found is not None:
+            return found
+    return None
+
+
+def subtree(module: Module) -> Iterator[Module]:
+    """`module` and every module inside it, parents first (a shared module once, where it is built)."""
+    yield module
+    for node in module.nodes:
+        if node.child is not None and node.shares is None:
+            yield from subtree(node.child)
+
+
+def _group_inits(network: Network) -> Iterator[tuple[Module, InitSpec]]:
+    for module in network.modules():
+        for node in module.nodes:
+            if node.child is not None and node.child.kind == "group" and node.item is not None \
+                    and node.item.init is not None:
+                yield node.child, node.item.init
 
 
 class _Parts:
-    def __init__(self, network: Network, diagnostics: Diagnostics):
-        self.network = network
+    def __init__(self, root: Module, diagnostics: Diagnostics):
+        self.root = root
         self.diagnostics = diagnostics
 
     def check(self, name: Value, what: str) -> str:
-        if find_part(self.network.root, name.value) is None:
+        if find_part(self.root, name.value) is None:
             self.diagnostics.error(name.span, f"'{what}' names '{name.value}', which is no part of the network",
                                    self.hint(name.value))
         return name.value
 
     def hint(self, path: str) -> str:
         head, _, rest = path.rpartition(".")
-        module = self.network.root
+        module = self.root
         if head:
             owner = find_part(module, head)
             if owner is None:
@@ -150,22 +191,47 @@ class _Parts:
         return did_you_mean(rest or path, names) or f"its parts here: {', '.join(names)}"
 
 
-def _init_plan(init: InitSpec, spec: ResolvedSpec, network: Network, diagnostics: Diagnostics) -> InitPlan:
-    plan = InitPlan()
-    nodes = [node for module in network.modules() for node in module.nodes]
+def _init_plan(init: InitSpec, scopes: list[Module], spec: ResolvedSpec, network: Network,
+               diagnostics: Diagnostics) -> InitPlan:
+    """The rules of one `init`, for the modules it is written for: the network, a group, or every instance
+    of a block definition (`scopes`); kinds and parts are looked for inside them."""
+    plan = InitPlan(dropped=[layer for layer in (_dropped(raw, spec, diagnostics) for raw in init.dropped) if layer])
+    nodes = [node for scope in scopes for module in subtree(scope) for node in module.nodes]
+    dropped_kinds = {layer.op for layer in plan.dropped}
     for rule in init.ops:
         # A layer whose input failed (reported already) has no inferred attributes to count weights from.
         present = [node for node in nodes if node.op == rule.target and node.shape is not None]
         if present and not any(OPS[rule.target].params(node.attrs) for node in present):
             diagnostics.error(rule.span, f"'{rule.target}' layers have no weights to initialise")
-        elif present:
+        elif present or rule.target in dropped_kinds:
             plan.ops.append(OpInit(rule.target, rule.tensors))
     for rule in init.parts:
         if _applies(rule, spec, diagnostics):
-            part = _part_init(rule, network, diagnostics)
+            part = _part_init(rule, scopes, network, diagnostics)
             if part is not None:
                 plan.parts.append(part)
     return plan
+
+
+def _dropped(layer: DroppedLayer, spec: ResolvedSpec, diagnostics: Diagnostics) -> DroppedInit | None:
+    """Every attribute of a dropped layer, evaluated over the spec's parameters; with no input, none is
+    inferred, so the channels must be stated."""
+    attrs: dict[str, Any] = {}
+    for name, attr in OPS[layer.op].attrs.items():
+        if name in layer.attrs:
+            try:
+                attrs[name] = typed_value(layer.attrs[name], attr.kind, spec.param_env(), layer.attrs.value_span(name),
+                                          f"'{name}' of the dropped {layer.op}", attr.minimum, attr.maximum, attr.above)
+            except SpecError as error:
+                diagnostics.extend(error)
+                return None
+        elif attr.inferred or attr.required:
+            diagnostics.error(layer.span, f"the dropped {layer.op} needs '{name}'",
+                              hint="a dropped layer has no input to infer it from: state it")
+            return None
+        else:
+            attrs[name] = attr.default
+    return DroppedInit(layer.op, attrs)
 
 
 def _applies(rule: InitRule, spec: ResolvedSpec, diagnostics: Diagnostics) -> bool:
@@ -179,20 +245,26 @@ def _applies(rule: InitRule, spec: ResolvedSpec, diagnostics: Diagnostics) -> bo
         return False
 
 
-def _part_init(rule: InitRule, network: Network, diagnostics: Diagnostics) -> PartInit | None:
-    """`bottleneck.bn3` is `bn3` in every instance of block `bottleneck`; anything else a network path."""
+def _part_init(rule: InitRule, scopes: list[Module], network: Network, diagnostics: Diagnostics) -> PartInit | None:
+    """`bottleneck.bn3` is `bn3` in every instance of block `bottleneck`; anything else a path in the scope."""
     head, _, rest = rule.target.partition(".")
     if head in network.blocks and rest:
-        instances = [m for m in network.modules() if m.kind == "block" and m.block == head]
+        instances = [m for scope in scopes for m in subtree(scope) if m.kind == "block" and m.block == head]
         if not instances:
             return None  # the family defines the block, this variant does not use it
         if any(find_part(instance, rest) is None for instance in instances):
             diagnostics.error(rule.span, f"block '{head}' has no part '{rest}'",
-                              did_you_mean(rest, [n.name for n in instances[0].nodes]))
+                              _Parts(instances[0], diagnostics).hint(rest))
             return None
         return PartInit(head, rest, rule.tensors)
-    if find_part(network.root, rule.target) is None:
-        diagnostics.error(rule.span, f"init names '{rule.target}', which is no part of the network",
-                          _Parts(network, diagnostics).hint(rule.target))
+    if any(find_part(scope, rule.target) is None for scope in scopes):
+        diagnostics.error(rule.span, f"init names '{rule.target}', which is no part of {_scope_name(scopes[0])}",
+                          _Parts(scopes[0], diagnostics).hint(rule.target))
         return None
     return PartInit(None, rule.target, rule.tensors)
+
+
+def _scope_name(scope: Module) -> str:
+    if scope.kind == "network":
+        return "the network"
+    return f"block '{scope.block}'" if scope.kind == "block" else f"group '{scope.path}'"

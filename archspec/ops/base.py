@@ -147,6 +147,10 @@ class Op:
     # conv's or a batch norm's is not): an in-place activation may overwrite only an output that is not
     # kept. Every op declares it; `register` refuses one that does not.
     output_for_backward: ClassVar[bool | None] = None
+    # Whether forward may write it as an augmented assignment that overwrites its first input (`out +=
+    # identity`, as torchvision's residual blocks do): only for an op whose backward needs none of its
+    # inputs. `ir/inplace.py` decides for each layer whether that input may be overwritten.
+    in_place: ClassVar[bool] = False
     # What kind of op it is (conv, norm, activation, pool, …): diagrams colour by it and fold followers
     # (norm, activation) into the layer before. A short
     # description for docs and renderers. ("groups" is a convolution's attribute, "group" a spec construct.)
@@ -220,6 +224,10 @@ class Op:
         """Python source constructing the module (module ops) or a template with {0}, {1} for inputs."""
         raise NotImplementedError
 
+    def emit_in_place(self, args: CodeArgs) -> str:
+        """For an op with `in_place`: the statement overwriting input {0} with the result (`{0} += {1}`)."""
+        raise NotImplementedError
+
 
 class Weightless(Op):
     """An op with no weights and no multiply-accumulates (pooling, merges, resampling, activations):
@@ -243,6 +251,8 @@ def register(cls: type[Op]) -> type[Op]:
     if cls.output_for_backward is None:
         raise TypeError(f"op {cls.__name__} does not say whether autograd keeps its output "
                         "(set output_for_backward)")
+    if cls.in_place and cls.emit_in_place is Op.emit_in_place:
+        raise TypeError(f"op {cls.__name__} may be written in place but does not define emit_in_place")
     if cls.name in OPS:
         raise TypeError(f"op '{cls.name}' is registered twice")
     if "group" in vars(cls):

@@ -58,6 +58,10 @@ class _Elementwise(_Merge):
         count = args.values["inputs"]
         return f" {self.operator} ".join(f"{{{i}}}" for i in range(count))
 
+    def emit_in_place(self, args: CodeArgs) -> str:
+        rest = f" {self.operator} ".join(f"{{{i}}}" for i in range(1, args.values["inputs"]))
+        return f"{{0}} {self.operator}= {rest}"
+
 
 @register
 class Add(_Elementwise):
@@ -65,6 +69,7 @@ class Add(_Elementwise):
     summary = "element-wise sum of two or more tensors, broadcasting sizes of 1"
     operator = "+"
     verb = "add"
+    in_place = True  # the gradient passes to every input unchanged: the sum may overwrite its first input
     hint = "a projection (1x1 conv with the same stride) on the skip path makes the shapes agree"
 
     def label(self, attrs: dict[str, Any]) -> str:

@@ -23,14 +23,14 @@ from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
 from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOICES, INIT_TENSORS, INITIALIZERS, ITEM_KEYS,
-                    REPEAT_KEYS, BlockDef, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec, TransferSpec,
-                    Value)
+                    REPEAT_KEYS, BlockDef, DroppedLayer, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec,
+                    TransferSpec, Value)
 from .values import is_plain
 from .yaml_source import Map, YamlList, load_yaml_file, load_yaml_text, make_map
 
 TOP_LEVEL_KEYS = ("archspec", "name", "class", "doc", "extends", "import", "input", "params", "defaults",
                   "blocks", "body", "outputs", "methods", "detect", "init", "transfer")
-BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs")
+BLOCK_KEYS = ("class", "doc", "params", "inputs", "body", "outputs", "init")
 MAX_EXTENDS_DEPTH = 16
 MAX_IMPORT_DEPTH = 16
 PARAM_TYPES = ("int", "float", "bool", "str", "list")
@@ -407,25 +407,59 @@ TRANSFER_KEYS = ("pretrained", "replace", "freeze", "bn", "lr_mult")
 
 
 def _parse_init(root: Map, diagnostics: Diagnostics) -> InitSpec | None:
-    """`init: {conv: {weight: …}, bn: {…}, parts: {bottleneck.bn3: {weight: 0, if: …}}}`."""
+    """`init: {conv: {weight: …}, bn: {…}, parts: {bottleneck.bn3: {weight: 0, if: …}}, dropped: […]}`, of the
+    spec, a group or a block definition (`root` is the mapping that holds it)."""
     raw, span = root["init"], root.value_span("init")
     if not isinstance(raw, Map):
         diagnostics.error(span, "'init' maps op kinds to how their tensors start, and 'parts' named parts to theirs",
                           hint="e.g. 'init: {conv: {weight: {kaiming_normal: {mode: fan_out}}}, bn: {weight: 1}}'")
         return None
-    ops, parts = [], []
+    ops, parts, dropped = [], [], []
     for key, rules in raw.items():
-        if key == "parts":
+        if key == "dropped":
+            dropped = _dropped_layers(rules, raw.value_span(key), diagnostics)
+        elif key == "parts":
             if not isinstance(rules, Map):
                 diagnostics.error(raw.value_span(key), "'parts' maps part names (fc, bottleneck.bn3) to initialisers")
                 continue
             parts += [_init_rule(part, rules, diagnostics, conditional=True) for part in rules]
         elif key not in OPS:
             diagnostics.error(raw.key_span(key), f"unknown op '{key}' in init",
-                              did_you_mean(key, [*OPS, "parts"]) or "named parts go under 'parts'")
+                              did_you_mean(key, [*OPS, "parts", "dropped"]) or "named parts go under 'parts'")
         else:
             ops.append(_init_rule(key, raw, diagnostics, conditional=False))
-    return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span)
+    return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span, dropped=dropped)
+
+
+def _dropped_layers(raw: Any, span: Span, diagnostics: Diagnostics) -> list[DroppedLayer]:
+    """`dropped: [linear: {in: 2048, out: 1000}]`: each entry one op with its attributes, all stated (a
+    dropped layer has no input to infer its channels from; the IR checks that)."""
+    if not isinstance(raw, list):
+        diagnostics.error(span, "'dropped' is a list of layers, each {op: {attributes}}",
+                          hint="e.g. 'dropped: [linear: {in: 2048, out: 1000}]'")
+        return []
+    layers = []
+    for index, entry in enumerate(raw):
+        where = raw.item_span(index) if isinstance(raw, YamlList) else span
+        if not isinstance(entry, Map) or len(entry) != 1:
+            diagnostics.error(where, "a dropped layer is one op with its attributes",
+                              hint="e.g. {linear: {in: 2048, out: 1000}}")
+            continue
+        (op, attrs), = entry.items()
+        if op not in OPS:
+            diagnostics.error(entry.key_span(op), f"unknown op '{op}' in 'dropped'",
+                              did_you_mean(op, OPS) or "ops: " + ", ".join(sorted(OPS)))
+            continue
+        if not isinstance(attrs, Map):
+            diagnostics.error(entry.value_span(op), f"the attributes of '{op}' must be a mapping, got {attrs!r}")
+            continue
+        unknown = [key for key in attrs if key not in OPS[op].attrs]
+        for key in unknown:
+            diagnostics.error(attrs.key_span(key), f"op '{op}' has no attribute '{key}'",
+                              did_you_mean(key, OPS[op].attrs) or f"attributes: {', '.join(OPS[op].attrs)}")
+        if not unknown:
+            layers.append(DroppedLayer(op, attrs, entry.key_span(op)))
+    return layers
 
 
 def _init_rule(target: str, owner: Map, diagnostics: Diagnostics, conditional: bool) -> InitRule | None:
@@ -605,7 +639,7 @@ def _parse_blocks(root: Map, diagnostics: Diagnostics, defaults: dict[str, dict[
             doc=definition.get("doc", "") if isinstance(definition.get("doc"), str) else "",
             inputs=list(inputs), outputs=definition.get("outputs"),
             outputs_span=definition.value_span("outputs") if "outputs" in definition else None,
-            defaults=defaults))
+            defaults=defaults, init=_parse_init(definition, diagnostics) if "init" in definition else None))
     return parsed
 
 
@@ -699,6 +733,8 @@ def _parse_item(entry: Any, span: Span, diagnostics: Diagnostics) -> Item | None
         extra = {"repeat": REPEAT_KEYS, "group": GROUP_KEYS}.get(item.kind, CONTAINER_KEYS)
         allowed = tuple(k for k in ITEM_KEYS if k != "share") + extra
         _check_keys(attrs, allowed, f"key of '{item.kind}'", diagnostics)
+    if item.kind == "group" and "init" in attrs:
+        item.init = _parse_init(attrs, diagnostics)
     if item.kind == "repeat" and "from" in attrs and "name" not in attrs:
         diagnostics.error(attrs.key_span("from"), "an unnamed 'repeat' splices its layers into the body; "
                           "it has no input of its own", hint="put 'from' on its first layer, or name the repeat")

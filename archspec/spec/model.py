@@ -18,7 +18,7 @@ from .yaml_source import Map
 ITEM_KEYS = ("name", "from", "if", "share", "doc")
 CONTAINER_KEYS = ("body",)
 REPEAT_KEYS = ("count", "as", "body")
-GROUP_KEYS = ("class", "inputs", "outputs", "body")
+GROUP_KEYS = ("class", "inputs", "outputs", "body", "init")
 # Items that hold a body: a chain (nn.Sequential), a repetition, a named sub-network of its own class.
 CONTAINERS = ("seq", "repeat", "group")
 
@@ -47,6 +47,7 @@ class Item:
     body: list["Item"] = field(default_factory=list)
     count: Any = None
     var: str = "i"
+    init: "InitSpec | None" = None  # a group's own `init`, run at the end of its constructor
 
 
 @dataclass
@@ -65,6 +66,7 @@ class BlockDef:
     outputs_span: Span | None = None
     defaults: dict[str, dict[str, "Value"]] = field(default_factory=dict)  # of the file that defines it
     class_span: Span | None = None  # where `class` is written (or the block's name, when it is derived)
+    init: "InitSpec | None" = None  # the block's own `init`, run at the end of its constructor
 
 
 @dataclass
@@ -150,12 +152,24 @@ class InitRule:
 
 
 @dataclass
+class DroppedLayer:
+    """A layer the published code builds and initialises, then throws away (the classifier head of a
+    backbone): `{linear: {in: 2048, out: 1000}}`. Its attributes are raw, expressions over the parameters."""
+
+    op: str
+    attrs: Map
+    span: Span
+
+
+@dataclass
 class InitSpec:
-    """The spec's `init`: rules per op kind, applied in one pass over the modules, then per named part."""
+    """An `init`: rules per op kind, applied in one pass over the modules, then per named part; `dropped`
+    layers are built after the part's own and take part in that pass."""
 
     ops: list[InitRule]
     parts: list[InitRule]
     span: Span
+    dropped: list[DroppedLayer] = field(default_factory=list)
 
 
 @dataclass

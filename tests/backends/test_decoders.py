@@ -107,11 +107,14 @@ def test_fpn_matches_torchvision(name: str, tmp_path: Path) -> None:
     backbone_utils = pytest.importorskip("torchvision.models.detection.backbone_utils")
     torch.manual_seed(0)
     _, ours = build(ROOT / f"specs/resnet/{name}.yaml", tmp_path)
+    torch.manual_seed(0)
     reference = backbone_utils.resnet_fpn_backbone(backbone_name=name.removesuffix("_fpn"), weights=None,
                                                    norm_layer=torch.nn.BatchNorm2d, trainable_layers=5)
     ours_state, reference_state = ours.state_dict(), reference.state_dict()
     assert list(ours_state) == list(reference_state)
-    assert all(ours_state[k].shape == v.shape for k, v in reference_state.items())
+    # Under one seed the initial weights are torchvision's, tensor for tensor (the specs' `init`: the body
+    # drawn as a whole ResNet, its dropped fc included, then the pyramid's own).
+    assert [k for k, v in reference_state.items() if not torch.equal(ours_state[k], v)] == []
     ours.load_state_dict(reference_state)
     ours.eval()
     reference.eval()
@@ -128,6 +131,7 @@ def test_region_proposal_network_matches_faster_rcnn(tmp_path: Path) -> None:
     detection = pytest.importorskip("torchvision.models.detection")
     torch.manual_seed(0)
     _, ours = build(ROOT / "specs/resnet/rpn_resnet50_fpn.yaml", tmp_path)
+    torch.manual_seed(0)  # torchvision builds the backbone, then the RPN head: the first of its draws
     reference = detection.fasterrcnn_resnet50_fpn(weights=None, weights_backbone=None).eval()
     renamed = {}
     for key, value in reference.state_dict().items():
@@ -135,7 +139,7 @@ def test_region_proposal_network_matches_faster_rcnn(tmp_path: Path) -> None:
             renamed[key.replace("backbone.", "", 1).replace("rpn.head.", "head.", 1)] = value
     ours_state = ours.state_dict()
     assert list(ours_state) == list(renamed)
-    assert all(ours_state[k].shape == v.shape for k, v in renamed.items())
+    assert [k for k, v in renamed.items() if not torch.equal(ours_state[k], v)] == []  # the initial weights
     ours.load_state_dict(renamed)
     ours.eval()
     images = torch.randn(1, 3, 224, 192)

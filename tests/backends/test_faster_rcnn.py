@@ -47,22 +47,33 @@ def small(reference, ours) -> None:
 
 @pytest.fixture(scope="module", params=sorted(VARIANTS))
 def pair(request, tmp_path_factory: pytest.TempPathFactory):
+    factory = emitted(tmp_path_factory, request.param)
     torch.manual_seed(0)
     reference = torchvision_model(request.param)
-    ours = emitted(tmp_path_factory, request.param)()
-    return reference, ours, VARIANTS[request.param]
+    torch.manual_seed(0)
+    ours = factory()
+    # Compared here, before the tests below load other weights into both.
+    theirs, mine = reference.state_dict(), ours.state_dict()
+    initially_different = [k for k, v in theirs.items() if k in mine and not torch.equal(mine[k], v)]
+    return reference, ours, VARIANTS[request.param], initially_different
 
 
 def test_state_dict_keys_and_shapes_are_torchvisions(pair) -> None:
-    reference, ours, parameters = pair
+    reference, ours, parameters, _ = pair
     theirs, mine = reference.state_dict(), ours.state_dict()
     assert list(mine) == list(theirs)
     assert all(mine[k].shape == v.shape for k, v in theirs.items())
     assert sum(p.numel() for p in ours.parameters()) == sum(p.numel() for p in reference.parameters()) == parameters
 
 
+def test_initial_weights_are_torchvisions(pair) -> None:
+    """Under one seed, tensor for tensor: the ResNet body drawn as torchvision's whole ResNet-50 (its dropped
+    fc included), then the pyramid, the RPN head and the box head, each initialised as it is built."""
+    assert pair[3] == []
+
+
 def test_eval_gives_torchvisions_proposals_and_detections(pair) -> None:
-    reference, ours, _ = pair
+    reference, ours, _, _ = pair
     state = reference.state_dict()
     # Random weights score every class near 1/91, below the 0.05 threshold: sharpen the classifier so that
     # there are detections to compare (on both sides, through the state_dict).
@@ -94,7 +105,7 @@ def test_eval_gives_torchvisions_proposals_and_detections(pair) -> None:
 
 
 def test_training_gives_torchvisions_four_losses(pair) -> None:
-    reference, ours, _ = pair
+    reference, ours, _, _ = pair
     ours.load_state_dict(reference.state_dict())
     small(reference, ours)
     # Sample sizes above the number of candidates: both sides keep every labelled anchor and proposal,

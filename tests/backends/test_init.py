@@ -5,7 +5,8 @@ The spec states the initialisation (its `init` section, usually in the family); 
 the code generator which model it builds. Constructing the VGGs twice costs seconds of random draws
 (over 100 M parameters each), so for networks that large the test compares the sequence of initialiser
 calls (function, tensor shape, arguments), which fixes every draw, and compares the weights themselves
-only with ARCHSPEC_LONG=1.
+only with ARCHSPEC_LONG=1. The detectors built of torchvision's pieces (the FPN backbones, the RPN and
+Faster R-CNN) are compared where their pairs are built anyway: test_decoders.py and test_faster_rcnn.py.
 """
 
 from __future__ import annotations
@@ -148,3 +149,67 @@ def test_init_rules_of_kinds_and_parts(tmp_path) -> None:
     assert torch.all(model.layer[1].weight == 1) and torch.all(model.layer[1].bias == 0.5)
     assert torch.all(model.head.weight == 0.25) and torch.all(model.head.bias == 0)
     torch.jit.script(model)
+
+
+SCOPED = """archspec: 1
+name: scoped
+input: [3, 8, 8]
+blocks:
+  heads:
+    init:
+      conv: {weight: {normal: {std: 0.01}}, bias: 0}
+      parts: {levels.1: {bias: 1}}
+    body:
+      - conv: {name: levels.0, out: 2, kernel: 1}
+      - conv: {name: levels.1, from: input, out: 2, kernel: 1}
+    outputs: [levels.0, levels.1]
+body:
+  - group:
+      name: trunk
+      init:
+        conv: {weight: {kaiming_normal: {mode: fan_out, nonlinearity: relu}}}
+        linear: {weight: {normal: {std: 0.01}}, bias: 0}
+        dropped: [linear: {in: 4, out: 10}]
+      body:
+        - conv: {name: stem, out: 4, kernel: 3, padding: 1, bias: false}
+        - relu
+  - heads: {name: head}
+init:
+  parts: {head.levels.0: {weight: ones}}
+"""
+
+
+class ScopedReference(torch.nn.Module):
+    """SCOPED written out in torchvision's manner: each component initialises itself when built, the trunk
+    as a whole classifier whose head `fc` it drops."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.trunk = torch.nn.Module()
+        self.trunk.stem = torch.nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        fc = torch.nn.Linear(4, 10)
+        torch.nn.init.kaiming_normal_(self.trunk.stem.weight, mode="fan_out", nonlinearity="relu")
+        torch.nn.init.normal_(fc.weight, std=0.01)
+        self.head = torch.nn.Module()
+        self.head.levels = torch.nn.ModuleList([torch.nn.Conv2d(4, 2, 1), torch.nn.Conv2d(4, 2, 1)])
+        for conv in self.head.levels:
+            torch.nn.init.normal_(conv.weight, std=0.01)
+            torch.nn.init.constant_(conv.bias, 0)
+        torch.nn.init.constant_(self.head.levels[1].bias, 1)
+        torch.nn.init.ones_(self.head.levels[0].weight)
+
+
+def test_group_and_block_init_run_in_their_constructors(tmp_path) -> None:
+    """A group's and a block's `init` run when they are built, a dropped layer draws and is gone, and part
+    names with dots of their own (`levels.1`, a member of a module list) are found."""
+    (tmp_path / "scoped.yaml").write_text(SCOPED)
+    source = emit_pytorch(compile_spec(tmp_path / "scoped.yaml"))
+    assert "dropped = [nn.Linear(4, 10)]" in source and "nn.init.constant_(self.levels[1].bias, 1)" in source
+    (tmp_path / "scoped.py").write_text(source)
+    factory = import_file(tmp_path / "scoped.py", "scoped_init").scoped
+    torch.manual_seed(3)
+    ours = factory().state_dict()
+    torch.manual_seed(3)
+    reference = ScopedReference().state_dict()
+    assert list(ours) == list(reference)
+    assert all(torch.equal(ours[key], reference[key]) for key in reference)

@@ -53,6 +53,9 @@ def resolved_lines(spec: ResolvedSpec) -> str:
         params = {p: {"type": d.type, "default": d.default, "required": d.required} for p, d in block.params.items()}
         lines.append(f"block {name} class {block.class_name} inputs {block.inputs} outputs "
                      f"{json.dumps(plain(block.outputs))} params {json.dumps(params)}  ({block.file})")
+        if block.init is not None:
+            lines.append(f"  init {', '.join(rule.target for rule in block.init.ops + block.init.parts)}"
+                         f"{'; dropped ' + ', '.join(layer.op for layer in block.init.dropped) if block.init.dropped else ''}")
         lines += item_lines(block.body, 1)
     lines.append("body")
     lines += item_lines(spec.body, 1)

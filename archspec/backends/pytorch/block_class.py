@@ -18,6 +18,7 @@ from ...spec import expr as ex
 from ..writer import LineWriter, Namespace, call_lines
 from .forward import Step, call_template, emit_forward, make_step, module_call
 from .parts import ModuleLists, StatelessModules, docstring_source, module_form, with_note
+from .training import emit_initialisation
 
 if TYPE_CHECKING:
     from .module_file import FileEmitter
@@ -66,6 +67,8 @@ class BlockClass:
         init.line("super().__init__()")
         steps = [self.item(layer, init) for layer in self.ir.layers]
         self.lists.finish(init)
+        if self.block.name in self.emitter.network.block_inits:
+            emit_initialisation(self.emitter, self.emitter.network.block_inits[self.block.name], init)
         writer = LineWriter()
         writer.line(f"class {block.class_name}(nn.Module):")
         writer.indent()
@@ -122,11 +125,12 @@ class BlockClass:
         if op is not None:
             self.emitter.use_helper(op, layer.values)
             if not op.module:
-                template = op.emit(self.functional_args(layer, init))
+                args = self.functional_args(layer, init)
+                template = op.emit(args)
                 self.lists.hold_place(init, layer.name)
                 if condition is None:
                     return make_step(layer.name, op, layer.inputs, template, layer.values, named=layer.named,
-                                     pieces=layer.pieces)
+                                     pieces=layer.pieces, in_place=op.emit_in_place(args) if layer.in_place else None)
                 flag = self.flag(layer)
                 init.line(with_note(f"self.{flag} = {condition}", self.emitter.note(layer.span)))
                 return make_step(layer.name, op, layer.inputs, template, layer.values, flag=flag, named=layer.named)

@@ -25,11 +25,12 @@ class Step:
     keyed: bool = False
     named: bool = False  # named in the spec: a value that starts no chain keeps that name
     stage: bool = False  # applies a container (a block, a seq): runs of them are set off by blank lines
+    in_place: str | None = None  # the statement that overwrites input {0} instead (`{0} += {1}`), where safe
 
 
 def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs: dict[str, Any],
                optional: str | None = None, child: Module | None = None, flag: str | None = None,
-               named: bool = False, pieces: list[str] | None = None) -> Step:
+               named: bool = False, pieces: list[str] | None = None, in_place: str | None = None) -> Step:
     """A forward statement; an unpooling reads its max-pool's indices rather than its values, and a layer
     with several outputs returns them in a dict (named outputs) or a tuple."""
     inputs = list(inputs)
@@ -41,7 +42,7 @@ def make_step(name: str, op: Op | None, inputs: list[str], template: str, attrs:
         keys = pieces or (op.output_names(attrs) if op is not None else None)
     keyed = child is not None and keys is not None and child.output_keys is not None
     return Step(name, inputs, template, optional, flag, indices=bool(op is not None and attrs.get("indices")),
-                 keys=keys, keyed=keyed, named=named, stage=child is not None)
+                 keys=keys, keyed=keyed, named=named, stage=child is not None, in_place=in_place)
 
 
 def forward_names(inputs: list[str], reserved: frozenset[str]) -> tuple[Namespace, dict[str, str]]:
@@ -109,6 +110,8 @@ def emit_forward(writer: LineWriter, inputs: list[str], steps: list[Step], outpu
             writer.indent()
             writer.line(f"{target} = {call}")
             writer.outdent()
+        elif step.in_place is not None and target == arguments[0]:
+            writer.line(step.in_place.format(*arguments))  # `out += identity`: the first input is overwritten
         else:
             writer.line(f"{target} = {call}")
     whole = {holding_layer(name, several) for name in outputs}

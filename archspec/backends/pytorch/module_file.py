@@ -17,7 +17,7 @@ from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from ...passes.emittable import file_names
 from .parts import ModuleLists, StatelessModules, docstring_source, escaped, fold_runs, module_form
-from .training import emit_init, emit_transfer_methods
+from .training import emit_init, emit_initialisation, emit_transfer_methods
 
 
 class FileEmitter:
@@ -194,17 +194,23 @@ class FileEmitter:
                     lists.assign(writer, node.name, construct, self.note(node.span))
             elif node.shares is None:
                 lists.hold_place(writer, node.name)
+            in_place = None
             if node.is_call:
                 template = module_call(attribute, len(node.inputs))
             else:
                 assert op is not None, f"'{node.name}': unknown op '{node.op}'"  # lint() checks it
-                template = call_template(op, attribute, node_args(node, inputs=len(node.inputs), needs=self.needs))
+                args = node_args(node, inputs=len(node.inputs), needs=self.needs)
+                template = call_template(op, attribute, args)
+                in_place = op.emit_in_place(args) if node.in_place else None
                 self.use_helper(op, node.attrs)
             steps.append(make_step(node.name, op, [module.value(s) for s in node.inputs], template, node.attrs,
-                                   child=node.child, named=node.item is not None and node.item.name is not None))
+                                   child=node.child, named=node.item is not None and node.item.name is not None,
+                                   in_place=in_place))
         lists.finish(writer)
         if module is self.network.root:
             emit_init(self, writer)
+        elif module.init is not None:
+            emit_initialisation(self, module.init, writer)
         if detector is not None:
             writer.line()
             for line in detector.init_lines:

@@ -2,8 +2,9 @@
 
 The initialisation is written as torchvision writes it, a loop over `self.modules()` at the end of
 `__init__` (so the random draws come in the same order as in torchvision's constructors), followed by
-the named parts. Fine-tuning adds the freezing to `__init__`, and `train`, `load_pretrained` and
-`param_groups` methods to the class.
+the named parts; a group or block with an `init` of its own ends its own `__init__` that way.
+Fine-tuning adds the freezing to `__init__`, and `train`, `load_pretrained` and `param_groups` methods
+to the class.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...ir.graph import Network, Node
-from ...ir.training import InitPlan, PartInit, TransferPlan
+from ...ir.training import DroppedInit, InitPlan, PartInit, TransferPlan
 from ...ops import OPS, CodeArgs
 from ...spec import expr as ex
 from ...spec.model import InitCall
@@ -50,16 +51,16 @@ LOAD_HELPER_SOURCE = '''def load_state_except(
     return loaded, [key for key in state if is_replaced(key)]'''
 
 
-def torch_classes(network: Network, op: str) -> list[str]:
+def torch_classes(network: Network, op: str, dropped: tuple[DroppedInit, ...] = ()) -> list[str]:
     """The classes the modules of op kind `op` have in the emitted file (a bn is BatchNorm2d or 1d),
     read from the op's own code template so that the two cannot disagree."""
-    found = set()
-    for node in _nodes(network):
-        if node.op == op:
-            construct = OPS[op].emit(CodeArgs(dict(node.attrs), {k: ex.python_literal(v)
-                                                                 for k, v in node.attrs.items()}))
-            found.add(construct.split("(", 1)[0])
-    return sorted(found)
+    layers = [(node.op, node.attrs) for node in _nodes(network)] + [(layer.op, layer.attrs) for layer in dropped]
+    return sorted({_construct(kind, attrs).split("(", 1)[0] for kind, attrs in layers if kind == op})
+
+
+def _construct(op: str, attrs: dict) -> str:
+    """`nn.Linear(2048, 1000)`: the module of a layer whose every attribute is known."""
+    return OPS[op].emit(CodeArgs(dict(attrs), {k: ex.python_literal(v) for k, v in attrs.items()}))
 
 
 def _nodes(network: Network) -> list[Node]:
@@ -100,10 +101,30 @@ def emit_init(emitter: "FileEmitter", writer: LineWriter) -> None:
     """The end of the network's `__init__`: initialisation, then the freezing of a fine-tuned network."""
     network = emitter.network
     if network.init is not None:
-        _op_loop(network, network.init, writer)
-        _part_rules(emitter, network.init.parts, writer)
+        emit_initialisation(emitter, network.init, writer)
     if network.transfer is not None:
         _freezing(network, network.transfer, writer)
+
+
+def emit_initialisation(emitter: "FileEmitter", plan: InitPlan, writer: LineWriter) -> None:
+    """The end of an `__init__` with an `init`: the dropped layers, the loop over the op kinds, the parts."""
+    _dropped(plan, writer)
+    _op_loop(emitter.network, plan, writer)
+    _part_rules(emitter, plan.parts, writer)
+
+
+def _dropped(plan: InitPlan, writer: LineWriter) -> None:
+    if not plan.dropped:
+        return
+    constructs = [_construct(layer.op, layer.attrs) for layer in plan.dropped]
+    writer.line()
+    writer.line("# The published code builds these layers too, initialises them and drops them (the spec's")
+    writer.line("# `init: dropped`): built here as well, they use up the same random numbers, so the rest match.")
+    if plan.ops:
+        writer.block(call_lines("dropped = ", constructs, brackets="[]"))
+    else:
+        for construct in constructs:
+            writer.line(construct)
 
 
 def _op_loop(network: Network, plan: InitPlan, writer: LineWriter) -> None:
@@ -111,11 +132,12 @@ def _op_loop(network: Network, plan: InitPlan, writer: LineWriter) -> None:
         return
     writer.line()
     writer.line("# Initialisation as published (the spec's `init`), in the order torchvision draws it.")
-    writer.line("for m in self.modules():")
+    writer.line("for m in [*self.modules(), *dropped]:" if plan.dropped else "for m in self.modules():")
     writer.indent()
     for position, rule in enumerate(plan.ops):
         keyword = "if" if position == 0 else "elif"
-        writer.line(f"{keyword} isinstance(m, {_isinstance(torch_classes(network, rule.op))}):")
+        classes = torch_classes(network, rule.op, tuple(plan.dropped))
+        writer.line(f"{keyword} isinstance(m, {_isinstance(classes)}):")
         writer.indent()
         for tensor, call in rule.tensors.items():
             line = _initialise(call, f"m.{tensor}")
