@@ -249,7 +249,7 @@ class _Order:
         carved = [name for name in self.built if self.scope.node(name) is None]  # built apart from their sequences
         planned = [BuildStep(built, self.step_init(step, built, carved)) for step, built in zip(steps, names)]
         missing = [name for name in self.needed() if name not in self.built]
-        if missing:
+        if missing and all(len(step) == len(spec.build) for step, spec in zip(names, steps)):  # else a misspelling
             self.diagnostics.error(steps[-1].span, f"'order' does not build {', '.join(map(repr, missing))}",
                                    hint=f"every part with weights of {_scope_name(self.scope)} is built in some step")
         return planned

@@ -436,6 +436,9 @@ def _init_rules(raw: Map, span: Span, diagnostics: Diagnostics, keys: tuple[str,
                 diagnostics.error(raw.value_span(key), "'parts' maps part names (fc, bottleneck.bn3) to initialisers")
                 continue
             parts += [_init_rule(part, rules, diagnostics, conditional=True) for part in rules]
+        elif key in INIT_KEYS and key not in keys:
+            diagnostics.error(raw.key_span(key), f"'{key}' belongs to the `init` itself, not to a step of 'order'",
+                              hint="a step builds its parts and initialises them with rules of op kinds")
         elif key not in OPS:
             where = "init" if "order" in keys else "a step of 'order'"
             hint = "named parts go under 'parts'" if "parts" in keys else "a step takes rules of op kinds only"
