@@ -276,7 +276,8 @@ class _Order:
 
     def member(self, name: Value) -> Node | None:
         """`extra.0.7`: member `7` of the sequence `extra.0`, built apart from it and later."""
-        holder = next((n for n in self.scope.nodes if name.value.startswith(n.name + ".")), None)
+        holders = [n for n in self.scope.nodes if name.value.startswith(n.name + ".")]
+        holder = max(holders, key=lambda n: len(n.name)) if holders else None  # `extra.0` holds `extra.0.7`
         if holder is None:
             names = [node.name for node in self.scope.nodes if _has_weights(node)]
             self.diagnostics.error(name.span, f"'order' names '{name.value}', which is no part of "
@@ -294,7 +295,7 @@ class _Order:
             return None
         if holder.name not in self.built:
             self.diagnostics.error(name.span, f"'{name.value}' is built before '{holder.name}', which holds it",
-                                   hint=f"build '{holder.name}' in an earlier step")
+                                   hint=f"build '{holder.name}' first, earlier in this step or in an earlier one")
             return None
         return node
 
@@ -308,8 +309,8 @@ class _Order:
             return []
         if node.child is None:
             return [node]
-        apart = [self.nodes(other, []) for other in carved if other.startswith(name + ".")]
-        return [n for module in subtree(node.child) for n in module.nodes if not any(n in nodes for nodes in apart)]
+        apart = {id(n) for other in carved if other.startswith(name + ".") for n in self.nodes(other, [])}
+        return [n for module in subtree(node.child) for n in module.nodes if id(n) not in apart]
 
 
 def _has_weights(node: Node) -> bool:

@@ -6,7 +6,8 @@ the code generator which model it builds. Constructing the VGGs twice costs seco
 (over 100 M parameters each), so for networks that large the test compares the sequence of initialiser
 calls (function, tensor shape, arguments), which fixes every draw, and compares the weights themselves
 only with ARCHSPEC_LONG=1. The detectors built of torchvision's pieces (the FPN backbones, the RPN and
-Faster R-CNN) are compared where their pairs are built anyway: test_decoders.py and test_faster_rcnn.py.
+Faster R-CNN) are compared where their pairs are built anyway: test_decoders.py and test_faster_rcnn.py, and
+SSD300, whose spec states torchvision's construction order (`init: order`), in test_detectors.py.
 """
 
 from __future__ import annotations
