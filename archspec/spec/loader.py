@@ -23,8 +23,8 @@ from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
 from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOICES, INIT_TENSORS, INITIALIZERS, ITEM_KEYS,
-                    REPEAT_KEYS, BlockDef, BuildStep, DroppedLayer, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec,
-                    TransferSpec, Value)
+                    REPEAT_KEYS, BlockDef, BuildStep, DroppedLayer, InitCall, InitRule, InitSpec, Item, ParamDecl,
+                    ResolvedSpec, TransferSpec, Value)
 from .values import is_plain
 from .yaml_source import Map, YamlList, load_yaml_file, load_yaml_text, make_map
 
@@ -442,7 +442,8 @@ def _init_rules(raw: Map, span: Span, diagnostics: Diagnostics, keys: tuple[str,
         elif key not in OPS:
             where = "init" if "order" in keys else "a step of 'order'"
             hint = "named parts go under 'parts'" if "parts" in keys else "a step takes rules of op kinds only"
-            diagnostics.error(raw.key_span(key), f"unknown op '{key}' in {where}", did_you_mean(key, [*OPS, *keys]) or hint)
+            diagnostics.error(raw.key_span(key), f"unknown op '{key}' in {where}",
+                              did_you_mean(key, [*OPS, *keys]) or hint)
         else:
             ops.append(_init_rule(key, raw, diagnostics, conditional=False))
     return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span, dropped=dropped, order=order)

@@ -137,8 +137,10 @@ def _op_loop(network: Network, plan: InitPlan, writer: LineWriter, parts: tuple[
     writer.line()
     writer.line(comment)
     sources = [f"*{part}.modules()" for part in parts] + (["*dropped"] if plan.dropped else [])
-    header = f"for m in {parts[0]}.modules():" if len(sources) == 1 else call_lines("for m in ", sources, brackets="[]") + ":"
-    writer.block(header)
+    if len(sources) == 1:
+        writer.line(f"for m in {parts[0]}.modules():")
+    else:
+        writer.block(call_lines("for m in ", sources, brackets="[]") + ":")
     writer.indent()
     for position, rule in enumerate(plan.ops):
         keyword = "if" if position == 0 else "elif"
@@ -174,7 +176,8 @@ def emit_build_order(emitter: "FileEmitter", module: Module, plan: InitPlan, wri
             writer.block(f"{local[part]} = {_built_apart(emitter, node, part, local)}")
         _dropped(step.init, writer)
         modules = tuple(local[part] for part in step.parts if _is_module(module, part))
-        _op_loop(emitter.network, step.init, writer, modules, f"# Step {number} of the order initialises what it built, as published.")
+        comment = f"# Step {number} of the order initialises what it built, as published."
+        _op_loop(emitter.network, step.init, writer, modules, comment)
         writer.line()
     return {part: _put_together(module, part, local) for part in local if module.node(part) is not None}
 
