@@ -66,7 +66,9 @@ TOP_LEVEL_DOCS = {
                "names (a dict). Defaults to the last layer.",
     "init": "How the weights start, as the architecture was published: op kinds (conv, bn, linear) mapped to "
             "initialisers of their weight and bias, applied in one pass over the modules, then 'parts': named "
-            "parts (fc, or bottleneck.bn3 in every instance of a block) with their own, optionally under 'if'.",
+            "parts (fc, or bottleneck.bn3 in every instance of a block) with their own, optionally under 'if'; "
+            "'dropped' layers built and thrown away, and 'order', steps that build and initialise the parts in "
+            "the published order.",
     "transfer": "Fine-tuning: 'pretrained' (a weights file, relative to the spec), 'replace' (parts whose "
                 "weights are new, e.g. the head), 'freeze' (parts not trained), 'bn' (train, eval or frozen) "
                 "and 'lr_mult' (learning-rate multipliers of named parts).",
@@ -306,15 +308,27 @@ def init_defs() -> dict[str, Any]:
                           "properties": {**tensors, "if": ref("condition")}}}
 
 
+DROPPED = {"type": "array", "description": "Layers the published code builds, initialises and drops, e.g. "
+                                         "[linear: {in: 2048, out: 1000}].",
+           "items": {"type": "object", "minProperties": 1, "maxProperties": 1, "propertyNames": {"enum": sorted(OPS)},
+                     "additionalProperties": {"type": "object"}}}
+
+
 def init_schema() -> dict[str, Any]:
+    kinds = {name: ref("init_rule") for name in OPS}
+    step = {"type": "object", "required": ["build"], "additionalProperties": False,
+            "properties": {"build": {"type": "array", "minItems": 1, "items": {"type": "string", "minLength": 1},
+                                     "description": "The parts this step builds, in turn: direct parts of the "
+                                                    "class, or a numbered member of one (extra.0.7) built apart "
+                                                    "from it."},
+                           **kinds, "dropped": DROPPED}}
+    order = {"type": "array", "minItems": 1, "items": step,
+             "description": "A construction order other than the layers': steps that each build their parts and "
+                            "initialise them with their own rules of op kinds, before the next step builds more. "
+                            "Every part with weights is built once; the attributes keep the layer order."}
     return {"type": "object", "additionalProperties": False,
-            "properties": {**{name: ref("init_rule") for name in OPS},
-                           "parts": {"type": "object", "additionalProperties": ref("init_part")},
-                           "dropped": {"type": "array", "description": "Layers the published code builds, "
-                                       "initialises and drops, e.g. [linear: {in: 2048, out: 1000}].",
-                                       "items": {"type": "object", "minProperties": 1, "maxProperties": 1,
-                                                 "propertyNames": {"enum": sorted(OPS)},
-                                                 "additionalProperties": {"type": "object"}}}}}
+            "properties": {**kinds, "parts": {"type": "object", "additionalProperties": ref("init_part")},
+                           "dropped": DROPPED, "order": order}}
 
 
 def transfer_schema() -> dict[str, Any]:

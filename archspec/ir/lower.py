@@ -101,6 +101,9 @@ def _init_canonical(init: InitSpec) -> list[Any]:
                         for r in init.ops + init.parts]
     if init.dropped:
         rules.append({"dropped": [[layer.op, dict(layer.attrs)] for layer in init.dropped]})
+    if init.order:
+        rules.append({"order": [[[name.value for name in step.build], _init_canonical(step.init)]
+                                for step in init.order]})
     return rules
 
 

@@ -14,6 +14,7 @@ from typing import Any, Iterator
 
 from ..errors import Diagnostics, Span, SpecError, did_you_mean
 from ..ops import OPS
+from ..spec.model import BuildStep as SpecStep
 from ..spec.model import DroppedLayer, InitCall, InitRule, InitSpec, Item, ResolvedSpec, Value
 from ..spec.values import typed_value
 from ..spec.yaml_source import Map
@@ -46,10 +47,20 @@ class DroppedInit:
 
 
 @dataclass
+class BuildStep:
+    """One step of a construction order: the parts it builds, in turn (direct parts of the class, or a
+    numbered member `extra.0.7` of one built earlier), then how it initialises them."""
+
+    parts: list[str]
+    init: "InitPlan"
+
+
+@dataclass
 class InitPlan:
     ops: list[OpInit] = field(default_factory=list)
     parts: list[PartInit] = field(default_factory=list)
     dropped: list[DroppedInit] = field(default_factory=list)
+    order: list[BuildStep] = field(default_factory=list)  # empty: the parts are built in the layer order
 
 
 @dataclass
@@ -195,8 +206,25 @@ def _init_plan(init: InitSpec, scopes: list[Module], spec: ResolvedSpec, network
                diagnostics: Diagnostics) -> InitPlan:
     """The rules of one `init`, for the modules it is written for: the network, a group, or every instance
     of a block definition (`scopes`); kinds and parts are looked for inside them."""
-    plan = InitPlan(dropped=[layer for layer in (_dropped(raw, spec, diagnostics) for raw in init.dropped) if layer])
     nodes = [node for scope in scopes for module in subtree(scope) for node in module.nodes]
+    plan = _kind_rules(init, nodes, spec, diagnostics)
+    if init.order:
+        if scopes[0].kind == "block":
+            diagnostics.error(init.order[0].span, "'order' is for the network and its groups, not block definitions",
+                              hint="state the block's parts as a group, whose class is built once")
+        else:
+            plan.order = _Order(scopes[0], spec, diagnostics).steps(init.order)
+    for rule in init.parts:
+        if _applies(rule, spec, diagnostics):
+            part = _part_init(rule, scopes, network, diagnostics)
+            if part is not None:
+                plan.parts.append(part)
+    return plan
+
+
+def _kind_rules(init: InitSpec, nodes: list[Node], spec: ResolvedSpec, diagnostics: Diagnostics) -> InitPlan:
+    """The dropped layers and the rules of op kinds that apply to `nodes` or to the dropped layers."""
+    plan = InitPlan(dropped=[layer for layer in (_dropped(raw, spec, diagnostics) for raw in init.dropped) if layer])
     dropped_kinds = {layer.op for layer in plan.dropped}
     for rule in init.ops:
         # A layer whose input failed (reported already) has no inferred attributes to count weights from.
@@ -205,12 +233,91 @@ def _init_plan(init: InitSpec, scopes: list[Module], spec: ResolvedSpec, network
             diagnostics.error(rule.span, f"'{rule.target}' layers have no weights to initialise")
         elif present or rule.target in dropped_kinds:
             plan.ops.append(OpInit(rule.target, rule.tensors))
-    for rule in init.parts:
-        if _applies(rule, spec, diagnostics):
-            part = _part_init(rule, scopes, network, diagnostics)
-            if part is not None:
-                plan.parts.append(part)
     return plan
+
+
+class _Order:
+    """Checks an `init: order` against the class it builds: every part with weights once, each name a direct
+    part or a numbered member of a sequence that an earlier step (or earlier in the same step) built."""
+
+    def __init__(self, scope: Module, spec: ResolvedSpec, diagnostics: Diagnostics):
+        self.scope, self.spec, self.diagnostics = scope, spec, diagnostics
+        self.built: dict[str, Span] = {}
+
+    def steps(self, steps: list[SpecStep]) -> list[BuildStep]:
+        names = [[name.value for name in step.build if self.check(name)] for step in steps]
+        carved = [name for name in self.built if self.scope.node(name) is None]  # built apart from their sequences
+        planned = [BuildStep(built, self.step_init(step, built, carved)) for step, built in zip(steps, names)]
+        missing = [name for name in self.needed() if name not in self.built]
+        if missing and all(len(step) == len(spec.build) for step, spec in zip(names, steps)):  # else a misspelling
+            self.diagnostics.error(steps[-1].span, f"'order' does not build {', '.join(map(repr, missing))}",
+                                   hint=f"every part with weights of {_scope_name(self.scope)} is built in some step")
+        return planned
+
+    def needed(self) -> list[str]:
+        return [node.name for node in self.scope.nodes if node.shares is None and _has_weights(node)]
+
+    def check(self, name: Value) -> bool:
+        if name.value in self.built:
+            self.diagnostics.error(name.span, f"'order' builds '{name.value}' twice",
+                                   hint=f"it is built at line {self.built[name.value].line} already")
+            return False
+        node = self.scope.node(name.value)
+        if node is None:
+            node = self.member(name)
+            if node is None:
+                return False
+        elif not _has_weights(node) or node.shares is not None:
+            self.diagnostics.error(name.span, f"'{name.value}' has no weights of its own to build",
+                                   hint="'order' lists the parts with weights")
+            return False
+        self.built[name.value] = name.span
+        return True
+
+    def member(self, name: Value) -> Node | None:
+        """`extra.0.7`: member `7` of the sequence `extra.0`, built apart from it and later."""
+        holders = [n for n in self.scope.nodes if name.value.startswith(n.name + ".")]
+        holder = max(holders, key=lambda n: len(n.name)) if holders else None  # `extra.0` holds `extra.0.7`
+        if holder is None:
+            names = [node.name for node in self.scope.nodes if _has_weights(node)]
+            self.diagnostics.error(name.span, f"'order' names '{name.value}', which is no part of "
+                                   f"{_scope_name(self.scope)}",
+                                   did_you_mean(name.value, names) or f"its parts: {', '.join(names)}")
+            return None
+        key = name.value[len(holder.name) + 1:]
+        node = holder.child.node(key) if holder.child is not None and holder.child.kind == "sequence" else None
+        if node is None or not key.isdigit() or not _has_weights(node):
+            members = [n.name for n in holder.child.nodes if _has_weights(n)] if holder.child is not None else []
+            self.diagnostics.error(name.span, f"'{key}' is no numbered member with weights of the sequence "
+                                   f"'{holder.name}'", did_you_mean(key, members) or (
+                                       f"its members with weights: {', '.join(members)}" if members else
+                                       "only a member of a `seq` may be built apart from it"))
+            return None
+        if holder.name not in self.built:
+            self.diagnostics.error(name.span, f"'{name.value}' is built before '{holder.name}', which holds it",
+                                   hint=f"build '{holder.name}' first, earlier in this step or in an earlier one")
+            return None
+        return node
+
+    def step_init(self, step: SpecStep, names: list[str], carved: list[str]) -> InitPlan:
+        nodes = [node for name in names for node in self.nodes(name, carved)]
+        return _kind_rules(step.init, nodes, self.spec, self.diagnostics)
+
+    def nodes(self, name: str, carved: list[str]) -> list[Node]:
+        node = self.scope.node(name) or find_part(self.scope, name)
+        if node is None:
+            return []
+        if node.child is None:
+            return [node]
+        apart = {id(n) for other in carved if other.startswith(name + ".") for n in self.nodes(other, [])}
+        return [n for module in subtree(node.child) for n in module.nodes if id(n) not in apart]
+
+
+def _has_weights(node: Node) -> bool:
+    if node.child is not None:
+        return any(OPS[n.op].params(n.attrs) for module in subtree(node.child) for n in module.nodes
+                   if not n.is_call)
+    return bool(OPS[node.op].params(node.attrs))
 
 
 def _dropped(layer: DroppedLayer, spec: ResolvedSpec, diagnostics: Diagnostics) -> DroppedInit | None:

@@ -23,8 +23,8 @@ from ..names import module_name_problem
 from ..ops import OPS
 from .expr import is_identifier
 from .model import (BN_MODES, CONTAINER_KEYS, CONTAINERS, GROUP_KEYS, INIT_CHOICES, INIT_TENSORS, INITIALIZERS, ITEM_KEYS,
-                    REPEAT_KEYS, BlockDef, DroppedLayer, InitCall, InitRule, InitSpec, Item, ParamDecl, ResolvedSpec,
-                    TransferSpec, Value)
+                    REPEAT_KEYS, BlockDef, BuildStep, DroppedLayer, InitCall, InitRule, InitSpec, Item, ParamDecl,
+                    ResolvedSpec, TransferSpec, Value)
 from .values import is_plain
 from .yaml_source import Map, YamlList, load_yaml_file, load_yaml_text, make_map
 
@@ -414,21 +414,64 @@ def _parse_init(root: Map, diagnostics: Diagnostics) -> InitSpec | None:
         diagnostics.error(span, "'init' maps op kinds to how their tensors start, and 'parts' named parts to theirs",
                           hint="e.g. 'init: {conv: {weight: {kaiming_normal: {mode: fan_out}}}, bn: {weight: 1}}'")
         return None
-    ops, parts, dropped = [], [], []
+    return _init_rules(raw, span, diagnostics, keys=INIT_KEYS)
+
+
+INIT_KEYS = ("parts", "dropped", "order")
+STEP_KEYS = ("build", "dropped")  # a step's rules are of op kinds: its parts are built, not named
+
+
+def _init_rules(raw: Map, span: Span, diagnostics: Diagnostics, keys: tuple[str, ...]) -> InitSpec:
+    """The rules of an `init`, or of one step of its `order` (`keys` are the words it takes besides op kinds)."""
+    ops, parts, dropped, order = [], [], [], []
     for key, rules in raw.items():
+        if key == "build" and key in keys:
+            continue  # the step reads it
         if key == "dropped":
             dropped = _dropped_layers(rules, raw.value_span(key), diagnostics)
-        elif key == "parts":
+        elif key == "order" and key in keys:
+            order = _build_steps(rules, raw.value_span(key), diagnostics)
+        elif key == "parts" and key in keys:
             if not isinstance(rules, Map):
                 diagnostics.error(raw.value_span(key), "'parts' maps part names (fc, bottleneck.bn3) to initialisers")
                 continue
             parts += [_init_rule(part, rules, diagnostics, conditional=True) for part in rules]
+        elif key in INIT_KEYS and key not in keys:
+            diagnostics.error(raw.key_span(key), f"'{key}' belongs to the `init` itself, not to a step of 'order'",
+                              hint="a step builds its parts and initialises them with rules of op kinds")
         elif key not in OPS:
-            diagnostics.error(raw.key_span(key), f"unknown op '{key}' in init",
-                              did_you_mean(key, [*OPS, "parts", "dropped"]) or "named parts go under 'parts'")
+            where = "init" if "order" in keys else "a step of 'order'"
+            hint = "named parts go under 'parts'" if "parts" in keys else "a step takes rules of op kinds only"
+            diagnostics.error(raw.key_span(key), f"unknown op '{key}' in {where}",
+                              did_you_mean(key, [*OPS, *keys]) or hint)
         else:
             ops.append(_init_rule(key, raw, diagnostics, conditional=False))
-    return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span, dropped=dropped)
+    return InitSpec(ops=[r for r in ops if r], parts=[r for r in parts if r], span=span, dropped=dropped, order=order)
+
+
+def _build_steps(raw: Any, span: Span, diagnostics: Diagnostics) -> list[BuildStep]:
+    """`order: [{build: [features, extra.0], conv: {…}}, {build: [extra.1]}, …]`: the steps in which the class
+    builds its parts, each initialising what it built; the IR checks the names."""
+    if not isinstance(raw, list):
+        diagnostics.error(span, "'order' is a list of steps, each {build: [parts], op kind: rules}",
+                          hint="e.g. 'order: [{build: [features]}, {build: [classifier]}]'")
+        return []
+    steps = []
+    for index, entry in enumerate(raw):
+        where = raw.item_span(index) if isinstance(raw, YamlList) else span
+        if not isinstance(entry, Map) or "build" not in entry:
+            diagnostics.error(where, "a step of 'order' names the parts it builds under 'build'",
+                              hint="e.g. {build: [extra.1, extra.2], conv: {weight: xavier_uniform}}")
+            continue
+        names = entry["build"]
+        if not isinstance(names, list) or not names or not all(isinstance(name, str) for name in names):
+            diagnostics.error(entry.value_span("build"), "'build' is a list of part names",
+                              hint="e.g. 'build: [features, extra.0]'")
+            continue
+        built = [Value(name, names.item_span(i) if isinstance(names, YamlList) else entry.value_span("build"))
+                 for i, name in enumerate(names)]
+        steps.append(BuildStep(built, _init_rules(entry, where, diagnostics, keys=STEP_KEYS), where))
+    return steps
 
 
 def _dropped_layers(raw: Any, span: Span, diagnostics: Diagnostics) -> list[DroppedLayer]:

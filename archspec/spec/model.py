@@ -164,12 +164,24 @@ class DroppedLayer:
 @dataclass
 class InitSpec:
     """An `init`: rules per op kind, applied in one pass over the modules, then per named part; `dropped`
-    layers are built after the part's own and take part in that pass."""
+    layers are built after the part's own and take part in that pass. `order` states a construction order
+    other than the layers' (each step builds its parts and initialises them with its own rules)."""
 
     ops: list[InitRule]
     parts: list[InitRule]
     span: Span
     dropped: list[DroppedLayer] = field(default_factory=list)
+    order: list["BuildStep"] = field(default_factory=list)
+
+
+@dataclass
+class BuildStep:
+    """One step of `init: order`: the parts it builds (`extra.0.7`, a member of a direct part, may be
+    built apart from it), then the rules of kinds and the dropped layers of its own `init`."""
+
+    build: list[Value]
+    init: InitSpec
+    span: Span
 
 
 @dataclass

@@ -39,22 +39,36 @@ def variant(tmp_path: Path, base: Path, params: dict, input_size: int | None = N
 
 @pytest.fixture(scope="module")
 def ssd_pair(tmp_path_factory):
+    """Both built under one seed, with the names of the tensors that differ as built (before any test loads
+    the reference's weights into ours)."""
     _, module = emitted(SPECS / "ssd/ssd300_vgg16.yaml", tmp_path_factory.mktemp("ssd"), "emitted_ssd300")
     torch.manual_seed(0)
-    reference = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None)
     ours = module.ssd300_vgg16()
-    return ours, reference
+    torch.manual_seed(0)
+    reference = torchvision.models.detection.ssd300_vgg16(weights=None, weights_backbone=None)
+    initial = reference.state_dict()
+    different = [key for key, tensor in ours.state_dict().items()
+                 if key not in initial or not torch.equal(tensor, initial[key])]
+    return ours, reference, different
+
+
+def test_ssd300_starts_with_torchvision_weights(ssd_pair):
+    """The spec's `init: order` builds VGG-16 (its dropped classifier too) and initialises it, then the extra
+    blocks, then fc6 and fc7, as torchvision does; the heads initialise themselves when built."""
+    ours, reference, different = ssd_pair
+    assert list(ours.state_dict()) == list(reference.state_dict())
+    assert not different, f"initial tensors differ from torchvision's: {different[:5]}"
 
 
 def test_ssd300_state_dict_matches_torchvision(ssd_pair):
-    ours, reference = ssd_pair
+    ours, reference, _ = ssd_pair
     assert {k: v.shape for k, v in ours.state_dict().items()} == {k: v.shape for k, v in reference.state_dict().items()}
     assert sum(p.numel() for p in ours.parameters()) == 35_641_826
     ours.load_state_dict(reference.state_dict())
 
 
 def test_ssd300_eval_outputs_and_detections_match_torchvision(ssd_pair):
-    ours, reference = ssd_pair
+    ours, reference, _ = ssd_pair
     ours.load_state_dict(reference.state_dict())
     ours.eval(), reference.eval()
     images = [torch.rand(3, 240, 320, generator=torch.Generator().manual_seed(1))]
@@ -74,7 +88,7 @@ def test_ssd300_eval_outputs_and_detections_match_torchvision(ssd_pair):
 
 
 def test_ssd300_train_losses_match_torchvision(ssd_pair):
-    ours, reference = ssd_pair
+    ours, reference, _ = ssd_pair
     ours.load_state_dict(reference.state_dict())
     ours.train(), reference.train()
     images = [torch.rand(3, 300, 300, generator=torch.Generator().manual_seed(2))]

@@ -6,7 +6,8 @@ the code generator which model it builds. Constructing the VGGs twice costs seco
 (over 100 M parameters each), so for networks that large the test compares the sequence of initialiser
 calls (function, tensor shape, arguments), which fixes every draw, and compares the weights themselves
 only with ARCHSPEC_LONG=1. The detectors built of torchvision's pieces (the FPN backbones, the RPN and
-Faster R-CNN) are compared where their pairs are built anyway: test_decoders.py and test_faster_rcnn.py.
+Faster R-CNN) are compared where their pairs are built anyway: test_decoders.py and test_faster_rcnn.py, and
+SSD300, whose spec states torchvision's construction order (`init: order`), in test_detectors.py.
 """
 
 from __future__ import annotations
@@ -211,5 +212,61 @@ def test_group_and_block_init_run_in_their_constructors(tmp_path) -> None:
     ours = factory().state_dict()
     torch.manual_seed(3)
     reference = ScopedReference().state_dict()
+    assert list(ours) == list(reference)
+    assert all(torch.equal(ours[key], reference[key]) for key in reference)
+
+
+ORDERED = """archspec: 1
+name: ordered
+input: [3, 8, 8]
+init:
+  order:
+    - build: [stem, tower]
+      conv: {weight: {kaiming_normal: {mode: fan_out, nonlinearity: relu}}, bias: 0}
+      dropped: [linear: {in: 4, out: 10}]
+    - build: [side]
+      conv: {weight: {normal: {std: 0.01}}, bias: 0}
+    - build: [tower.1]
+      conv: {weight: xavier_uniform, bias: 0}
+body:
+  - conv: {name: stem, out: 4, kernel: 3, padding: 1}
+  - seq: {name: tower, body: [conv: {out: 4, kernel: 1}, conv: {out: 4, kernel: 1}, relu, conv: {out: 4, kernel: 1}]}
+  - conv: {name: side, out: 2, kernel: 1}
+"""
+
+
+class OrderedReference(torch.nn.Module):
+    """ORDERED written out in torchvision's manner: the tower's second conv is built, and initialised, only
+    after `side`, though the tower comes first in the module."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        stem = torch.nn.Conv2d(3, 4, 3, padding=1)
+        first, rest = torch.nn.Conv2d(4, 4, 1), [torch.nn.ReLU(inplace=False), torch.nn.Conv2d(4, 4, 1)]
+        torch.nn.Linear(4, 10)  # dropped: its draws only
+        for conv in (stem, first, rest[1]):
+            torch.nn.init.kaiming_normal_(conv.weight, mode="fan_out", nonlinearity="relu")
+            torch.nn.init.constant_(conv.bias, 0)
+        side = torch.nn.Conv2d(4, 2, 1)
+        torch.nn.init.normal_(side.weight, std=0.01)
+        torch.nn.init.constant_(side.bias, 0)
+        second = torch.nn.Conv2d(4, 4, 1)
+        torch.nn.init.xavier_uniform_(second.weight)
+        torch.nn.init.constant_(second.bias, 0)
+        self.stem, self.tower, self.side = stem, torch.nn.Sequential(first, second, *rest), side
+
+
+def test_construction_order_of_the_spec(tmp_path) -> None:
+    """`init: order` builds and initialises step by step; the attributes, and the state_dict, keep the layer order,
+    with a member built apart from its sequence back in its place."""
+    (tmp_path / "ordered.yaml").write_text(ORDERED)
+    source = emit_pytorch(compile_spec(tmp_path / "ordered.yaml"))
+    assert "self.tower = nn.Sequential(*tower[:1], tower_1, *tower[1:])" in source
+    (tmp_path / "ordered.py").write_text(source)
+    factory = import_file(tmp_path / "ordered.py", "ordered_init").ordered
+    torch.manual_seed(5)
+    ours = factory().state_dict()
+    torch.manual_seed(5)
+    reference = OrderedReference().state_dict()
     assert list(ours) == list(reference)
     assert all(torch.equal(ours[key], reference[key]) for key in reference)

@@ -17,7 +17,7 @@ from .detection import detector_parts
 from .forward import call_template, emit_forward, forward_names, make_step, method_steps, module_call, return_type
 from ...passes.emittable import file_names
 from .parts import ModuleLists, StatelessModules, docstring_source, escaped, fold_runs, module_form
-from .training import emit_init, emit_initialisation, emit_transfer_methods
+from .training import emit_build_order, emit_init, emit_initialisation, emit_transfer_methods
 
 
 class FileEmitter:
@@ -182,12 +182,14 @@ class FileEmitter:
         steps = []
         reuse = StatelessModules()
         lists = ModuleLists()
+        plan = self.network.init if module is self.network.root else module.init
+        built = emit_build_order(self, module, plan, writer) if plan is not None else {}
         for node in module.nodes:
             op = OPS.get(node.op)
             owns_module = node.is_call or (op is not None and op.module)
             attribute = node.shares or node.name
             if owns_module and node.shares is None:
-                construct = self.concrete_construct(node)
+                construct = built.get(node.name) or self.concrete_construct(node)
                 attribute = reuse.attribute(node.item is None or node.item.name is not None, op, node.name,
                                             construct)
                 if attribute == node.name:

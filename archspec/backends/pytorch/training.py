@@ -12,7 +12,8 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ...ir.graph import Network, Node
-from ...ir.training import DroppedInit, InitPlan, PartInit, TransferPlan
+from ...ir.graph import Module
+from ...ir.training import DroppedInit, InitPlan, PartInit, TransferPlan, find_part
 from ...ops import OPS, CodeArgs
 from ...spec import expr as ex
 from ...spec.model import InitCall
@@ -127,12 +128,19 @@ def _dropped(plan: InitPlan, writer: LineWriter) -> None:
             writer.line(construct)
 
 
-def _op_loop(network: Network, plan: InitPlan, writer: LineWriter) -> None:
+def _op_loop(network: Network, plan: InitPlan, writer: LineWriter, parts: tuple[str, ...] = ("self",),
+             comment: str = "# Initialisation as published (the spec's `init`), in the order torchvision draws it."
+             ) -> None:
+    """The loop over the modules of `parts` (and the dropped layers) that applies the rules of op kinds."""
     if not plan.ops:
         return
     writer.line()
-    writer.line("# Initialisation as published (the spec's `init`), in the order torchvision draws it.")
-    writer.line("for m in [*self.modules(), *dropped]:" if plan.dropped else "for m in self.modules():")
+    writer.line(comment)
+    sources = [f"*{part}.modules()" for part in parts] + (["*dropped"] if plan.dropped else [])
+    if len(sources) == 1:
+        writer.line(f"for m in {parts[0]}.modules():")
+    else:
+        writer.block(call_lines("for m in ", sources, brackets="[]") + ":")
     writer.indent()
     for position, rule in enumerate(plan.ops):
         keyword = "if" if position == 0 else "elif"
@@ -150,6 +158,76 @@ def _op_loop(network: Network, plan: InitPlan, writer: LineWriter) -> None:
                 writer.block(line)
         writer.outdent()
     writer.outdent()
+
+
+def emit_build_order(emitter: "FileEmitter", module: Module, plan: InitPlan, writer: LineWriter) -> dict[str, str]:
+    """The steps of an `init: order`, at the start of `__init__`: each builds its parts into local variables and
+    initialises them. Returns what each attribute is then set to (the local, or the sequence put back together
+    with the members built apart from it), so that the attributes keep the layer order and the state_dict's."""
+    if not plan.order:
+        return {}
+    local = {part: _local_name(part) for step in plan.order for part in step.parts}
+    writer.line("# Built in the published order (the spec's `init: order`), each step initialised as it is built,")
+    writer.line("# so the random draws match; the attributes are set after, in the layer order the state_dict keeps.")
+    for number, step in enumerate(plan.order, 1):
+        for part in step.parts:
+            node = module.node(part) or find_part(module, part)
+            assert node is not None, f"'{part}' not in '{module.path}'"  # the IR checked every name
+            writer.block(f"{local[part]} = {_built_apart(emitter, node, part, local)}")
+        _dropped(step.init, writer)
+        modules = tuple(local[part] for part in step.parts if _is_module(module, part))
+        comment = f"# Step {number} of the order initialises what it built, as published."
+        _op_loop(emitter.network, step.init, writer, modules, comment)
+        writer.line()
+    return {part: _put_together(module, part, local) for part in local if module.node(part) is not None}
+
+
+def _local_name(part: str) -> str:
+    name = part.replace(".", "_")
+    return name + "_" if name in ("m", "dropped", "self") else name  # the loop's names stay free
+
+
+def _is_module(module: Module, part: str) -> bool:
+    node = module.node(part) or find_part(module, part)
+    return node is not None and (node.is_call or OPS[node.op].applies is None)  # not a bare nn.Parameter
+
+
+def _built_apart(emitter: "FileEmitter", node: Node, part: str, local: dict[str, str]) -> str:
+    """A part's module, less the members that a later step builds (its sequence is numbered, so the members
+    it keeps stay positional)."""
+    child = node.child
+    if child is None or child.kind != "sequence" or not any(f"{part}.{n.name}" in local for n in child.nodes):
+        return emitter.concrete_construct(node)
+    kept = [emitter.member_construct(n) for n in child.nodes if f"{part}.{n.name}" not in local]
+    return call_lines("nn.Sequential", kept)
+
+
+def _put_together(module: Module, part: str, local: dict[str, str]) -> str:
+    """`nn.Sequential(*extra_0, extra_0_7)`: a sequence with the members built apart from it back in place."""
+    node = module.node(part)
+    child = node.child if node is not None else None
+    if child is None or child.kind != "sequence" or not any(f"{part}.{n.name}" in local for n in child.nodes):
+        return local[part]
+    items, kept, start = [], 0, 0
+    total = sum(f"{part}.{n.name}" not in local for n in child.nodes)
+    for member in child.nodes:
+        path = f"{part}.{member.name}"
+        if path not in local:
+            kept += 1
+            continue
+        if kept > start:
+            items.append(_slice(local[part], start, kept, total))
+        items.append(local[path])
+        start = kept
+    if total > start:
+        items.append(_slice(local[part], start, total, total))
+    return call_lines("nn.Sequential", items)
+
+
+def _slice(name: str, start: int, end: int, total: int) -> str:
+    if start == 0 and end == total:
+        return f"*{name}"
+    return f"*{name}[{start or ''}:{end if end < total else ''}]"
 
 
 def _part_rules(emitter: "FileEmitter", parts: list[PartInit], writer: LineWriter) -> None:
