@@ -8,6 +8,7 @@ from __future__ import annotations
 import pytest
 
 from archspec.ops import OPS, ShapeError
+from archspec.ops.base import window, window_out
 
 torch = pytest.importorskip("torch")
 
@@ -93,3 +94,13 @@ def test_avgpool_has_no_dilation_and_slides_its_window_over_neighbouring_units()
     rows, columns = OPS["avgpool"].rf(attrs, [(2, 7, 8)])
     assert [list(rows.units(o)) for o in range(3)] == [[-1, 0, 1], [0, 1, 2], [1, 2, 3]]
     assert [list(columns.units(o)) for o in range(3)] == [[0, 1], [2, 3], [4, 5]]
+
+
+@pytest.mark.parametrize("kernel, stride, padding", [(3, 2, 1), (2, 2, 0), (3, 1, 0), (5, 3, 2)])
+def test_window_helpers_default_to_an_undilated_window_rounded_down(kernel: int, stride: int, padding: int) -> None:
+    """`window_out` and `window` without a dilation (or ceil_mode) are PyTorch's pooling defaults."""
+    pool = torch.nn.MaxPool2d(kernel, stride, padding)
+    for size in range(kernel, 12):
+        assert window_out(size, kernel, stride, padding) == pool(torch.zeros(1, 1, size, size)).shape[-1], size
+    assert [list(window(kernel, stride, padding).units(o)) for o in range(2)] == [
+        list(range(o * stride - padding, o * stride - padding + kernel)) for o in range(2)]

@@ -110,3 +110,43 @@ def test_both_spellings_of_the_truth_values_parse(text: str, value: bool) -> Non
     tree = ex.parse(text)
     assert isinstance(tree, ex.Const) and tree.value is value
     assert ex.evaluate(ex.parse(f"1 if {text} else 2"), {}) == (1 if value else 2)
+
+
+# ---------------------------------------------------------------- printing: forms the property test does not draw
+
+INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": "str"}
+
+
+@pytest.mark.parametrize("text, want, printed", [
+    ("a ** b", None, "Fraction(a) ** b"),  # b may be negative: the spec's power of integers is exact
+    ("a ** 2", None, "a ** 2"),
+    ("-(-a)", None, "--a"),
+    ("a if (b if i else a) else b", None, "a if (b if i else a) else b"),  # Python takes no bare conditional there
+    ("format(s + t, '>4')", None, 'format(s + t, ">4")'),  # a string, which format() takes
+    ("format(format(a, 'd'), '>4')", None, 'format(format(a, "d"), ">4")'),
+    ("xs[i]", "int", "xs[i]"),  # an item of a list of integers is an integer: no int() around it
+    ("[a, b][i]", "int", "[a, b][i]"),
+    ("[a, b]", "int", "[a, b]"),
+    ("[a, 6 / 2]", "int", "[a, int(Fraction(6, 2))]"),
+    ("true", "int", "True"),
+    ("true", "float", "True"),
+])
+def test_printed_form(text: str, want: str | None, printed: str) -> None:
+    source = ex.to_python(ex.parse(text), kinds=INTS, want=want)
+    assert source == printed
+    env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y"}
+    namespace = {"Fraction": Fraction, **env}
+    assert eval(source, namespace) == ex.evaluate(ex.parse(text), env)  # noqa: S307 (printed above)
+
+
+@pytest.mark.parametrize("text, kinds, offset, message, hint", [
+    ("a / b", {}, 2, "cannot print this exact '/' as Python: the types of its operands are not known here",
+     "convert the operands with int() or float()"),
+    ("a + format(a / 2)", {"a": "int"}, 4, "format() of a value that may be a fraction in the emitted code",
+     "convert it first: format(int(x), ...), format(float(x), ...)"),
+])
+def test_what_cannot_be_printed_is_a_located_error(text: str, kinds: dict, offset: int, message: str,
+                                                   hint: str) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.to_python(ex.parse(text), kinds=kinds)
+    assert (raised.value.offset, raised.value.message, raised.value.hint) == (offset, message, hint)
