@@ -35,6 +35,8 @@ BODY = """\
   - mul: {name: times, from: [sd, cs]}
   - permute: {name: last, dims: [0, 2, 3, 1]}
   - layer_norm: {name: n2, channels_last: true}
+  - pixel_unshuffle: {name: ps1, from: times, factor: 2}
+  - pixel_shuffle: {name: ps2, factor: 2}
   - adaptive_avgpool: {name: g1, from: times, size: [2, 1]}
   - adaptive_maxpool: {name: g2, from: times, size: 1}
   - flatten: {name: f}
@@ -66,6 +68,8 @@ LABELS = [
     ("times", "×"),
     ("last", "permute 0,2,3,1"),
     ("n2", "layer_norm (channels last)"),
+    ("ps1", "pixel_unshuffle /2"),
+    ("ps2", "pixel_shuffle ×2"),
     ("g1", "adaptive_avgpool to 2×1"),
     ("g2", "adaptive_maxpool to 1×1"),
     ("f", "flatten"),
