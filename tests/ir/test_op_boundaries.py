@@ -55,7 +55,8 @@ def _exact_maxpool(kernel: int, stride: int, padding: int, dilation: int) -> dic
 
 
 @pytest.mark.parametrize("size", range(7, 13))
-@pytest.mark.parametrize("kernel, stride, padding, dilation", [(3, 2, 0, 2), (2, 3, 1, 3), (3, 2, 1, 2)])
+@pytest.mark.parametrize("kernel, stride, padding, dilation", [(3, 2, 0, 2), (2, 3, 1, 3), (3, 2, 1, 2), (3, 3, 0, 2),
+                                                            (2, 3, 1, 1)])
 def test_exact_maxpool_with_a_dilation_refuses_what_pytorch_would_drop(
         size: int, kernel: int, stride: int, padding: int, dilation: int) -> None:
     """The rows PyTorch reads are those of its last window; the rest of the padded input is dropped."""

@@ -1,0 +1,48 @@
+"""The bounds of the expression language, each refusal with its message and offset: values beyond 10^40,
+fractions finer than 10^-40, a power checked before it is computed (and one just inside that check, refused
+by size once computed), a float that overflows, a NaN a parameter brings in, and nesting past MAX_DEPTH."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from archspec.spec import expr as ex
+
+TOO_LARGE = "value is too large (more than 10^40)"
+
+
+@pytest.mark.parametrize("text, env, offset, message", [
+    ("10 ** 40 + 1", {}, 9, TOO_LARGE),
+    ("1 / 10 ** 40 / 10", {}, 13, "value is too fine (a fraction whose denominator is more than 10^40)"),
+    # 2 has two bits: 133 of them is the most the check lets through, and 2 ** 133 is then too large by size
+    ("2 ** 133", {}, 2, TOO_LARGE),
+    ("2 ** 134", {}, 2, "the result of '**' would have more than 40 digits above or below the point"),
+    ("1e30 ** 200", {}, 5, TOO_LARGE),  # Python's float overflows
+    ("x + 1", {"x": float("nan")}, 0, "value is not a number"),  # YAML's .nan as a parameter
+    ("x", {"x": float("inf")}, 0, TOO_LARGE),
+])
+def test_a_value_out_of_bounds_is_refused_where_it_arises(text: str, env: dict[str, Any], offset: int,
+                                                          message: str) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.evaluate(ex.parse(text), env)
+    assert (raised.value.offset, raised.value.message) == (offset, message)
+
+
+def test_a_value_at_the_bound_is_kept() -> None:
+    assert ex.evaluate(ex.parse("10 ** 40"), {}) == 10**40
+    assert ex.evaluate(ex.parse("2 ** 132"), {}) == 2**132
+
+
+def test_nesting_past_the_limit_is_refused_where_it_passes_it() -> None:
+    """The expression itself is the first level: 39 brackets, or 39 operators of one chain, are the most."""
+    brackets = ex.MAX_DEPTH - 1
+    assert ex.evaluate(ex.parse("(" * brackets + "1" + ")" * brackets), {}) == 1
+    assert ex.evaluate(ex.parse("+".join(["1"] * (brackets + 1))), {}) == brackets + 1
+    message = "expression is nested too deeply (more than 40 levels of brackets and operators)"
+    for text, offset in (("(" * (brackets + 1) + "1" + ")" * (brackets + 1), brackets + 1),  # at the value inside
+                         ("+".join(["1"] * (brackets + 2)), 2 * ex.MAX_DEPTH - 1)):  # at the 40th operator
+        with pytest.raises(ex.ExprError) as raised:
+            ex.parse(text)
+        assert (raised.value.offset, raised.value.message) == (offset, message), text
