@@ -4,6 +4,7 @@ by size once computed), a float that overflows, a NaN a parameter brings in, and
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
 import pytest
@@ -35,14 +36,26 @@ def test_a_value_at_the_bound_is_kept() -> None:
     assert ex.evaluate(ex.parse("2 ** 132"), {}) == 2**132
 
 
-def test_nesting_past_the_limit_is_refused_where_it_passes_it() -> None:
-    """The expression itself is the first level: 39 brackets, or 39 operators of one chain, are the most."""
+MESSAGE = "expression is nested too deeply (more than 40 levels of brackets and operators)"
+
+
+def test_a_chain_of_operators_past_the_limit_is_refused_at_the_operator_that_passes_it() -> None:
+    """The expression itself is the first level: a chain of 39 operators is the longest."""
+    assert ex.evaluate(ex.parse("+".join(["1"] * ex.MAX_DEPTH)), {}) == ex.MAX_DEPTH
+    with pytest.raises(ex.ExprError) as raised:
+        ex.parse("+".join(["1"] * (ex.MAX_DEPTH + 1)))
+    assert (raised.value.offset, raised.value.message) == (2 * ex.MAX_DEPTH - 1, MESSAGE)  # the 40th '+'
+
+
+def test_brackets_past_the_limit_are_refused_at_the_value_inside_them() -> None:
     brackets = ex.MAX_DEPTH - 1
-    assert ex.evaluate(ex.parse("(" * brackets + "1" + ")" * brackets), {}) == 1
-    assert ex.evaluate(ex.parse("+".join(["1"] * (brackets + 1))), {}) == brackets + 1
-    message = "expression is nested too deeply (more than 40 levels of brackets and operators)"
-    for text, offset in (("(" * (brackets + 1) + "1" + ")" * (brackets + 1), brackets + 1),  # at the value inside
-                         ("+".join(["1"] * (brackets + 2)), 2 * ex.MAX_DEPTH - 1)):  # at the 40th operator
+    limit = sys.getrecursionlimit()
+    # The parser recurses once per bracket; a tracer (coverage, a mutation tester) adds frames to every call.
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        assert ex.evaluate(ex.parse("(" * brackets + "1" + ")" * brackets), {}) == 1
         with pytest.raises(ex.ExprError) as raised:
-            ex.parse(text)
-        assert (raised.value.offset, raised.value.message) == (offset, message), text
+            ex.parse("(" * (brackets + 1) + "1" + ")" * (brackets + 1))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert (raised.value.offset, raised.value.message) == (brackets + 1, MESSAGE)
