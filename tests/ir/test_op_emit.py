@@ -40,6 +40,7 @@ CASES: list[tuple[str, dict[str, Any], Any]] = [
     ("upsample", {"factor": (2, 2), "mode": "bilinear"},
      lambda: nn.Upsample(scale_factor=2, mode="bilinear", align_corners=False)),
     ("adaptive_avgpool", {"size": (1, 1)}, lambda: nn.AdaptiveAvgPool2d((1, 1))),
+    ("identity", {}, lambda: nn.Identity()),
 ]
 
 
@@ -67,3 +68,19 @@ def test_split_piece_channels_written_for_block_classes_are_those_of_its_pieces(
     written = [evaluate(parse(text), env) for text in split.piece_channels(attrs)]
     assert written == [shape[0] for shape in split.pieces(attrs, (12, 5, 5))] == ([4, 4, 4] if attrs["chunks"]
                                                                                  else [2, 6, 4])
+
+
+def test_templates_of_ops_written_into_forward_compute_what_pytorch_computes() -> None:
+    """Ops emitted as a call in forward (no module): the template, filled with two tensors, evaluated."""
+    import torch.nn.functional as F
+
+    x = torch.arange(2 * 5 * 5, dtype=torch.float32).reshape(1, 2, 5, 5)  # pooled to 3x3, unpooled back to 5x5
+    pooled, indices = F.max_pool2d(x, 3, 2, 1, return_indices=True)
+    unpool = {"kernel": (3, 3), "stride": (2, 2), "padding": (1, 1)}
+    template = OPS["maxunpool"].emit(CodeArgs(unpool, {name: repr(v) for name, v in unpool.items()}))
+    assert torch.equal(eval(template.format("pooled", "indices"), {"F": F, "pooled": pooled, "indices": indices}),
+                       F.max_unpool2d(pooled, indices, 3, 2, 1))  # noqa: S307
+    resize = OPS["resize"].emit(CodeArgs({"mode": "bilinear"}, {"mode": '"bilinear"'}))
+    small = torch.rand(1, 2, 3, 3)
+    assert torch.equal(eval(resize.format("small", "x"), {"F": F, "small": small, "x": x}),  # noqa: S307
+                       F.interpolate(small, size=(5, 5), mode="bilinear", align_corners=False))

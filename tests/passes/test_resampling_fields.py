@@ -31,8 +31,14 @@ def read_by_pytorch(apply: Callable, channels: int, height: int, width: int) -> 
 
 def read_by_rule(op: str, attrs: dict, inputs: list, output: tuple[int, int]) -> tuple[dict, dict]:
     """The input units each output unit reads by the rule, those inside the input: like a padded window's,
-    a field may reach past the edge (bilinear interpolation there reads one unit, which PyTorch repeats)."""
+    a field may reach past the edge (bilinear interpolation there reads one unit, which PyTorch repeats).
+    The rule's ratio is checked too: q output units further on (q its denominator), the same units read
+    are q * ratio further on, which is how the pass follows a field without listing every unit."""
     reads = OPS[op].rf(attrs, inputs)
+    for rule in reads:
+        q = rule.ratio.denominator
+        for o in range(-4, 8):
+            assert set(rule.units(o + q)) == {u + q * rule.ratio for u in rule.units(o)}, (op, rule.ratio, o)
     return tuple({o: set(rule.units(o)) & set(range(size_in)) for o in range(size)}
                  for rule, size, size_in in zip(reads, output, inputs[0][1:]))
 
@@ -65,3 +71,16 @@ def test_pixel_shuffle_field_is_what_pytorch_reads(factor: int) -> None:
 def test_pixel_unshuffle_field_is_what_pytorch_reads(factor: int) -> None:
     expected = read_by_pytorch(torch.nn.PixelUnshuffle(factor), 1, 2 * factor, 3 * factor)
     assert read_by_rule("pixel_unshuffle", {"factor": factor}, [(1, 2 * factor, 3 * factor)], (2, 3)) == expected
+
+
+def test_a_field_in_json_writes_a_fractional_stride_as_a_fraction(tmp_path) -> None:
+    """After an upsampling, neighbouring output units are half an input pixel apart."""
+    from archspec.compiler import compile_spec
+    from archspec.passes.receptive_field import receptive_fields
+
+    path = tmp_path / "up.yaml"
+    path.write_text("input: [1, 8, 8]\nbody:\n  - conv: {name: c, out: 1, kernel: 3, stride: 2}\n"
+                    "  - upsample: {name: up, factor: 4}\n")
+    fields = receptive_fields(compile_spec(path))
+    assert fields.of("c").to_json("c") == {"name": "c", "rf": [3, 3], "stride": [2, 2], "start": [1, 1]}
+    assert fields.of("up").to_json("up")["stride"] == ["1/2", "1/2"]

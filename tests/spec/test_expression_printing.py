@@ -114,7 +114,7 @@ def test_both_spellings_of_the_truth_values_parse(text: str, value: bool) -> Non
 
 # ---------------------------------------------------------------- printing: forms the property test does not draw
 
-INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": "str"}
+INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": "str", "x": "float"}
 
 
 @pytest.mark.parametrize("text, want, printed", [
@@ -130,11 +130,13 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("[a, 6 / 2]", "int", "[a, int(Fraction(6, 2))]"),
     ("true", "int", "True"),
     ("true", "float", "True"),
+    ("round(x * 2)", "int", "round(x * 2)"),  # Python's round of one number is already an int
+    ("round(x, 1)", "float", "round(x, 1)"),
 ])
 def test_printed_form(text: str, want: str | None, printed: str) -> None:
     source = ex.to_python(ex.parse(text), kinds=INTS, want=want)
     assert source == printed
-    env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y"}
+    env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y", "x": 1.3}
     namespace = {"Fraction": Fraction, **env}
     assert eval(source, namespace) == ex.evaluate(ex.parse(text), env)  # noqa: S307 (printed above)
 
