@@ -131,6 +131,10 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("true", "int", "True"),
     ("true", "float", "True"),
     ("round(x * 2)", "int", "round(x * 2)"),  # Python's round of one number is already an int
+    ("len(xs) / 2", None, "Fraction(len(xs), 2)"),  # a length is an int: its exact '/' can be printed
+    ("a / 2 // 1", "int", "Fraction(a, 2) // 1"),  # a fraction floor-divided is an int
+    ("a / 2 / b / 3", None, "Fraction(a, 2) / b / 3"),  # a fraction divided stays one: printable further on
+    ("(a if i else b) if a > 2 else b", None, "(a if i else b) if a > 2 else b"),
     ("round(x, 1)", "float", "round(x, 1)"),
 ])
 def test_printed_form(text: str, want: str | None, printed: str) -> None:
