@@ -125,6 +125,7 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("format(s + t, '>4')", None, 'format(s + t, ">4")'),  # a string, which format() takes
     ("format(format(a, 'd'), '>4')", None, 'format(format(a, "d"), ">4")'),
     ("xs[i]", "int", "xs[i]"),  # an item of a list of integers is an integer: no int() around it
+    ("xs[a / 2]", None, "xs[int(Fraction(a, 2))]"),  # a whole fraction as an index: Python takes only an int
     ("[a, b][i]", "int", "[a, b][i]"),
     ("[a, b]", "int", "[a, b]"),
     ("[a, 6 / 2]", "int", "[a, int(Fraction(6, 2))]"),
