@@ -84,3 +84,26 @@ def test_a_field_in_json_writes_a_fractional_stride_as_a_fraction(tmp_path) -> N
     fields = receptive_fields(compile_spec(path))
     assert fields.of("c").to_json("c") == {"name": "c", "rf": [3, 3], "stride": [2, 2], "start": [1, 1]}
     assert fields.of("up").to_json("up")["stride"] == ["1/2", "1/2"]
+
+
+def _compiled(tmp_path, body: str):
+    from archspec.compiler import compile_spec
+
+    path = tmp_path / "net.yaml"
+    path.write_text("input: [1, 8, 8]\nbody:\n" + body)
+    return compile_spec(path)
+
+
+def test_a_transposed_convolution_with_a_stride_past_its_kernel_leaves_units_that_read_nothing(tmp_path) -> None:
+    from archspec.passes.receptive_field import receptive_fields
+
+    field = receptive_fields(_compiled(tmp_path, "  - conv_transpose: {name: t, out: 1, kernel: 1, stride: 2}\n")).of("t")
+    assert field.h.ranges == ((0, 0), None) and field.size == (1, 1)  # odd units are zeros: they read nothing
+
+
+def test_fields_at_another_input_size_follow_a_pool_over_the_whole_input(tmp_path) -> None:
+    from archspec.passes.receptive_field import receptive_fields
+
+    network = _compiled(tmp_path, "  - adaptive_avgpool: {name: g, size: 1}\n")
+    assert receptive_fields(network).of("g").size == (8, 8)
+    assert receptive_fields(network, (1, 16, 12)).of("g").size == (16, 12)

@@ -47,7 +47,7 @@ def test_a_chain_of_operators_past_the_limit_is_refused_at_the_operator_that_pas
     assert (raised.value.offset, raised.value.message) == (2 * ex.MAX_DEPTH - 1, MESSAGE)  # the 40th '+'
 
 
-def test_brackets_past_the_limit_are_refused_at_the_value_inside_them() -> None:
+def test_brackets_and_right_nested_operators_past_the_limit_are_refused_where_they_pass_it() -> None:
     brackets = ex.MAX_DEPTH - 1
     limit = sys.getrecursionlimit()
     # The parser recurses once per bracket; a tracer (coverage, a mutation tester) adds frames to every call.
@@ -56,6 +56,13 @@ def test_brackets_past_the_limit_are_refused_at_the_value_inside_them() -> None:
         assert ex.evaluate(ex.parse("(" * brackets + "1" + ")" * brackets), {}) == 1
         with pytest.raises(ex.ExprError) as raised:
             ex.parse("(" * (brackets + 1) + "1" + ")" * (brackets + 1))
+        assert (raised.value.offset, raised.value.message) == (brackets + 1, MESSAGE)
+        # `**` and `not` nest to the right: refused at the 40th of them
+        assert ex.evaluate(ex.parse("1" + "**1" * brackets), {}) == 1
+        for text, offset in (("1" + "**1" * (brackets + 1), 1 + 3 * brackets),
+                             ("not " * (brackets + 1) + "true", 4 * brackets)):
+            with pytest.raises(ex.ExprError) as raised:
+                ex.parse(text)
+            assert (raised.value.offset, raised.value.message) == (offset, MESSAGE), text
     finally:
         sys.setrecursionlimit(limit)
-    assert (raised.value.offset, raised.value.message) == (brackets + 1, MESSAGE)
