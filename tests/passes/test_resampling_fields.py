@@ -97,7 +97,8 @@ def _compiled(tmp_path, body: str):
 def test_a_transposed_convolution_with_a_stride_past_its_kernel_leaves_units_that_read_nothing(tmp_path) -> None:
     from archspec.passes.receptive_field import receptive_fields
 
-    field = receptive_fields(_compiled(tmp_path, "  - conv_transpose: {name: t, out: 1, kernel: 1, stride: 2}\n")).of("t")
+    network = _compiled(tmp_path, "  - conv_transpose: {name: t, out: 1, kernel: 1, stride: 2}\n")
+    field = receptive_fields(network).of("t")
     assert field.h.ranges == ((0, 0), None) and field.size == (1, 1)  # odd units are zeros: they read nothing
 
 
