@@ -110,6 +110,11 @@ CASES: dict[str, Case] = {
                               module(nn.Upsample(scale_factor=2, mode="bilinear")), lambda i, o: 4 * elements(o)),
     "resize": Case((2, 8, 8), "- maxpool: {name: small, kernel: 2}\n- resize: {name: probe, from: [small, input]}",
                    lambda x: (F.interpolate(F.max_pool2d(x, 2), size=(8, 8)), []), lambda i, o: elements(o)),
+    "resize_bilinear": Case((2, 8, 8), "- maxpool: {name: small, kernel: 2}\n"
+                            "- resize: {name: probe, from: [small, input], mode: bilinear}",
+                            lambda x: (F.interpolate(F.max_pool2d(x, 2), size=(8, 8), mode="bilinear",
+                                                     align_corners=False), []),
+                            lambda i, o: 4 * elements(o)),  # a weighted sum of four, as upsample_bilinear
     "maxunpool": Case((2, 6, 6), "- maxpool: {name: pool, kernel: 2, indices: true}\n"
                       "- maxunpool: {name: probe, from: [pool, pool]}",
                       pool_then(lambda y, idx: F.max_unpool2d(y, idx, 2), kernel_size=2),

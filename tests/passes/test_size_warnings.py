@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from archspec.compiler import compile_spec
-from archspec.passes.cost import LARGE_ACTIVATIONS, analyse_cost, size_warnings
+from archspec.passes.cost import LARGE_ACTIVATIONS, Cost, analyse_cost, scaled, size_warnings
 
 
 def test_huge_input_warns_of_activation_memory(tmp_path: Path) -> None:
@@ -16,6 +16,8 @@ def test_huge_input_warns_of_activation_memory(tmp_path: Path) -> None:
     assert total.activations == 4 * (10**11 - 2) ** 2  # the conv's output
     (warning,) = size_warnings(network, total.params, total.activations)
     assert warning.severity == "warning" and "activation elements" in warning.message
+    gigabytes = total.activations * 4 // 10**9  # float32: 4 bytes an element
+    assert warning.message.endswith(f"(about {gigabytes:,} GB of float32 for one input)")
     assert warning.span.line == 3
 
 
@@ -26,3 +28,9 @@ def test_ordinary_input_does_not_warn(tmp_path: Path) -> None:
     total = analyse_cost(network).total
     assert total.activations < LARGE_ACTIVATIONS
     assert size_warnings(network, total.params, total.activations) == []
+
+
+def test_a_part_run_several_times_counts_its_weights_once_and_its_work_each_time() -> None:
+    """A detector's second stage runs once per region with the same weights (`TwoStageCost.second_stage`)."""
+    once = Cost(params=10, buffers=3, macs=100, other_ops=7, activations=50)
+    assert scaled(once, 4) == Cost(params=10, buffers=3, macs=400, other_ops=28, activations=200)

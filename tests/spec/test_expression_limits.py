@@ -1,0 +1,68 @@
+"""The bounds of the expression language, each refusal with its message and offset: values beyond 10^40,
+fractions finer than 10^-40, a power checked before it is computed (and one just inside that check, refused
+by size once computed), a float that overflows, a NaN a parameter brings in, and nesting past MAX_DEPTH."""
+
+from __future__ import annotations
+
+import sys
+from typing import Any
+
+import pytest
+
+from archspec.spec import expr as ex
+
+TOO_LARGE = "value is too large (more than 10^40)"
+
+
+@pytest.mark.parametrize("text, env, offset, message", [
+    ("10 ** 40 + 1", {}, 9, TOO_LARGE),
+    ("1 / 10 ** 40 / 10", {}, 13, "value is too fine (a fraction whose denominator is more than 10^40)"),
+    # 2 has two bits: 133 of them is the most the check lets through, and 2 ** 133 is then too large by size
+    ("2 ** 133", {}, 2, TOO_LARGE),
+    ("2 ** 134", {}, 2, "the result of '**' would have more than 40 digits above or below the point"),
+    ("1e30 ** 200", {}, 5, TOO_LARGE),  # Python's float overflows
+    ("x + 1", {"x": float("nan")}, 0, "value is not a number"),  # YAML's .nan as a parameter
+    ("x", {"x": float("inf")}, 0, TOO_LARGE),
+])
+def test_a_value_out_of_bounds_is_refused_where_it_arises(text: str, env: dict[str, Any], offset: int,
+                                                          message: str) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.evaluate(ex.parse(text), env)
+    assert (raised.value.offset, raised.value.message) == (offset, message)
+
+
+def test_a_value_at_the_bound_is_kept() -> None:
+    assert ex.evaluate(ex.parse("10 ** 40"), {}) == 10**40
+    assert ex.evaluate(ex.parse("2 ** 132"), {}) == 2**132
+
+
+MESSAGE = "expression is nested too deeply (more than 40 levels of brackets and operators)"
+
+
+def test_a_chain_of_operators_past_the_limit_is_refused_at_the_operator_that_passes_it() -> None:
+    """The expression itself is the first level: a chain of 39 operators is the longest."""
+    assert ex.evaluate(ex.parse("+".join(["1"] * ex.MAX_DEPTH)), {}) == ex.MAX_DEPTH
+    with pytest.raises(ex.ExprError) as raised:
+        ex.parse("+".join(["1"] * (ex.MAX_DEPTH + 1)))
+    assert (raised.value.offset, raised.value.message) == (2 * ex.MAX_DEPTH - 1, MESSAGE)  # the 40th '+'
+
+
+def test_brackets_and_right_nested_operators_past_the_limit_are_refused_where_they_pass_it() -> None:
+    brackets = ex.MAX_DEPTH - 1
+    limit = sys.getrecursionlimit()
+    # The parser recurses once per bracket; a tracer (coverage, a mutation tester) adds frames to every call.
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        assert ex.evaluate(ex.parse("(" * brackets + "1" + ")" * brackets), {}) == 1
+        with pytest.raises(ex.ExprError) as raised:
+            ex.parse("(" * (brackets + 1) + "1" + ")" * (brackets + 1))
+        assert (raised.value.offset, raised.value.message) == (brackets + 1, MESSAGE)
+        # `**` and `not` nest to the right: refused at the 40th of them
+        assert ex.evaluate(ex.parse("1" + "**1" * brackets), {}) == 1
+        for text, offset in (("1" + "**1" * (brackets + 1), 1 + 3 * brackets),
+                             ("not " * (brackets + 1) + "true", 4 * brackets)):
+            with pytest.raises(ex.ExprError) as raised:
+                ex.parse(text)
+            assert (raised.value.offset, raised.value.message) == (offset, MESSAGE), text
+    finally:
+        sys.setrecursionlimit(limit)

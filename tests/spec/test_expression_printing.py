@@ -1,0 +1,159 @@
+"""What code generation does with an expression before it prints it: folding what is known, the names it
+still reads, and spec values written as Python literals. Each is checked against evaluation (a folded
+expression has the value of the whole one) or against Python reading the text back."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from typing import Any
+
+import pytest
+
+from archspec.spec import expr as ex
+
+ENV = {"a": 3, "i": 1, "n": 5, "flag": True, "layers": [3, 4, 6, 3], "widths": [16, 24]}
+
+# expression, the names bound when it is folded (the rest stay a block's constructor arguments)
+FOLDED = [
+    ("-(a * n)", {"a"}),
+    ("-(a * n) - -n", {"n"}),
+    ("-a + n", {"a"}),
+    ("not (a > n)", {"a"}),
+    ("layers[i] * n", {"layers", "i"}),
+    ("layers[n - 2]", {"layers"}),
+    ("layers[i] + widths[i]", {"widths"}),
+    ("[a, n + 1, layers[0]]", {"a", "layers"}),
+    ("a if flag else n", {"flag"}),
+    ("a if n > 4 else i", {"a", "i"}),
+    ("a < n <= 2 * a", {"a"}),
+    ("flag and n > a", {"flag"}),
+    ("max(a * 2, n)", {"a"}),
+    ("n // a + a % 2", {"a"}),
+]
+
+
+@pytest.mark.parametrize("text, bound", FOLDED, ids=[text for text, _ in FOLDED])
+def test_fold_keeps_the_value_and_only_the_unbound_names(text: str, bound: set[str]) -> None:
+    tree = ex.parse(text)
+    folded = ex.fold(tree, {name: ENV[name] for name in bound})
+    assert ex.names_in(folded) <= ex.names_in(tree) - bound  # a branch not taken reads nothing
+    assert ex.evaluate(folded, ENV) == ex.evaluate(tree, ENV)
+
+
+@pytest.mark.parametrize("text, bound, printed", [
+    ("-(a * n)", {"a"}, "-(3 * n)"),
+    ("-a + n", {"a"}, "-3 + n"),
+    ("layers[i] * n", {"layers", "i"}, "4 * n"),
+    ("layers[n - 2]", {"layers"}, "[3, 4, 6, 3][n - 2]"),
+    ("[a, n + 1]", {"a"}, "[3, n + 1]"),
+    ("a if flag else n", {"flag"}, "a"),  # the condition is known: only its branch is left
+    ("a if n > 4 else i", {"a", "i"}, "3 if n > 4 else 1"),
+])
+def test_a_folded_expression_prints_with_its_known_values_written_in(text: str, bound: set[str],
+                                                                      printed: str) -> None:
+    folded = ex.fold(ex.parse(text), {name: ENV[name] for name in bound})
+    assert ex.to_python(folded, kinds={"n": "int"}) == printed
+
+
+def test_fold_of_a_fully_bound_expression_is_its_value() -> None:
+    folded = ex.fold(ex.parse("layers[-1] * -a"), ENV)
+    assert isinstance(folded, ex.Const) and folded.value == -9
+
+
+@pytest.mark.parametrize("text, names", [
+    ("a", {"a"}),
+    ("-a", {"a"}),
+    ("a + b * c", {"a", "b", "c"}),
+    ("a < b < c", {"a", "b", "c"}),
+    ("a and not b", {"a", "b"}),
+    ("a if b else c", {"a", "b", "c"}),
+    ("max(a, b)", {"a", "b"}),  # `max` is a function, not a name the expression reads
+    ("xs[i]", {"xs", "i"}),
+    ("[a, [b], 1]", {"a", "b"}),
+    ("1 + 2", set()),
+])
+def test_names_in_is_every_parameter_an_expression_reads(text: str, names: set[str]) -> None:
+    assert ex.names_in(ex.parse(text)) == names
+
+
+@pytest.mark.parametrize("value", [
+    (3,), (1, 2), (), [1, "two", 3.5], [], [[1], (2,)], "it's", 'say "hi"', True, None, -7, 0.1,
+])
+def test_python_literal_reads_back_as_the_same_value(value: Any) -> None:
+    text = ex.python_literal(value)
+    back = eval(text)  # noqa: S307 (a literal the test wrote)
+    assert back == value and type(back) is type(value), text
+
+
+@pytest.mark.parametrize("value, text", [
+    ((3,), "(3,)"), ((1, 2), "(1, 2)"), ([1, "a"], '[1, "a"]'), ("it's", '"it\'s"'), ('say "hi"', '"say \\"hi\\""'),
+])
+def test_python_literal_writes_strings_in_double_quotes_and_a_one_tuple_with_its_comma(value: Any,
+                                                                                      text: str) -> None:
+    assert ex.python_literal(value) == text
+
+
+def test_python_literal_writes_a_fraction_as_a_call_and_says_it_needs_the_import() -> None:
+    needs: set[str] = set()
+    assert ex.python_literal([Fraction(1, 3), 2], needs) == "[Fraction(1, 3), 2]"
+    assert needs == {"Fraction"}
+    assert ex.python_literal(Fraction(2, 3)) == "Fraction(2, 3)"  # without `needs`, nothing to record
+
+
+def test_python_literal_refuses_what_code_cannot_hold() -> None:
+    with pytest.raises(TypeError, match="cannot write dict into generated code"):
+        ex.python_literal({"a": 1})
+
+
+@pytest.mark.parametrize("text, value", [("true", True), ("True", True), ("false", False), ("False", False)])
+def test_both_spellings_of_the_truth_values_parse(text: str, value: bool) -> None:
+    tree = ex.parse(text)
+    assert isinstance(tree, ex.Const) and tree.value is value
+    assert ex.evaluate(ex.parse(f"1 if {text} else 2"), {}) == (1 if value else 2)
+
+
+# ---------------------------------------------------------------- printing: forms the property test does not draw
+
+INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": "str", "x": "float"}
+
+
+@pytest.mark.parametrize("text, want, printed", [
+    ("a ** b", None, "Fraction(a) ** b"),  # b may be negative: the spec's power of integers is exact
+    ("a ** 2", None, "a ** 2"),
+    ("-(-a)", None, "--a"),
+    ("a if (b if i else a) else b", None, "a if (b if i else a) else b"),  # Python takes no bare conditional there
+    ("format(s + t, '>4')", None, 'format(s + t, ">4")'),  # a string, which format() takes
+    ("format(format(a, 'd'), '>4')", None, 'format(format(a, "d"), ">4")'),
+    ("xs[i]", "int", "xs[i]"),  # an item of a list of integers is an integer: no int() around it
+    ("xs[a / 2]", None, "xs[int(Fraction(a, 2))]"),  # a whole fraction as an index: Python takes only an int
+    ("[a, b][i]", "int", "[a, b][i]"),
+    ("[a, b]", "int", "[a, b]"),
+    ("[a, 6 / 2]", "int", "[a, int(Fraction(6, 2))]"),
+    ("true", "int", "True"),
+    ("true", "float", "True"),
+    ("round(x * 2)", "int", "round(x * 2)"),  # Python's round of one number is already an int
+    ("len(xs) / 2", None, "Fraction(len(xs), 2)"),  # a length is an int: its exact '/' can be printed
+    ("a / 2 // 1", "int", "Fraction(a, 2) // 1"),  # a fraction floor-divided is an int
+    ("a / 2 / b / 3", None, "Fraction(a, 2) / b / 3"),  # a fraction divided stays one: printable further on
+    ("(a if i else b) if a > 2 else b", None, "(a if i else b) if a > 2 else b"),
+    ("round(x, 1)", "float", "round(x, 1)"),
+])
+def test_printed_form(text: str, want: str | None, printed: str) -> None:
+    source = ex.to_python(ex.parse(text), kinds=INTS, want=want)
+    assert source == printed
+    env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y", "x": 1.3}
+    namespace = {"Fraction": Fraction, **env}
+    assert eval(source, namespace) == ex.evaluate(ex.parse(text), env)  # noqa: S307 (printed above)
+
+
+@pytest.mark.parametrize("text, kinds, offset, message, hint", [
+    ("a / b", {}, 2, "cannot print this exact '/' as Python: the types of its operands are not known here",
+     "convert the operands with int() or float()"),
+    ("a + format(a / 2)", {"a": "int"}, 4, "format() of a value that may be a fraction in the emitted code",
+     "convert it first: format(int(x), ...), format(float(x), ...)"),
+])
+def test_what_cannot_be_printed_is_a_located_error(text: str, kinds: dict, offset: int, message: str,
+                                                   hint: str) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.to_python(ex.parse(text), kinds=kinds)
+    assert (raised.value.offset, raised.value.message, raised.value.hint) == (offset, message, hint)
