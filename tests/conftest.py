@@ -13,6 +13,19 @@ from typing import Any, Iterator
 
 import pytest
 
+
+def _share_the_cores() -> None:
+    """Under `pytest -n N`, each worker's PyTorch would start a thread per core, N times too many: the
+    workers then wait on one another. Give each its share, before torch is imported (children inherit it)."""
+    workers = int(os.environ.get("PYTEST_XDIST_WORKER_COUNT", "1"))
+    if workers > 1 and "OMP_NUM_THREADS" not in os.environ:
+        os.environ["OMP_NUM_THREADS"] = str(max(1, (os.cpu_count() or 1) // workers))
+        if "torch" in sys.modules:
+            sys.modules["torch"].set_num_threads(int(os.environ["OMP_NUM_THREADS"]))
+
+
+_share_the_cores()
+
 ROOT = Path(__file__).resolve().parent.parent
 SPECS = ROOT / "specs"
 
