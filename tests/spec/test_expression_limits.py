@@ -66,3 +66,18 @@ def test_brackets_and_right_nested_operators_past_the_limit_are_refused_where_th
             assert (raised.value.offset, raised.value.message) == (offset, MESSAGE), text
     finally:
         sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize("before", ["0 or ", "not 0 or ", "not not 0 or "])
+def test_a_closed_not_leaves_the_nesting_where_it_found_it(before: str) -> None:
+    """What follows `not x` nests from the level `not` started at: the bracket limit is the same after it."""
+    brackets = ex.MAX_DEPTH - 1
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        assert ex.evaluate(ex.parse(before + "(" * brackets + "1" + ")" * brackets), {}) == 1
+        with pytest.raises(ex.ExprError) as raised:
+            ex.parse(before + "(" * (brackets + 1) + "1" + ")" * (brackets + 1))
+        assert (raised.value.offset, raised.value.message) == (len(before) + brackets + 1, MESSAGE)
+    finally:
+        sys.setrecursionlimit(limit)
