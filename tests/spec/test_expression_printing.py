@@ -145,6 +145,9 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("(a / 3) ** 2", None, "Fraction(a, 3) ** 2"),
     ("-(a / 2 + b / 3)", None, "-(Fraction(a, 2) + Fraction(b, 3))"),  # starts and ends like one call, is two
     ("(a / 2 + b / 3) * 2", None, "(Fraction(a, 2) + Fraction(b, 3)) * 2"),
+    ("not a > b", None, "not a > b"),  # `not` binds more loosely than a comparison, in both languages
+    ("(not a) == b", None, "(not a) == b"),
+    ("a ** 2 / 3", None, "Fraction(a ** 2, 3)"),  # an int to a natural power is an int: its '/' is exact
 ])
 def test_printed_form(text: str, want: str | None, printed: str) -> None:
     source = ex.to_python(ex.parse(text), kinds=INTS, want=want)

@@ -78,6 +78,8 @@ def test_make_divisible_is_torchvisions() -> None:
     ("(-8) ** (1/3)", "not a real number"), ("int('3')", "int() needs a number, got '3'"),
     ("make_divisible(10, 0)", "a positive integer divisor"), ("format(1/3, '.2f')", "a number, string or boolean"),
     ("'ab'[2]", "out of range for a string of 2"),
+    ("format(3, 'abc')", "format() needs a format such as '03d' or '.2f' (widths of at most 2 digits), got 'abc'"),
+    ("make_divisible(10, 8, 1.5)", "make_divisible() needs an integer minimum, got 1.5"),
 ])
 def test_function_misuse_is_an_error(text: str, message: str) -> None:
     with pytest.raises(ex.ExprError) as caught:
