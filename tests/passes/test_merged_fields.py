@@ -21,6 +21,10 @@ CASES = {
     "different_centres": "  - conv: {name: a, out: 1, kernel: 2, stride: 2, from: input}\n"
                          "  - conv: {name: c, out: 1, kernel: 1, stride: 4, from: input}\n"
                          "  - upsample: {name: b, factor: 2}\n",
+    # every other unit of the transposed conv reads no pixel (a stride past its kernel), every unit of c some
+    "units_reading_nothing": "  - conv_transpose: {name: a, out: 1, kernel: 1, stride: 2, from: input}\n"
+                             "  - upsample: {name: u, factor: 2, from: input}\n"
+                             "  - conv: {name: b, out: 1, kernel: 2, from: u}\n",
     # both stride 1, fields of different sizes (1 and 5 rows) around the same row
     "aligned": "  - conv: {name: a, out: 1, kernel: 1, from: input}\n"
                "  - conv: {name: c, out: 1, kernel: 3, padding: 2, from: input}\n"
@@ -36,7 +40,7 @@ def _warnings(tmp_path: Path, case: str) -> tuple[int, list[tuple[int, str, str]
     return text.count("\n"), [(d.span.line, d.message, d.hint) for d in report.diagnostics]
 
 
-@pytest.mark.parametrize("case", ["different_jumps", "different_centres"])
+@pytest.mark.parametrize("case", ["different_jumps", "different_centres", "units_reading_nothing"])
 def test_misaligned_inputs_of_a_merge_are_warned_about_along_each_axis(tmp_path: Path, case: str) -> None:
     add_line, warnings = _warnings(tmp_path, case)
     assert warnings == [(add_line, f"the inputs of 'sum' are misaligned along {axis}: their units' fields are not "
