@@ -84,3 +84,30 @@ def test_templates_of_ops_written_into_forward_compute_what_pytorch_computes() -
     small = torch.rand(1, 2, 3, 3)
     assert torch.equal(eval(resize.format("small", "x"), {"F": F, "small": small, "x": x}),  # noqa: S307
                        F.interpolate(small, size=(5, 5), mode="bilinear", align_corners=False))
+
+
+@pytest.mark.parametrize("eps", [1e-5, 1e-3])
+def test_frozen_batch_norm_is_built_with_its_eps_and_computes_torchvisions(eps: float) -> None:
+    """The emitted FrozenBatchNorm2d (a helper class written into the file) against torchvision.ops' own,
+    with the same buffers: the eps it was built with is the one it computes with."""
+    import inspect
+
+    from torchvision.ops import FrozenBatchNorm2d
+
+    op = OPS["frozen_bn"]
+    attrs = {"features": 3, "eps": eps}
+    source = op.emit(CodeArgs(attrs, {name: repr(value) for name, value in attrs.items()}))
+    namespace: dict[str, Any] = {"torch": torch, "nn": nn, "Tensor": torch.Tensor}
+    exec(op.helper[1], namespace)  # noqa: S102 (the op's own helper)
+    built = eval(source, namespace)  # noqa: S307 (the op's own template)
+    reference = FrozenBatchNorm2d(3, eps=eps)
+    torch.manual_seed(0)
+    state = {"weight": torch.rand(3), "bias": torch.rand(3), "running_mean": torch.rand(3),
+             "running_var": torch.rand(3) * 1e-3}  # small variances, where eps shows
+    built.load_state_dict(state)
+    reference.load_state_dict(state)
+    x = torch.rand(1, 3, 2, 2)
+    assert built.eps == eps
+    default = inspect.signature(FrozenBatchNorm2d).parameters["eps"].default  # left out, as torchvision writes it
+    assert source == ("FrozenBatchNorm2d(3)" if eps == default else f"FrozenBatchNorm2d(3, eps={eps!r})")
+    assert torch.allclose(built(x), reference(x), rtol=1e-6, atol=0)

@@ -34,3 +34,14 @@ def test_a_part_run_several_times_counts_its_weights_once_and_its_work_each_time
     """A detector's second stage runs once per region with the same weights (`TwoStageCost.second_stage`)."""
     once = Cost(params=10, buffers=3, macs=100, other_ops=7, activations=50)
     assert scaled(once, 4) == Cost(params=10, buffers=3, macs=400, other_ops=28, activations=200)
+
+
+def test_the_activation_warning_starts_past_the_limit(tmp_path: Path) -> None:
+    """"More than LARGE_ACTIVATIONS": at the limit itself, no warning."""
+    spec = tmp_path / "small.yaml"
+    spec.write_text("input: [3, 8, 8]\nbody:\n  - relu: {}\n")
+    network = compile_spec(spec)
+    assert size_warnings(network, 0, LARGE_ACTIVATIONS) == []
+    (warning,) = size_warnings(network, 0, LARGE_ACTIVATIONS + 1)
+    assert warning.message == ("one forward pass at the input size [3, 8, 8] computes 1,000,000,001 activation "
+                               "elements, more than 1,000,000,000 (about 4 GB of float32 for one input)")

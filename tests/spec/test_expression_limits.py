@@ -66,3 +66,32 @@ def test_brackets_and_right_nested_operators_past_the_limit_are_refused_where_th
             assert (raised.value.offset, raised.value.message) == (offset, MESSAGE), text
     finally:
         sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize("before, brackets", [
+    ("0 or ", ex.MAX_DEPTH - 1), ("not 0 or ", ex.MAX_DEPTH - 1), ("not not 0 or ", ex.MAX_DEPTH - 1),
+    # an operand of `*` is one level deeper: the `*` chain is one
+    ("0 * ", ex.MAX_DEPTH - 2), ("-0 * ", ex.MAX_DEPTH - 2), ("- -0 * ", ex.MAX_DEPTH - 2),
+])
+def test_a_closed_prefix_operator_leaves_the_nesting_where_it_found_it(before: str, brackets: int) -> None:
+    """What follows `not x` or `-x` nests from the level the operator started at: the bracket limit is the
+    same after it as after a plain operand."""
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(max(limit, 10_000))
+    try:
+        ex.parse(before + "(" * brackets + "1" + ")" * brackets)
+        with pytest.raises(ex.ExprError) as raised:
+            ex.parse(before + "(" * (brackets + 1) + "1" + ")" * (brackets + 1))
+        assert (raised.value.offset, raised.value.message) == (len(before) + brackets + 1, MESSAGE)
+    finally:
+        sys.setrecursionlimit(limit)
+
+
+@pytest.mark.parametrize("text, message, offset", [
+    ("len(xs + [1])", "list is too long", 7),  # at the `+` that makes it
+    ("len(s + 'b')", "str is too long", 6),
+])
+def test_a_value_too_long_is_refused_where_it_is_made(text: str, message: str, offset: int) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.evaluate(ex.parse(text), {"xs": [0] * 100_000, "s": "a" * 100_000})
+    assert (raised.value.message, raised.value.offset) == (message, offset)

@@ -137,13 +137,62 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("a / 2 / b / 3", None, "Fraction(a, 2) / b / 3"),  # a fraction divided stays one: printable further on
     ("(a if i else b) if a > 2 else b", None, "(a if i else b) if a > 2 else b"),
     ("round(x, 1)", "float", "round(x, 1)"),
+    ("abs(a) / 2", None, "Fraction(abs(a), 2)"),  # the absolute value of an int is an int: its '/' is exact
+    ("abs(x) / 2", None, "abs(x) / 2"),  # and that of a float a float
+    ("a / 3", "float", "float(Fraction(a, 3))"),  # a fraction where a float is wanted is converted
+    ("a + 1", "float", "a + 1"),  # an int is one already as far as Python's arithmetic goes
+    ("-(a / 3)", None, "-Fraction(a, 3)"),  # a call binds tighter than a minus
+    ("(a / 3) ** 2", None, "Fraction(a, 3) ** 2"),
+    ("-(a / 2 + b / 3)", None, "-(Fraction(a, 2) + Fraction(b, 3))"),  # starts and ends like one call, is two
+    ("(a / 2 + b / 3) * 2", None, "(Fraction(a, 2) + Fraction(b, 3)) * 2"),
+    ("not a > b", None, "not a > b"),  # `not` binds more loosely than a comparison, in both languages
+    ("(not a) == b", None, "(not a) == b"),
+    ("a ** 2 / 3", None, "Fraction(a ** 2, 3)"),  # an int to a natural power is an int: its '/' is exact
 ])
 def test_printed_form(text: str, want: str | None, printed: str) -> None:
     source = ex.to_python(ex.parse(text), kinds=INTS, want=want)
     assert source == printed
     env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y", "x": 1.3}
     namespace = {"Fraction": Fraction, **env}
-    assert eval(source, namespace) == ex.evaluate(ex.parse(text), env)  # noqa: S307 (printed above)
+    value = ex.evaluate(ex.parse(text), env)
+    assert eval(source, namespace) == (float(value) if want == "float" else value)  # noqa: S307 (printed above)
+
+
+@pytest.mark.parametrize("text, needs", [
+    ("floor(a / 2)", {"math", "Fraction"}),
+    ("ceil(x)", {"math"}),
+    ("make_divisible(a * 1.5, 8)", {"_make_divisible"}),
+    ("a ** -b", {"Fraction"}),
+    ("a / 3 > 1", {"Fraction"}),
+    ("a * 2 + len(xs)", set()),
+])
+def test_printed_source_records_the_imports_and_helpers_it_needs(text: str, needs: set[str]) -> None:
+    found: set[str] = set()
+    source = ex.to_python(ex.parse(text), kinds=INTS, needs=found)
+    assert found == needs
+    # what it records is what the source reads, and enough to run it
+    import math
+
+    helpers = {"math": math, "Fraction": Fraction, "_make_divisible": ex.PYTHON_HELPERS["_make_divisible"]}
+    env = {"a": 5, "b": 2, "xs": [1, 2], "x": 1.5}
+    assert eval(source, {**{name: helpers[name] for name in found}, **env}) == \
+        ex.evaluate(ex.parse(text), env)  # noqa: S307 (printed above)
+
+
+def test_the_helper_written_into_emitted_files_is_torchvisions_make_divisible() -> None:
+    from typing import Optional
+
+    from torchvision.models._utils import _make_divisible
+
+    source = ex.helper_source("_make_divisible")
+    assert not source.endswith("\n")  # the file's writer puts the blank lines between definitions
+    # from the definition on: under mutation testing the function carries a decorator line
+    namespace: dict[str, Any] = {"Optional": Optional}
+    exec(source[source.index("def _make_divisible("):], namespace)  # noqa: S102 (the project's own helper)
+    for value in (1, 7.5, 12, 30, 33.6, 100):
+        for divisor, min_value in ((8, None), (3, None), (8, 16)):
+            assert namespace["_make_divisible"](value, divisor, min_value) == \
+                _make_divisible(value, divisor, min_value), (value, divisor, min_value)
 
 
 @pytest.mark.parametrize("text, kinds, offset, message, hint", [

@@ -78,11 +78,38 @@ def test_make_divisible_is_torchvisions() -> None:
     ("(-8) ** (1/3)", "not a real number"), ("int('3')", "int() needs a number, got '3'"),
     ("make_divisible(10, 0)", "a positive integer divisor"), ("format(1/3, '.2f')", "a number, string or boolean"),
     ("'ab'[2]", "out of range for a string of 2"),
+    ("format(3, 'abc')", "format() needs a format such as '03d' or '.2f' (widths of at most 2 digits), got 'abc'"),
+    ("make_divisible(10, 8, 1.5)", "make_divisible() needs an integer minimum, got 1.5"),
 ])
 def test_function_misuse_is_an_error(text: str, message: str) -> None:
     with pytest.raises(ex.ExprError) as caught:
         ex.evaluate(ex.parse(text), {})
     assert message in caught.value.message
+
+
+@pytest.mark.parametrize("function", ["abs", "float", "floor", "ceil", "round", "int"])
+def test_a_function_given_a_non_number_is_named_in_the_message(function: str) -> None:
+    with pytest.raises(ex.ExprError) as caught:
+        ex.evaluate(ex.parse(f"{function}('w')"), {})
+    assert caught.value.message == f"{function}() needs a number, got 'w'"
+
+
+# the functions of the language reference's table (docs/spec-language.md)
+DOCUMENTED_FUNCTIONS = {"min", "max", "sum", "len", "abs", "int", "round", "floor", "ceil", "float", "str",
+                        "format", "make_divisible"}
+
+
+def test_an_unknown_function_is_hinted_with_the_close_one_or_else_with_every_function() -> None:
+    with pytest.raises(ex.ExprError) as caught:
+        ex.evaluate(ex.parse("2 * sqrt(2)"), {})
+    assert (caught.value.message, caught.value.offset) == ("unknown function 'sqrt'", 4)
+    prefix = "available: "
+    assert caught.value.hint.startswith(prefix)
+    listed = caught.value.hint[len(prefix):].split(", ")
+    assert sorted(listed) == sorted(DOCUMENTED_FUNCTIONS)
+    with pytest.raises(ex.ExprError) as caught:
+        ex.evaluate(ex.parse("roun(2)"), {})
+    assert caught.value.hint == "did you mean 'round'?"
 
 
 def test_non_integer_where_an_integer_is_needed_shows_the_value(tmp_path: Path) -> None:
