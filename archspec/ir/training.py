@@ -304,7 +304,7 @@ class _Order:
         return _kind_rules(step.init, nodes, self.spec, self.diagnostics)
 
     def nodes(self, name: str, carved: list[str]) -> list[Node]:
-        node = self.scope.node(name) or find_part(self.scope, name)
+        node = find_part(self.scope, name)
         if node is None:
             return []
         if node.child is None:

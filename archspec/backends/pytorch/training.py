@@ -11,8 +11,7 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ...ir.graph import Network, Node
-from ...ir.graph import Module
+from ...ir.graph import Module, Network, Node
 from ...ir.training import DroppedInit, InitPlan, PartInit, TransferPlan, find_part
 from ...ops import OPS, CodeArgs
 from ...spec import expr as ex
@@ -171,7 +170,7 @@ def emit_build_order(emitter: "FileEmitter", module: Module, plan: InitPlan, wri
     writer.line("# so the random draws match; the attributes are set after, in the layer order the state_dict keeps.")
     for number, step in enumerate(plan.order, 1):
         for part in step.parts:
-            node = module.node(part) or find_part(module, part)
+            node = find_part(module, part)
             assert node is not None, f"'{part}' not in '{module.path}'"  # the IR checked every name
             writer.block(f"{local[part]} = {_built_apart(emitter, node, part, local)}")
         _dropped(step.init, writer)
@@ -188,25 +187,33 @@ def _local_name(part: str) -> str:
 
 
 def _is_module(module: Module, part: str) -> bool:
-    node = module.node(part) or find_part(module, part)
+    node = find_part(module, part)
     return node is not None and (node.is_call or OPS[node.op].applies is None)  # not a bare nn.Parameter
 
 
 def _built_apart(emitter: "FileEmitter", node: Node, part: str, local: dict[str, str]) -> str:
     """A part's module, less the members that a later step builds (its sequence is numbered, so the members
     it keeps stay positional)."""
-    child = node.child
-    if child is None or child.kind != "sequence" or not any(f"{part}.{n.name}" in local for n in child.nodes):
+    child = _split_sequence(node, part, local)
+    if child is None:
         return emitter.concrete_construct(node)
     kept = [emitter.member_construct(n) for n in child.nodes if f"{part}.{n.name}" not in local]
     return call_lines("nn.Sequential", kept)
 
 
+def _split_sequence(node: Node, part: str, local: dict[str, str]) -> Module | None:
+    """The sequence of `part` when some of its members are built apart from it (they have locals of their own)."""
+    child = node.child
+    if child is None or child.kind != "sequence" or not any(f"{part}.{n.name}" in local for n in child.nodes):
+        return None
+    return child
+
+
 def _put_together(module: Module, part: str, local: dict[str, str]) -> str:
     """`nn.Sequential(*extra_0, extra_0_7)`: a sequence with the members built apart from it back in place."""
     node = module.node(part)
-    child = node.child if node is not None else None
-    if child is None or child.kind != "sequence" or not any(f"{part}.{n.name}" in local for n in child.nodes):
+    child = _split_sequence(node, part, local) if node is not None else None
+    if child is None:
         return local[part]
     items, kept, start = [], 0, 0
     total = sum(f"{part}.{n.name}" not in local for n in child.nodes)
