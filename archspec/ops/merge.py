@@ -24,7 +24,7 @@ class _Merge(Weightless):
         return "merge"
 
 
-_AXES = ("channels", "height", "width")
+_AXES = ("channels", "heights", "widths")
 
 
 def broadcast(inputs: list[Shape], verb: str, hint: str) -> Shape:
