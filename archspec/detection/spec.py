@@ -363,7 +363,8 @@ def check_detection_once(network: Any, input_shape: tuple[int, ...] | None = Non
     detection = network.detection
     shape = tuple(input_shape or network.input_shape)
     if shape not in detection.checked_inputs:
-        network.warnings.extend(check_detection(detection, network, shape))
+        # A finding that does not depend on the input (the same text at the same place) is given once.
+        network.warnings.extend(w for w in check_detection(detection, network, shape) if w not in network.warnings)
         detection.checked_inputs.add(shape)
 
 

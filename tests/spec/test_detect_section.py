@@ -89,6 +89,15 @@ def test_receptive_field_smaller_than_the_largest_anchor_warns(tmp_path):
     assert warning.span.line == 15
 
 
+def test_a_warning_the_input_does_not_change_is_given_once_at_another_input(tmp_path):
+    import archspec
+
+    # the spec's input and the one asked for are both checked; the field warning reads the same at each
+    net = archspec.load(write(tmp_path, NETWORK), input=(3, 128, 128))
+    assert [w.message for w in net.warnings if "receptive field" in w.message] == [
+        "level 0's receptive field is 7x7, smaller than its largest anchor (12 pixels)"]
+
+
 SSD = """\
 archspec: 1
 name: tiny_ssd
