@@ -36,7 +36,7 @@ from .inplace import choose_inplace
 from .parameters import expose_params
 from .op_nodes import OpNodes
 from .references import References
-from .scope import Scope, TooLarge
+from .scope import Scope, TooLarge, join_path
 from .training import freeze_batch_norms, lower_training
 
 MAX_NODES = 100_000  # layers and repeat passes; lowering costs tens of microseconds per layer
@@ -175,16 +175,23 @@ class _Lowering(References, OpNodes, Containers):
         return network
 
     def detector(self, network: Network) -> None:
-        """RoI Align only in a detector, which proposes the regions it crops (archspec.detection reads the
-        `detect` section once the network is lowered)."""
-        if self.spec.detect is not None:
-            return
+        """RoI Align only in a detector, which proposes the regions it crops, and there only in the body itself,
+        where the detector calls it with the proposals (archspec.detection reads the `detect` section once the
+        network is lowered and checks which layer of the body it is)."""
         for module in network.modules():
             for node in module.nodes:
-                if node.op == "roi_align":
+                if node.op != "roi_align":
+                    continue
+                if self.spec.detect is None:
                     self.diagnostics.error(node.span, f"roi_align '{node.name}' crops regions that only a "
                                            "detector proposes", hint="add a 'detect' section (a two-stage "
                                            "detector) or remove the layer")
+                elif module is not network.root:
+                    # Inside a block or a group it would be called as any layer, on one tensor and no regions.
+                    self.diagnostics.error(node.span, f"roi_align '{join_path(module.path, node.name)}' is "
+                                           f"inside '{module.path}': a detector crops its proposals with a "
+                                           "roi_align of the body itself", hint="place the roi_align in the "
+                                           "body, between the RPN head and the box head")
 
     def warn_unread(self, network: Network) -> None:
         """A layer whose output nothing reads is computed for nothing: most often a `from` that names the

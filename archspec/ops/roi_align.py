@@ -53,6 +53,8 @@ class RoIAlign(Weightless):
         return f"RoI Align {attrs['size']}×{attrs['size']}"
 
     def emit(self, args: CodeArgs) -> str:
-        names = [str(index) for index in range(args.values["inputs"])] if "inputs" in args.values else []
+        # The levels by position, as the detector's forward passes them; a roi_align is emitted only in the
+        # body (never inside a block class), where the number of its inputs is known.
+        names = [str(index) for index in range(args.values["inputs"])]
         return call("MultiScaleRoIAlign", [], [f"featmap_names={json.dumps(names)}", f"output_size={args.src('size')}",
                                                f"sampling_ratio={args.src('sampling_ratio')}"])
