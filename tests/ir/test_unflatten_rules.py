@@ -19,7 +19,8 @@ def network_path(tmp_path: Path, shape: str) -> Path:
     return path
 
 
-@pytest.mark.parametrize("shape, label", [("[3, 4, 4]", "unflatten to 3×4×4"), ("[12, 2, 2]", "unflatten to 12×2×2"),
+@pytest.mark.parametrize("shape, label", [("[3, 4, 4]", "unflatten to 3×4×4"),
+                                          ("[12, 2, 2]", "unflatten to 12×2×2"),
                                           ("[48, 1, 1]", "unflatten to 48×1×1")])
 def test_unflatten_is_labelled_with_the_map_it_makes(tmp_path: Path, shape: str, label: str) -> None:
     node = compile_spec(network_path(tmp_path, shape)).root.node("grid")
