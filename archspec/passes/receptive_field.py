@@ -183,8 +183,11 @@ def fields_pass(analysis: Analysis) -> FieldReport:
         if rule == "merge":
             shapes = [known[path] for path in leaf.inputs]
             result = _merge(fields, shapes, known[leaf.path], leaf.path, node, report.diagnostics)
-        elif isinstance(rule, str):  # "pointwise"
+        elif rule == "pointwise":
             result = fields[0]
+        elif isinstance(rule, str):  # an op's rule misspelt: an error of archspec, not of the spec
+            raise ValueError(f"op '{node.op}' gives the receptive-field rule {rule!r}; the named rules are "
+                             "'pointwise' and 'merge'")
         else:
             try:
                 result = Field(fields[0].h.through(rule[0]), fields[0].w.through(rule[1]))
