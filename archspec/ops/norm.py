@@ -173,7 +173,8 @@ class LayerNorm(Op):
     @staticmethod
     def _require_map(inputs: list[Shape]) -> None:
         if len(inputs[0]) != 3:
-            raise ShapeError(f"normalises the channels of a feature map, got a vector of shape "
+            what = "vector" if len(inputs[0]) == 1 else "tensor"
+            raise ShapeError(f"normalises the channels of a feature map, got a {what} of shape "
                              f"{'x'.join(map(str, inputs[0]))}",
                              hint="layer_norm takes a map (C, H, W), or (H, W, C) with 'channels_last: true'; "
                                   "place it before 'flatten'", rank=3)

@@ -74,7 +74,7 @@ def test_layer_norm_reading_an_input_of_two_axes_points_at_the_input(tmp_path: P
 def test_layer_norm_refuses_a_tensor_of_two_axes_made_in_the_network(tmp_path: Path) -> None:
     path = spec(tmp_path, "[16]", "unflatten: {shape: [4, 4]}", "layer_norm")
     assert errors_of(path) == [(f"{path}:6:5: layer_norm 'layer_norm1': normalises the channels of a feature map, "
-                                "got a vector of shape 4x4", "layer_norm takes a map (C, H, W), or (H, W, C) with "
+                                "got a tensor of shape 4x4", "layer_norm takes a map (C, H, W), or (H, W, C) with "
                                 "'channels_last: true'; place it before 'flatten'")]
 
 
