@@ -381,7 +381,7 @@ def _round(value: Any, digits: Any = None) -> Any:
     _require("round", value, _number)
     if digits is None:
         return round(value)
-    _require("round", digits, _integer)
+    _require("round", digits, _integer, "an integer number of digits")
     if abs(digits) > 40:
         raise ValueError("round() to more than 40 digits")
     return round(value, digits)
