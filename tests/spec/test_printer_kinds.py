@@ -113,3 +113,21 @@ def test_the_error_for_a_slash_of_unknown_types_underlines_the_slash() -> None:
 def test_python_literal_of_a_string_with_quotes_and_backslashes(value: str, text: str) -> None:
     assert ex.python_literal(value) == text
     assert eval(text) == value  # noqa: S307 (a literal the test wrote)
+
+
+@pytest.mark.parametrize("want", ["int", "float"])
+def test_a_joined_list_of_integers_where_numbers_are_wanted_prints_as_it_is(want: str) -> None:
+    # a pair such as kernel_size may be a list: int() around it would fail when the module is built
+    source = ex.to_python(ex.parse("[a] + [b, 3]"), kinds=KINDS, want=want)
+    assert source == "[a] + [b, 3]"
+    assert _run(source, ENV) == ex.evaluate(ex.parse("[a] + [b, 3]"), ENV)
+
+
+@pytest.mark.parametrize("text, offset", [("[a / 2] + [1]", 8), ("[x] + [a]", 4), ("[a, x] + [a / 2]", 7)])
+def test_a_joined_list_that_may_hold_fractions_where_ints_are_wanted_is_a_located_error(text: str,
+                                                                                       offset: int) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.to_python(ex.parse(text), kinds=KINDS, want="int")
+    assert (raised.value.offset, raised.value.message, raised.value.hint) == (
+        offset, "cannot print this list as Python where ints are wanted: its items may be fractions",
+        "write the list out item by item: [a, b]")
