@@ -381,7 +381,7 @@ def _round(value: Any, digits: Any = None) -> Any:
     _require("round", value, _number)
     if digits is None:
         return round(value)
-    _require("round", digits, _integer)
+    _require("round", digits, _integer, "an integer number of digits")
     if abs(digits) > 40:
         raise ValueError("round() to more than 40 digits")
     return round(value, digits)
@@ -763,6 +763,11 @@ class _Printer:
         text, kind = self.source(expr)
         if kind is None and not names_in(expr) <= self.kinds.keys():
             return text  # a name of unknown type: the caller vouches for it
+        if want in ("int", "float") and kind == "list[int]":
+            return text  # integers already, item by item (int() of a list would fail)
+        if want in ("int", "float") and kind == "list":
+            raise ExprError(f"cannot print this list as Python where {want}s are wanted: its items may be "
+                            "fractions", expr.offset, hint="write the list out item by item: [a, b]")
         if want == "int" and kind not in ("int", "bool", "float"):  # a float there is refused by the analysis
             return f"int({text})"
         if want == "float" and kind not in ("int", "float", "bool"):
