@@ -365,7 +365,11 @@ def parse(text: str) -> Expr:
 
 
 def _several(name: str, args: tuple[Any, ...]) -> list[Any]:
-    values = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+    """The values `min`/`max` choose from: their arguments, or the items of one list (as in Python, whose
+    `min(3)` is an error and `min('ab')` a letter)."""
+    if len(args) == 1:
+        _require(name, args[0], lambda v: isinstance(v, list), "several values or one list")
+    values = args[0] if len(args) == 1 else list(args)
     if not values:
         raise ValueError(f"{name}() of nothing")
     return values
@@ -737,6 +741,7 @@ def _need(needs: set[str] | None, what: str) -> None:
 Kind = Optional[str]
 
 _NUMERIC = {"int", "frac", "float"}
+_LISTS = {"list", "list[int]"}
 
 
 class _Printer:
@@ -763,16 +768,37 @@ class _Printer:
         text, kind = self.source(expr)
         if kind is None and not names_in(expr) <= self.kinds.keys():
             return text  # a name of unknown type: the caller vouches for it
-        if want in ("int", "float") and kind == "list[int]":
-            return text  # integers already, item by item (int() of a list would fail)
-        if want in ("int", "float") and kind == "list":
-            raise ExprError(f"cannot print this list as Python where {want}s are wanted: its items may be "
-                            "fractions", expr.offset, hint="write the list out item by item: [a, b]")
+        if kind in _LISTS:  # a pair as a list, which int() does not take: a list literal converts its items
+            if want in ("int", "float") and isinstance(expr, IfElse):
+                return self.list_branches(expr, want)
+            if want in ("int", "float") and isinstance(expr, Binary) and self.may_hold_fractions(expr):
+                # printed as it is, a joined list would carry a Fraction into the module's arguments
+                raise ExprError(f"cannot print this list as Python where {want}s are wanted: its items may be "
+                                "fractions", expr.offset, hint="write the list out item by item: [a, b]")
+            return text
         if want == "int" and kind not in ("int", "bool", "float"):  # a float there is refused by the analysis
             return f"int({text})"
         if want == "float" and kind not in ("int", "float", "bool"):
             return f"float({text})"
         return text
+
+    def may_hold_fractions(self, expr: Expr) -> bool:
+        """Whether a list joined with `+` may hold a number that is not an integer; a list parameter holds
+        the user's numbers as they were written."""
+        if isinstance(expr, Binary):
+            return self.may_hold_fractions(expr.left) or self.may_hold_fractions(expr.right)
+        if isinstance(expr, ListExpr):
+            return any(self.source(item)[1] not in ("int", "bool", "str") for item in expr.items)
+        if isinstance(expr, Const) and isinstance(expr.value, list):
+            return any(isinstance(item, Fraction) for item in expr.value)
+        return False
+
+    def list_branches(self, expr: IfElse, want: str) -> str:
+        """A conditional between lists where numbers are wanted: each branch printed as it is used there."""
+        then = self.print(expr.then, want)
+        condition = self.wrapped(expr.condition, _PRECEDENCE["ifelse"], strict=True)[0]
+        return f"{f'({then})' if isinstance(expr.then, IfElse) else then} if {condition} else " \
+               f"{self.print(expr.otherwise, want)}"
 
     def source(self, expr: Expr) -> tuple[str, Kind]:
         if isinstance(expr, Const):
@@ -896,9 +922,12 @@ def _kind_of_value(value: Any) -> Kind:
 
 
 def _common(kinds: Any) -> Kind:
-    """The type of a value that is one of several (a conditional's branches), if they all have it."""
+    """The type of a value that is one of several (a conditional's branches), if they all have it; lists
+    of integers and other lists have "list" in common."""
     found = set(kinds)
-    return found.pop() if len(found) == 1 else None
+    if len(found) == 1:
+        return found.pop()
+    return "list" if found <= _LISTS else None
 
 
 def to_python(expr: Expr, rename: Callable[[str], str] = lambda name: name, kinds: Mapping[str, str] | None = None,
