@@ -317,8 +317,9 @@ class BlockClass:
                           for value, inner in zip(layer.choices, classes))
         arguments: list[str] = []
         if any(inner.uses_in_channels for inner in classes):
-            for inner in classes:
-                inner.uses_in_channels = True  # one call for all: every class takes the channels
+            # One call for all: every class takes the channels, also one whose source is written without them.
+            classes = [inner if inner.uses_in_channels else self.emitter.block_class_taking_channels(block)
+                       for block, inner in zip(layer.choices.values(), classes)]
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             arguments.extend(self.python(channels, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
