@@ -1,6 +1,6 @@
 """A `$param` call builds whichever class the parameter names with the same arguments: when one of the
 classes reads its input channels, every one of them takes them, also one that does not read them (the
-emitted network is built and run here)."""
+emitted network is built and run here), also one built directly before the call that chooses it."""
 
 from __future__ import annotations
 
@@ -16,9 +16,11 @@ from ..passes.test_emittable_chosen_blocks import CHOSEN
 torch = pytest.importorskip("torch")
 
 
-def test_every_chosen_class_takes_the_channels(tmp_path: Path) -> None:
+@pytest.mark.parametrize("text", [CHOSEN, CHOSEN.replace("body:\n  - stage", "body:\n  - b\n  - stage")],
+                         ids=["chosen", "built-before"])
+def test_every_chosen_class_takes_the_channels(tmp_path: Path, text: str) -> None:
     path = tmp_path / "net.yaml"
-    path.write_text(CHOSEN)
+    path.write_text(text)
     source = emit_pytorch(compile_spec(path))
     assert "class B(nn.Module):\n    def __init__(self, in_channels: int) -> None:" in source
     namespace: dict = {}

@@ -35,7 +35,9 @@ class BlockClass:
         self.rename = {p: self.names.claim(p) for p in [*ir.channel_params, *self.block.params]}
         # The Python type of each constructor argument, which decides how expressions over them print.
         self.kinds = {**{p: "int" for p in ir.channel_params}, **{n: d.type for n, d in self.block.params.items()}}
-        self.uses_in_channels = False
+        # Known before any instance is written: a `$param` call met later may need the channels of a class
+        # that does not read them.
+        self.uses_in_channels = self.block.name in emitter.block_irs.takes_channels
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
         self.layer_names = {layer.name.partition(".")[0] for layer in ir.layers}
