@@ -114,6 +114,8 @@ class BlockLowering:
         self.network = network
         self.lowered: dict[str, BlockIR] = {}
         self.instances: dict[str, list[Module]] = {}
+        # The blocks whose class takes its input channels, as `check_classes` found over the whole network.
+        self.takes_channels: set[str] = set()
         for module in network.modules():
             if module.kind == "block" and module.block is not None:  # a block instance names its block
                 self.instances.setdefault(module.block, []).append(module)

@@ -47,6 +47,7 @@ def check_classes(network: Network) -> BlockLowering:
     lowered on the way, which the backend then writes from."""
     check = _FileCheck(network)
     check.network_class()
+    check.lowering.takes_channels = {name for name, block in check.blocks.items() if block.uses_in_channels}
     return check.lowering
 
 

@@ -35,7 +35,9 @@ class BlockClass:
         self.rename = {p: self.names.claim(p) for p in [*ir.channel_params, *self.block.params]}
         # The Python type of each constructor argument, which decides how expressions over them print.
         self.kinds = {**{p: "int" for p in ir.channel_params}, **{n: d.type for n, d in self.block.params.items()}}
-        self.uses_in_channels = False
+        # Known before any instance is written: a `$param` call met later may need the channels of a class
+        # that does not read them.
+        self.uses_in_channels = self.block.name in emitter.block_irs.takes_channels
         self.reuse = StatelessModules()
         self.lists = ModuleLists()
         self.layer_names = {layer.name.partition(".")[0] for layer in ir.layers}
@@ -317,8 +319,9 @@ class BlockClass:
                           for value, inner in zip(layer.choices, classes))
         arguments: list[str] = []
         if any(inner.uses_in_channels for inner in classes):
-            for inner in classes:
-                inner.uses_in_channels = True  # one call for all: every class takes the channels
+            # One call for all: every class takes the channels, also one whose source is written without them.
+            classes = [inner if inner.uses_in_channels else self.emitter.block_class_taking_channels(block)
+                       for block, inner in zip(layer.choices.values(), classes)]
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             arguments.extend(self.python(channels, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]
