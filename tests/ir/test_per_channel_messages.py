@@ -37,7 +37,7 @@ def test_channels_last_layer_norm_counts_the_last_axis(tmp_path: Path) -> None:
 
 def test_layer_norm_refuses_a_tensor_that_is_not_a_map(tmp_path: Path) -> None:
     assert refusal(tmp_path, "  - flatten\n  - unflatten: {shape: [4, 48]}\n  - layer_norm\n") == (
-        "7:5: layer_norm 'layer_norm1': normalises the channels of a feature map, got a vector of shape 4x48",
+        "7:5: layer_norm 'layer_norm1': normalises the channels of a feature map, got a tensor of shape 4x48",
         "layer_norm takes a map (C, H, W), or (H, W, C) with 'channels_last: true'; place it before 'flatten'")
 
 
