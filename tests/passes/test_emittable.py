@@ -74,6 +74,17 @@ CASES = {
 }
 
 
+# The hint of each refusal that has one: an expression that does not print keeps the printer's.
+CONVERT = "convert the operands with int() or float()"
+HINTS = {
+    "claim_name": "give each class and the spec a different name",
+    "block": "use a nested block there: it is a sub-network with parameters",
+    "flag_is_free": "rename one of the two",
+    **dict.fromkeys(["detector_settings", "printable", "network_expressions", "nested_block_argument",
+                     "nested_block_input_channels", "chosen_block_argument", "detector_settings_second_key"], CONVERT),
+}
+
+
 def raising_check(error: SpecError) -> str:
     """The function of the pass that raised the error: the innermost frame in passes/emittable.py."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
@@ -94,6 +105,7 @@ def test_each_check_refuses_its_construct_with_a_located_error(check: str, tmp_p
         check_classes(network)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.headline() == f"{path}:{headline}"
+    assert diagnostic.hint == HINTS.get(check)
     assert raising_check(raised.value) == check
 
 
@@ -153,6 +165,7 @@ def test_each_refusal_points_at_the_layer_or_setting(case: str, tmp_path: Path) 
         check_classes(network)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.headline() == f"{path}:{headline}"
+    assert diagnostic.hint == HINTS.get(case)
 
 
 # What the file can hold, which the checks must let through: spec text, each with what it exercises.
@@ -165,6 +178,10 @@ ACCEPTED = {
     "nested_block_without_channels": (
         "input: [4, 4, 4]\nblocks:\n  pool:\n    params: {k: 1}\n    body: [maxpool: {kernel: k}]\n"
         f"  b:\n    body: [{UNKNOWN_CHANNELS}, pool, pool: {{k: 2}}]\nbody: [b]\n"),
+    # a setting over a parameter the class does not take (no layer reads `k`) is the class's value
+    "detector_setting_over_a_fixed_parameter": (
+        "input: [3, 8, 8]\nparams: {k: 2}\nbody:\n  - conv: {name: head, out: 16, kernel: 1}\n"
+        "detect:\n  kind: yolov2\n  classes: k * 3 / 2\n  levels:\n    - {output: head, stride: 1, anchors: [[1, 1], [2, 3]]}\n"),
     # a setting written as a number is the class's value: no text to print
     "detector_setting_as_a_value": (
         "input: [3, 8, 8]\nparams: {classes: 3}\nbody:\n  - conv: {name: head, out: 2 * (5 + classes), kernel: 1}\n"
