@@ -442,9 +442,15 @@ class _Definition:
                 if len(agreed) > 1:
                     unverified.add(attr_name)
                 raw, span = (agreed.pop() if len(agreed) == 1 else attr.default), item.span
-            literal = raw is AUTO or attr.kind in ("str", "choice")  # names, not expressions
+            if raw is AUTO:  # follows the other attributes: `resolve_auto` below fills it in
+                exprs[attr_name] = AUTO
+                continue
+            literal = attr.kind in ("str", "choice")  # names, not expressions
             exprs[attr_name] = ex.Const(0, raw) if literal else self.expression(raw, span)
-        return op.resolve_auto(exprs), unverified
+        # A pool's stride left at its default is its kernel's expression (`kernel: k` gives `stride: k`).
+        resolved = op.resolve_auto(exprs)
+        return {name: value if isinstance(value, ex.Expr) else ex.Const(0, value)
+                for name, value in resolved.items()}, unverified
 
     def inferred(self, item: Item, attr_name: str, nodes: list[Node], in_channels: list[ex.Expr | None]) -> ex.Expr:
         """A channel count tracked through the block, or a value every instance agrees on."""

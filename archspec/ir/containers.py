@@ -258,7 +258,7 @@ class Containers(LoweringParts):
             return node
         try:
             if node.is_call:
-                outputs = module_output_shapes(owner.called_module(), shapes)
+                outputs = module_output_shapes(owner.called_module(), shapes, join_path(scope.module.path, name))
                 node.shape = outputs[0] if len(outputs) == 1 else None
             else:
                 node.shape = OPS[owner.op].infer(owner.attrs, shapes)

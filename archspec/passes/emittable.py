@@ -296,8 +296,7 @@ class _ClassCheck:
                 inner.uses_in_channels = True
             self.channels_known(layer)
         for expr in layer.attrs.values():
-            self.printable(expr)
-        self.read(layer.op[1:])
+            self.printable(expr, layer.span)  # at the layer, as a nested block's arguments are
 
     def channels_known(self, layer: Layer) -> None:
         if layer.in_channels is None:

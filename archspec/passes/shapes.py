@@ -42,10 +42,11 @@ def infer_shapes(network: Network, input_shape: Shape) -> ShapeResult:
     return ShapeResult(shapes, outputs, diagnostics)
 
 
-def module_output_shapes(module: Module, input_shapes: list[Shape]) -> list[Shape | None]:
-    """Output shapes of one module for other input shapes (a shared block applied again); raises SpecError."""
+def module_output_shapes(module: Module, input_shapes: list[Shape], path: str) -> list[Shape | None]:
+    """Output shapes of one module for other input shapes (a shared block applied again, as the layer at
+    `path`, which the diagnostics name as `infer_shapes` does); raises SpecError."""
     diagnostics = Diagnostics()
-    local = _run(module, input_shapes, module.path, {}, diagnostics)
+    local = _run(module, input_shapes, path, {}, diagnostics)
     diagnostics.check()
     return [local.get(module.value(name)) for name in module.outputs]
 

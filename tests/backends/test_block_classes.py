@@ -127,3 +127,22 @@ def test_a_seq_with_named_optional_members_is_an_ordered_dict(tmp_path: Path) ->
                        "u2.f.a", "u2.f.1", "u2.f.2", "u2.f.3", "u2.f.c"]
     unit = module.Unit(5, 5, False, 0)  # arguments no instance of the spec has
     assert list(unit.f._modules) == ["a", "1", "c"] and unit(torch.randn(1, 5, 4, 4)).shape == (1, 5, 4, 4)
+
+
+def test_a_pool_stride_left_to_follow_a_kernel_parameter(tmp_path: Path) -> None:
+    """`maxpool: {kernel: k}` in a block whose instances give different `k`: the stride PyTorch defaults to is
+    the kernel, so the class writes the stride as `k` too (it once held the default's placeholder, which no
+    expression prints: `validate` failed with a TypeError)."""
+    path = tmp_path / "pool_by_parameter.yaml"
+    path.write_text("archspec: 1\nname: pool_by_parameter\ninput: [2, 12, 12]\nblocks:\n"
+                    "  pool:\n    params: {k: 1}\n    body: [maxpool: {name: pool, kernel: k}]\n"
+                    "body: [pool, pool: {k: 2}, pool: {k: 3}]\n")
+    network = compile_spec(path)
+    (tmp_path / "pool_emitted.py").write_text(emit_pytorch(network))
+    module = import_file(tmp_path / "pool_emitted.py", "pool_emitted")
+    model, output = run_checked(network, module)
+    assert output.shape == (2, 2, 2, 2)  # 12 -> 12 -> 6 -> 2
+    for k, block in zip((1, 2, 3), (model.pool1, model.pool2, model.pool3)):
+        expected = torch.nn.MaxPool2d(k)
+        assert (block.pool.kernel_size, block.pool.stride) == (expected.kernel_size, expected.stride) == (k, k)
+    assert module.Pool(4).pool.stride == 4  # an argument no instance has

@@ -74,6 +74,17 @@ CASES = {
 }
 
 
+# The hint of each refusal that has one: an expression that does not print keeps the printer's.
+CONVERT = "convert the operands with int() or float()"
+HINTS = {
+    "claim_name": "give each class and the spec a different name",
+    "block": "use a nested block there: it is a sub-network with parameters",
+    "flag_is_free": "rename one of the two",
+    **dict.fromkeys(["detector_settings", "printable", "network_expressions", "nested_block_argument",
+                     "nested_block_input_channels", "chosen_block_argument", "detector_settings_second_key"], CONVERT),
+}
+
+
 def raising_check(error: SpecError) -> str:
     """The function of the pass that raised the error: the innermost frame in passes/emittable.py."""
     frames = [frame for frame in traceback.extract_tb(error.__traceback__)
@@ -94,7 +105,102 @@ def test_each_check_refuses_its_construct_with_a_located_error(check: str, tmp_p
         check_classes(network)
     (diagnostic,) = raised.value.diagnostics
     assert diagnostic.headline() == f"{path}:{headline}"
+    assert diagnostic.hint == HINTS.get(check)
     assert raising_check(raised.value) == check
+
+
+# Where the refusals point that another function of the pass raises: the layer whose constructor call
+# would hold the expression (a nested block's arguments and input channels, a `$param` block's), the
+# detector setting itself. Spec text -> the headline after "file:".
+INNER = "  inner:\n    params: {ratio: 2}\n    body: [conv: {out: in_channels / ratio, kernel: 1}]\n"
+PLAIN_AND_POOL = "input: [4, 4, 4]\nblocks:\n  plain:\n    body: [conv: {out: 4, kernel: 1}]\n" \
+    "  pool:\n    body: [maxpool: {kernel: 1}]\n"
+UNKNOWN_CHANNELS = "flatten, unflatten: {shape: [4, 4, 4]}"  # after them no expression of the channels
+NOT_PRINTABLE = "cannot generate PyTorch code: cannot print this exact '/' as Python: the types of its operands " \
+    "are not known here"
+LOCATED = {
+    "nested_block_argument": (
+        "input: [4, 8, 8]\nblocks:\n" + INNER + "  b:\n    params: {sizes: [4, 8]}\n    body:\n      - relu\n"
+        "      - inner: {ratio: \"sizes[0] / 2\"}\nbody: [b]\n",
+        f"10:9: error: {NOT_PRINTABLE}"),
+    # `inner`'s output channels, in_channels / sizes[0], are the next block's input channels
+    "nested_block_input_channels": (
+        "input: [4, 8, 8]\nblocks:\n" + INNER + "  head:\n    body: [conv: {out: 3, kernel: 1}]\n"
+        "  b:\n    params: {sizes: [2, 8]}\n    body:\n      - inner: {ratio: \"sizes[0]\"}\n      - head\n"
+        "body: [b]\n",
+        f"12:9: error: {NOT_PRINTABLE}"),
+    "chosen_block_argument": (
+        "input: [4, 4, 4]\nblocks:\n  plain:\n    params: {out: 4}\n    body: [conv: {out: out, kernel: 1}]\n"
+        "  wide:\n    params: {out: 4}\n    body: [conv: {out: out * 2, kernel: 1}]\n"
+        "  stage:\n    params: {unit: str, sizes: [8, 2]}\n    body:\n      - $unit: {out: \"sizes[0] / 2\"}\n"
+        "body:\n  - stage: {unit: plain}\n  - stage: {unit: wide}\n",
+        f"12:9: error: {NOT_PRINTABLE}"),
+    "chosen_block_input_channels": (  # `plain` reads its input channels, so the call must pass them
+        PLAIN_AND_POOL + f"  stage:\n    params: {{unit: str}}\n    body: [{UNKNOWN_CHANNELS}, $unit]\n"
+        "body:\n  - stage: {unit: pool}\n  - stage: {unit: plain}\n",
+        "9:52: error: cannot generate PyTorch code: cannot tell the input channels of this block"),
+    # `{"plain": Plain, "pool": Pool}[unit](in_channels)` is one call, so Pool takes the channels too,
+    # and a later `pool` whose input channels are no expression cannot be built
+    "chosen_block_channels_for_every_choice": (
+        PLAIN_AND_POOL + "  stage:\n    params: {unit: str}\n    body: [$unit]\n"
+        f"  late:\n    body: [{UNKNOWN_CHANNELS}, pool]\n"
+        "body:\n  - stage: {unit: plain}\n  - stage: {unit: pool}\n  - late\n",
+        "11:52: error: cannot generate PyTorch code: cannot tell the input channels of this block"),
+    # the first setting written as a value, the second as an expression that does not print
+    "detector_settings_second_key": (
+        "input: [3, 2, 2]\nparams: {b: 1}\nbody:\n  - flatten\n  - linear: {name: head, out: 5 * b + 3}\n"
+        "detect:\n  kind: yolov1\n  classes: 3\n  boxes_per_cell: b * 2 / 2\n"
+        "  levels:\n    - {output: head, stride: 2}\n",
+        f"9:19: error: {NOT_PRINTABLE}"),
+}
+
+
+@pytest.mark.parametrize("case", LOCATED)
+def test_each_refusal_points_at_the_layer_or_setting(case: str, tmp_path: Path) -> None:
+    text, headline = LOCATED[case]
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(text)
+    network = compile_spec(path)
+    with pytest.raises(SpecError) as raised:
+        check_classes(network)
+    (diagnostic,) = raised.value.diagnostics
+    assert diagnostic.headline() == f"{path}:{headline}"
+    assert diagnostic.hint == HINTS.get(case)
+
+
+# What the file can hold, which the checks must let through: spec text, each with what it exercises.
+ACCEPTED = {
+    # `planes / 2` of an int parameter prints as Fraction(planes, 2): the parameters' types are known
+    "block_divides_int_parameters": (
+        "input: [4, 8, 8]\nblocks:\n  b:\n    params: {planes: 8}\n    body: [conv: {out: planes / 2, kernel: 1}]\n"
+        "body: [b]\n"),
+    # a nested block that reads no input channels needs none, and one left at its defaults prints nothing
+    "nested_block_without_channels": (
+        "input: [4, 4, 4]\nblocks:\n  pool:\n    params: {k: 1}\n    body: [maxpool: {kernel: k}]\n"
+        f"  b:\n    body: [{UNKNOWN_CHANNELS}, pool, pool: {{k: 2}}]\nbody: [b]\n"),
+    # a setting over a parameter the class does not take (no layer reads `k`) is the class's value
+    "detector_setting_over_a_fixed_parameter": (
+        "input: [3, 8, 8]\nparams: {k: 2}\nbody:\n  - conv: {name: head, out: 16, kernel: 1}\n"
+        "detect:\n  kind: yolov2\n  classes: k * 3 / 2\n  levels:\n    - {output: head, stride: 1, anchors: [[1, 1], [2, 3]]}\n"),
+    # a setting written as a number is the class's value: no text to print
+    "detector_setting_as_a_value": (
+        "input: [3, 8, 8]\nparams: {classes: 3}\nbody:\n  - conv: {name: head, out: 2 * (5 + classes), kernel: 1}\n"
+        "detect:\n  kind: yolov2\n  classes: 3\n  levels:\n    - {output: head, stride: 1, anchors: [[1, 1], [2, 3]]}\n"),
+}
+
+
+@pytest.mark.parametrize("case", ACCEPTED)
+def test_what_the_file_can_hold_is_accepted(case: str, tmp_path: Path) -> None:
+    path = tmp_path / f"{case}.yaml"
+    path.write_text(ACCEPTED[case])
+    check_classes(compile_spec(path))
+
+
+def test_a_detector_kind_without_settings_kept_as_expressions_is_accepted() -> None:
+    """Faster R-CNN keeps no `detect` setting as an expression over the parameters (FOLLOWS_CONSTRUCTOR)."""
+    network = compile_spec(ROOT / "specs/detection/faster_rcnn_lecture.yaml")
+    assert network.detection.kind == "faster_rcnn" and network.detection.sources
+    check_classes(network)
 
 
 def test_the_first_problem_is_the_first_the_file_would_meet(tmp_path: Path) -> None:
