@@ -365,7 +365,11 @@ def parse(text: str) -> Expr:
 
 
 def _several(name: str, args: tuple[Any, ...]) -> list[Any]:
-    values = args[0] if len(args) == 1 and isinstance(args[0], list) else list(args)
+    """The arguments of `min`/`max`: several values, or one list of them (Python's `min('ab')` is `'a'`, and
+    `min(3)` an error: a single value that is not a list is refused, so the emitted call computes the same)."""
+    if len(args) == 1 and not isinstance(args[0], list):
+        raise ValueError(f"{name}() needs several values or one list, got {_shown(args[0])}")
+    values = args[0] if len(args) == 1 else list(args)
     if not values:
         raise ValueError(f"{name}() of nothing")
     return values
@@ -381,7 +385,7 @@ def _round(value: Any, digits: Any = None) -> Any:
     _require("round", value, _number)
     if digits is None:
         return round(value)
-    _require("round", digits, _integer)
+    _require("round", digits, _integer, "an integer number of digits")
     if abs(digits) > 40:
         raise ValueError("round() to more than 40 digits")
     return round(value, digits)
