@@ -5,6 +5,7 @@ by size once computed), a float that overflows, a NaN a parameter brings in, and
 from __future__ import annotations
 
 import sys
+from fractions import Fraction
 from typing import Any
 
 import pytest
@@ -23,6 +24,12 @@ TOO_LARGE = "value is too large (more than 10^40)"
     ("1e30 ** 200", {}, 5, TOO_LARGE),  # Python's float overflows
     ("x + 1", {"x": float("nan")}, 0, "value is not a number"),  # YAML's .nan as a parameter
     ("x", {"x": float("inf")}, 0, TOO_LARGE),
+    # a negative exponent is bounded as a positive one is: 1/2 ** 134 would have 41 digits below the point
+    ("2 ** -134", {}, 2, "the result of '**' would have more than 40 digits above or below the point"),
+    ("2 ** -133", {}, 2, "value is too fine (a fraction whose denominator is more than 10^40)"),
+    ("(1 / 2) ** 134", {}, 8, "the result of '**' would have more than 40 digits above or below the point"),
+    ("-(10 ** 40) - 1", {}, 12, TOO_LARGE),  # the size, of either sign
+    ("round(1 / 3, 41)", {}, 0, "round() to more than 40 digits"),
 ])
 def test_a_value_out_of_bounds_is_refused_where_it_arises(text: str, env: dict[str, Any], offset: int,
                                                           message: str) -> None:
@@ -34,6 +41,15 @@ def test_a_value_out_of_bounds_is_refused_where_it_arises(text: str, env: dict[s
 def test_a_value_at_the_bound_is_kept() -> None:
     assert ex.evaluate(ex.parse("10 ** 40"), {}) == 10**40
     assert ex.evaluate(ex.parse("2 ** 132"), {}) == 2**132
+    assert ex.evaluate(ex.parse("-(10 ** 40)"), {}) == -10**40
+    assert ex.evaluate(ex.parse("1 / 10 ** 40"), {}) == Fraction(1, 10**40)
+    assert ex.evaluate(ex.parse("2 ** -132"), {}) == Fraction(1, 2**132)
+    assert ex.evaluate(ex.parse("1 ** 256"), {}) == ex.evaluate(ex.parse("1 ** -256"), {}) == 1  # the largest exponents
+    assert ex.evaluate(ex.parse("round(1 / 3, 40)"), {}) == Fraction(int("3" * 40), 10**40)
+    assert ex.evaluate(ex.parse("round(12, -40)"), {}) == 0
+    # a list or a string of 100,000 items is the longest
+    env = {"xs": [0] * 99_999, "s": "a" * 99_999}
+    assert ex.evaluate(ex.parse("len(xs + [1]) + len(s + 'b')"), env) == 200_000
 
 
 MESSAGE = "expression is nested too deeply (more than 40 levels of brackets and operators)"

@@ -4,6 +4,7 @@ expression has the value of the whole one) or against Python reading the text ba
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from typing import Any
 
@@ -29,6 +30,8 @@ FOLDED = [
     ("flag and n > a", {"flag"}),
     ("max(a * 2, n)", {"a"}),
     ("n // a + a % 2", {"a"}),
+    ("n > a and a > n", {"a"}),  # `and`, not `or`: false here
+    ("a if not flag else n", {"flag"}),  # a false condition leaves the other branch
 ]
 
 
@@ -87,6 +90,7 @@ def test_python_literal_reads_back_as_the_same_value(value: Any) -> None:
 
 @pytest.mark.parametrize("value, text", [
     ((3,), "(3,)"), ((1, 2), "(1, 2)"), ([1, "a"], '[1, "a"]'), ("it's", '"it\'s"'), ('say "hi"', '"say \\"hi\\""'),
+    ("it's \"hi\"", '"it\'s \\"hi\\""'),  # both quotes: only the double one is escaped
 ])
 def test_python_literal_writes_strings_in_double_quotes_and_a_one_tuple_with_its_comma(value: Any,
                                                                                       text: str) -> None:
@@ -148,14 +152,53 @@ INTS = {"a": "int", "b": "int", "i": "int", "xs": "list[int]", "s": "str", "t": 
     ("not a > b", None, "not a > b"),  # `not` binds more loosely than a comparison, in both languages
     ("(not a) == b", None, "(not a) == b"),
     ("a ** 2 / 3", None, "Fraction(a ** 2, 3)"),  # an int to a natural power is an int: its '/' is exact
+    # The type each form has in Python decides how a '/' over it prints (exact for ints, Python's otherwise)
+    # and whether it is converted where an int or a float is wanted.
+    ("a ** 0", None, "a ** 0"),  # 0 is a natural exponent too
+    ("a ** b / i", None, "Fraction(a) ** b / i"),  # the exact power is a Fraction, whose '/' is exact
+    ("a ** 0.5 / 2", None, "a ** 0.5 / 2"),  # a float power
+    ("x ** 0.5 / a", None, "x ** 0.5 / a"),
+    ("(x ** a) ** b", None, "(x ** a) ** b"),  # `**` groups to the right: the left one keeps its brackets
+    ("x ** (a ** 2)", None, "x ** a ** 2"),  # and the right one needs none
+    ("x * a / 2", None, "x * a / 2"),  # a float times an int is a float
+    ("a * b / 2", None, "Fraction(a * b, 2)"),
+    ("a / 2 * b", "int", "int(Fraction(a, 2) * b)"),  # a fraction times an int is a fraction
+    ("a / 2 / b", "float", "float(Fraction(a, 2) / b)"),
+    ("x / a", "float", "x / a"),  # already a float
+    ("x // 2 / a", None, "x // 2 / a"),  # Python's `//` of a float is a float
+    ("a // 2 / b", None, "Fraction(a // 2, b)"),
+    ("floor(x) / 2", None, "Fraction(math.floor(x), 2)"),
+    ("ceil(a / 3) / 2", None, "Fraction(math.ceil(Fraction(a, 3)), 2)"),
+    ("round(x) / 2", None, "Fraction(round(x), 2)"),  # Python's round of one number is an int
+    ("round(x, 1) / 2", None, "round(x, 1) / 2"),  # and with digits, of the number's type
+    ("int(x) / 2", None, "Fraction(int(x), 2)"),
+    ("float(a) / 2", None, "float(a) / 2"),
+    ("min(a, b) / 2", None, "Fraction(min(a, b), 2)"),
+    ("max(a, b) / 2", None, "Fraction(max(a, b), 2)"),
+    ("min(xs) / 2", None, "Fraction(min(xs), 2)"),  # the least of a list of ints is an int
+    ("max(xs) / 2", None, "Fraction(max(xs), 2)"),
+    ("(xs + [a])[i] / 2", None, "Fraction((xs + [a])[i], 2)"),  # two lists of ints joined are one
+    ("format(x, '.2f')", None, 'format(x, ".2f")'),  # format() takes a float, a bool, a string
+    ("format(a > b)", None, "format(a > b)"),
+    ("format(s[0], '>3')", None, 'format(s[0], ">3")'),  # an item of a string is a string
+    ("format(str(a), '>3')", None, 'format(str(a), ">3")'),
+    ("[a, b / 3]", "float", "[a, float(Fraction(b, 3))]"),  # each item of a list is converted
+    ("x * 2", "int", "x * 2"),  # a float where an int is wanted is refused by the analysis, not converted
+    ("a if b else b if i else a", None, "a if b else b if i else a"),  # Python needs no brackets there
+    ("(a < b) == i", None, "(a < b) == i"),  # not the chain `a < b == i`
+    ("a == (b < i)", None, "a == (b < i)"),
+    ("-((a + b) * i / 2)", None, "-Fraction((a + b) * i, 2)"),  # one call, although it starts with a bracket
+    ("-(a / len(xs))", None, "-Fraction(a, len(xs))"),  # and ends with one
 ])
 def test_printed_form(text: str, want: str | None, printed: str) -> None:
     source = ex.to_python(ex.parse(text), kinds=INTS, want=want)
     assert source == printed
     env = {"a": 2, "b": -1, "i": 1, "xs": [5, 6], "s": "x", "t": "y", "x": 1.3}
-    namespace = {"Fraction": Fraction, **env}
+    namespace = {"Fraction": Fraction, "math": math, **env}
     value = ex.evaluate(ex.parse(text), env)
-    assert eval(source, namespace) == (float(value) if want == "float" else value)  # noqa: S307 (printed above)
+    if want == "float":
+        value = [float(v) for v in value] if isinstance(value, list) else float(value)
+    assert eval(source, namespace) == value  # noqa: S307 (printed above)
 
 
 @pytest.mark.parametrize("text, needs", [
@@ -195,14 +238,80 @@ def test_the_helper_written_into_emitted_files_is_torchvisions_make_divisible() 
                 _make_divisible(value, divisor, min_value), (value, divisor, min_value)
 
 
+EXACT_DIVISION = ("cannot print this exact '/' as Python: the types of its operands are not known here",
+                  "convert the operands with int() or float()")
+MIXED = {**INTS, "ys": "list"}  # a list parameter whose items may be of any type
+
+
 @pytest.mark.parametrize("text, kinds, offset, message, hint", [
-    ("a / b", {}, 2, "cannot print this exact '/' as Python: the types of its operands are not known here",
-     "convert the operands with int() or float()"),
+    ("a / b", {}, 2, *EXACT_DIVISION),
     ("a + format(a / 2)", {"a": "int"}, 4, "format() of a value that may be a fraction in the emitted code",
      "convert it first: format(int(x), ...), format(float(x), ...)"),
+    # a value that is an int for some arguments and a float for others: its '/' has no one Python form
+    ("[a, x][i] / 2", MIXED, 10, *EXACT_DIVISION),
+    ("(a if i else x) / 2", MIXED, 16, *EXACT_DIVISION),
+    ("(xs + ys)[i] / 2", MIXED, 13, *EXACT_DIVISION),  # a list of ints joined to a list of anything
+    ("a ** ys[i] / 2", MIXED, 11, *EXACT_DIVISION),  # an int to a power of unknown type
+    ("(a / 2) ** (b / 3) / 2", MIXED, 19, *EXACT_DIVISION),  # Python's power of two fractions is a float
 ])
 def test_what_cannot_be_printed_is_a_located_error(text: str, kinds: dict, offset: int, message: str,
                                                    hint: str) -> None:
     with pytest.raises(ex.ExprError) as raised:
         ex.to_python(ex.parse(text), kinds=kinds)
     assert (raised.value.offset, raised.value.message, raised.value.hint) == (offset, message, hint)
+    assert raised.value.length == 1  # the caret underlines the one-character operator (or the call's first)
+
+
+def test_a_conversion_is_written_where_the_type_is_not_known_to_be_the_one_wanted() -> None:
+    """Every name's type is known here (exactly the names read): a value that is a fraction for some
+    arguments is converted to the int wanted."""
+    kinds = {"a": "int", "b": "int", "i": "int"}
+    assert ex.to_python(ex.parse("a / 2 if i else b"), kinds=kinds, want="int") == "int(Fraction(a, 2) if i else b)"
+    # a name of unknown type: the caller vouches for it, nothing is added
+    assert ex.to_python(ex.parse("a / 2 if i else q"), kinds=kinds, want="int") == "Fraction(a, 2) if i else q"
+
+
+def test_an_unknown_node_is_an_internal_error_naming_it() -> None:
+    with pytest.raises(AssertionError, match="^unhandled expression node Expr$"):
+        ex.to_python(ex.Expr(0))
+
+
+# expression, the values folded into it, the type wanted, what prints: a folded value prints as a literal of
+# its own Python type, which decides the printed form around it as a parameter of that type would.
+FOLDED_VALUES = [
+    ("w / 3 / a", {"w": 1}, None, "Fraction(1, 3) / a"),  # a fraction: its '/' is exact already
+    ("w / 3 / a", {"w": 1}, "float", "float(Fraction(1, 3) / a)"),
+    ("w / 3", {"w": 1}, "float", "0.3333333333333333"),  # a fraction that is the whole value, as its float
+    ("w / 3", {"w": 1}, None, "Fraction(1, 3)"),
+    ("w / a", {"w": 0.5}, None, "0.5 / a"),
+    ("w / a", {"w": 3}, None, "Fraction(3, a)"),
+    ("w / a", {"w": 3}, "int", "int(Fraction(3, a))"),
+    ("w", {"w": True}, "int", "True"),
+    ("format(w + s, '>4')", {"w": "ab"}, None, 'format("ab" + s, ">4")'),
+    ("ws[i] / 2", {"ws": [4, 6]}, None, "Fraction([4, 6][i], 2)"),  # an item of a list of ints
+    ("ws[i]", {"ws": [4, 6]}, "int", "[4, 6][i]"),
+    ("ws[i]", {"ws": [4, 0.5]}, "int", "int([4, 0.5][i])"),  # an item that is not known to be an int
+    ("ws[i]", {"ws": [True, 2]}, "int", "int([True, 2][i])"),  # a bool is not an int in the spec
+    ("z ** a", {"z": -2.5}, None, "(-2.5) ** a"),  # a negative number binds as loosely as a minus
+    ("z ** a", {"z": 0.5}, None, "0.5 ** a"),
+    ("z ** x", {"z": 0}, None, "0 ** x"),
+]
+
+
+@pytest.mark.parametrize("text, bound, want, printed", FOLDED_VALUES, ids=[f"{t}{b}" for t, b, _, _ in FOLDED_VALUES])
+def test_a_folded_value_prints_as_a_literal_of_its_type(text: str, bound: dict[str, Any], want: str | None,
+                                                         printed: str) -> None:
+    needs: set[str] = set()
+    source = ex.to_python(ex.fold(ex.parse(text), bound), kinds=INTS, want=want, needs=needs)
+    assert source == printed
+    assert needs == ({"Fraction"} if "Fraction" in source else set())  # the folded fraction's import too
+    env = {"a": 3, "i": 0, "s": "x", "x": 1.3, **bound}  # where an int is wanted, the analysis saw one
+    expected = ex.evaluate(ex.parse(text), env)
+    assert eval(source, {"Fraction": Fraction, **env}) == (float(expected) if want == "float" else expected)  # noqa: S307
+
+
+@pytest.mark.parametrize("bound", [{"ws": [4, 0.5]}, {"ws": [True, 2]}, {"ws": [Fraction(1, 2), 1]}])
+def test_an_item_of_a_folded_list_not_all_ints_has_no_known_type(bound: dict[str, Any]) -> None:
+    with pytest.raises(ex.ExprError) as raised:
+        ex.to_python(ex.fold(ex.parse("ws[i] / 2"), bound), kinds=INTS)
+    assert (raised.value.message, raised.value.hint) == EXACT_DIVISION

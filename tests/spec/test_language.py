@@ -128,7 +128,9 @@ def test_expressions_are_evaluated_not_executed() -> None:
 
 def test_expression_printing_round_trips() -> None:
     for text in ("(a + b) * c", "a - (b - c)", "-a ** 2", "(-a) ** 2", "a if b else c", "not (a and b)",
-                 "a < b <= c", "min(a, b * 2)", "xs[i + 1]"):
+                 "a < b <= c", "min(a, b * 2)", "xs[i + 1]", "(a or b) or c", "a or (b or c)", "(a and b) and c",
+                 "(a < b) == c", "a == (b < c)", "(a ** b) ** c", "a ** b ** c", "(a if b else c) if a else b",
+                 "a if b else c if a else b", "-a - -b", "a - (b - c)", "a // (b * c)"):
         parsed = expr.parse(text)
         assert expr.parse(expr.to_python(parsed)) == parsed, text
 
