@@ -319,9 +319,8 @@ class BlockClass:
                           for value, inner in zip(layer.choices, classes))
         arguments: list[str] = []
         if any(inner.uses_in_channels for inner in classes):
-            # One call for all: every class takes the channels, also one whose source is written without them.
-            classes = [inner if inner.uses_in_channels else self.emitter.block_class_taking_channels(block)
-                       for block, inner in zip(layer.choices.values(), classes)]
+            # One call for all: check_classes marked every class chosen with one that reads the channels.
+            assert all(inner.uses_in_channels for inner in classes), f"'{layer.name}': a class without channels"
             assert layer.in_channels is not None, f"'{layer.name}': channels unknown, refused by check_classes"
             arguments.extend(self.python(channels, "int") for channels in layer.in_channels)
         arguments += [f"{classes[0].rename[param]}={self.python(expr)}" for param, expr in layer.attrs.items()]

@@ -127,15 +127,6 @@ class FileEmitter:
             self.classes[name] = generator.source()  # inner blocks register first, so they come first
         return self.block_classes[name]
 
-    def block_class_taking_channels(self, name: str) -> "BlockClass":
-        """The class of a block written again to take its input channels, which it does not read itself: a
-        `$param` call builds it with the arguments of the classes chosen with it, which read them."""
-        generator = BlockClass(self, self.block_irs.block(name))
-        generator.uses_in_channels = True
-        self.block_classes[name] = generator
-        self.classes[name] = generator.source()
-        return generator
-
     def concrete_construct(self, node: Node) -> str:
         """Source that constructs the module of a concrete IR node."""
         if node.is_call:
